@@ -1,0 +1,5 @@
+import sys
+
+from einlint.cli import main
+
+sys.exit(main())

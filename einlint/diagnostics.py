@@ -1,0 +1,106 @@
+"""Values that flow out of the rules: findings, the fixes they carry, and the edits a fix makes."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Applicability(str, enum.Enum):
+    """How far a fix can be trusted; data on the fix, never a convention in prose."""
+
+    SAFE = "safe"  # equivalence is proven from the code itself
+    UNSAFE = "unsafe"  # equivalent only under the named assumptions; applied on request
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the characters ``[start, end)`` of the decoded source text with ``replacement``."""
+
+    start: int
+    end: int
+    replacement: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    applicability: Applicability
+    edits: tuple[Edit, ...]
+    assumptions: tuple[str, ...] = ()
+
+    @property
+    def replacement(self) -> str:
+        """The text of the main edit, for reporters that show one replacement string."""
+        return self.edits[0].replacement if self.edits else ""
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One finding. ``line``/``end_line`` are 1-based; ``col``/``end_col`` are 0-based character
+    offsets, as in flake8's plugin protocol (reporters add 1 for display)."""
+
+    path: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+    code: str
+    message: str
+    fix: Fix | None = field(default=None, compare=False)
+    # Source lines of the enclosing logical line, where `# noqa` is searched (flake8 does the same).
+    noqa_lines: tuple[int, int] = field(default=(0, 0), compare=False)
+
+    def fix_shown(self, unsafe_fixes: bool) -> Fix | None:
+        """The fix a user sees under the current tier setting."""
+        if self.fix is None:
+            return None
+        if self.fix.applicability is Applicability.UNSAFE and not unsafe_fixes:
+            return None
+        return self.fix
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A file that could not be processed: one line for the user, never a traceback."""
+
+    path: str
+    reason: str
+    internal: bool = False
+
+
+def diagnostic_to_dict(diagnostic: Diagnostic, unsafe_fixes: bool = True) -> dict:
+    """The json reporter's (and the cache's) form of a finding; 1-based columns as shown to users."""
+    fix = diagnostic.fix_shown(unsafe_fixes)
+    return {
+        "path": diagnostic.path,
+        "line": diagnostic.line,
+        "col": diagnostic.col + 1,
+        "end_line": diagnostic.end_line,
+        "end_col": diagnostic.end_col + 1,
+        "code": diagnostic.code,
+        "message": diagnostic.message,
+        "fix": None
+        if fix is None
+        else {
+            "applicability": fix.applicability.value,
+            "replacement": fix.replacement,
+            "assumptions": list(fix.assumptions),
+            "edits": [[edit.start, edit.end, edit.replacement] for edit in fix.edits],
+        },
+        "noqa_lines": list(diagnostic.noqa_lines),
+    }
+
+
+def diagnostic_from_dict(data: dict) -> Diagnostic:
+    fix_data = data["fix"]
+    fix = None
+    if fix_data is not None:
+        fix = Fix(
+            Applicability(fix_data["applicability"]),
+            tuple(Edit(start, end, text) for start, end, text in fix_data["edits"]),
+            tuple(fix_data["assumptions"]),
+        )
+    return Diagnostic(
+        data["path"], data["line"], data["col"] - 1, data["end_line"], data["end_col"] - 1,
+        data["code"], data["message"], fix, tuple(data.get("noqa_lines", (0, 0))),
+    )  # fmt: skip

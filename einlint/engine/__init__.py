@@ -1,0 +1,1 @@
+"""The engine: files -> bytes -> text -> candidate statements -> rules -> diagnostics and fixes."""

@@ -1,0 +1,140 @@
+"""What a rule may ask while it visits a unit: what a name refers to, what is known about an operand,
+and where to report."""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING
+
+import libcst as cst
+
+from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix
+from einlint.evidence.imports import ImportTable
+from einlint.evidence.operands import UNKNOWN, FunctionFacts, OperandEvidence, expression_evidence
+
+if TYPE_CHECKING:
+    from einlint.engine.units import Unit
+    from einlint.rules.base import FixProposal
+
+
+class FileAnalysis:
+    """Per-file state shared by all units: imports and the (lazily built) facts of each scope."""
+
+    def __init__(self, tree: ast.Module, lines: list[str], declared_assumptions: frozenset[str]) -> None:
+        self.tree = tree
+        self.lines = lines
+        self.imports = ImportTable.from_module(tree)
+        self.declared_assumptions = declared_assumptions
+        self._scope_facts: dict[int, FunctionFacts] = {}
+
+    def facts_for(self, scope: ast.AST) -> FunctionFacts:
+        facts = self._scope_facts.get(id(scope))
+        if facts is None:
+            facts = FunctionFacts(scope, self.imports, self.lines)
+            self._scope_facts[id(scope)] = facts
+        return facts
+
+
+class RuleContext:
+    def __init__(self, unit: Unit, analysis: FileAnalysis, path: str, sink: list[Diagnostic]) -> None:
+        self.unit = unit
+        self.analysis = analysis
+        self.path = path
+        self._sink = sink
+
+    # --- names -------------------------------------------------------------------------------
+    def qualified_name(self, node: cst.CSTNode) -> str | None:
+        """``torch.einsum`` for ``t.einsum`` / ``einsum`` / ``torch.functional.einsum`` when they refer to
+        torch's; None for a local name that shadows an import, or anything not imported."""
+        dotted = _dotted(node)
+        if dotted is None:
+            return None
+        root = dotted.split(".", 1)[0]
+        if self._locally_bound(root):
+            return None
+        return self.analysis.imports.qualify(dotted)
+
+    def _locally_bound(self, name: str) -> bool:
+        scope = self.enclosing_function()
+        if scope is None:
+            return False
+        entry = self.analysis.facts_for(scope).names.get(name)
+        return entry is not None and any(not isinstance(b, (ast.Import, ast.ImportFrom)) for b in entry.bindings)
+
+    def enclosing_function(self) -> ast.AST | None:
+        for node in reversed(self.unit.candidate.ancestors):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                return node
+        return None
+
+    def enclosing_loops(self) -> list[ast.AST]:
+        """Loops around the unit inside its function (a loop outside the function does not repeat it)."""
+        loops = []
+        for node in reversed(self.unit.candidate.ancestors):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                break
+            if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+                loops.append(node)
+        return loops
+
+    # --- operands ----------------------------------------------------------------------------
+    def operand_evidence(self, node: cst.CSTNode) -> OperandEvidence:
+        if isinstance(node, cst.Name):
+            scope = self.enclosing_function() or self.analysis.tree
+            facts = self.analysis.facts_for(scope)
+            chain = facts.use_chain(self.unit.candidate.ancestors, self.unit.candidate.node)
+            if not self.unit.candidate.is_statement:
+                # a header expression is evaluated before its compound statement's body
+                chain = facts.use_chain(self.unit.candidate.ancestors[:-1], self.unit.candidate.ancestors[-1])
+            return facts.evidence_at(node.value, chain)
+        expression = self.as_ast(node)
+        return expression_evidence(expression, self.analysis.imports) if expression is not None else UNKNOWN
+
+    def as_ast(self, node: cst.CSTNode) -> ast.expr | None:
+        try:
+            return ast.parse(f"({self.unit.code_for(node)})", mode="eval").body
+        except SyntaxError:
+            return None
+
+    def assumption_declared(self, assumption: str) -> bool:
+        return assumption in self.analysis.declared_assumptions
+
+    # --- reporting ---------------------------------------------------------------------------
+    def report(self, code: str, node: cst.CSTNode, message: str, proposal: FixProposal | None, span: tuple[int, int] | None = None) -> None:
+        start, end = span if span is not None else self.unit.span(node)
+        source = self.unit.source
+        line, col = source.position(start)
+        end_line, end_col = source.position(end)
+        fix = self._fix(proposal) if proposal is not None else None
+        candidate = self.unit.candidate
+        noqa_node = candidate.node
+        noqa = (noqa_node.lineno, noqa_node.end_lineno or noqa_node.lineno)
+        self._sink.append(Diagnostic(self.path, line, col, end_line, end_col, code, message, fix, noqa))
+
+    def report_at(self, code: str, node: cst.CSTNode, offset_in_node: int, message: str) -> None:
+        """Report at a character inside ``node`` (e.g. one label of an equation string)."""
+        start, _ = self.unit.span(node)
+        self.report(code, node, message, None, span=(start + offset_in_node, start + offset_in_node + 1))
+
+    def _fix(self, proposal: FixProposal) -> Fix:
+        edits = []
+        for node, replacement in ((proposal.node, proposal.replacement), *proposal.extra):
+            start, end = self.unit.span(node)
+            text = replacement if isinstance(replacement, str) else self.unit.code_for(replacement)
+            edits.append(Edit(start, end, text))
+        applicability = proposal.applicability
+        remaining = tuple(a for a in proposal.assumptions if not self.assumption_declared(a))
+        if applicability is Applicability.UNSAFE and proposal.assumptions and not remaining:
+            applicability = Applicability.SAFE
+        return Fix(applicability, tuple(sorted(edits, key=lambda e: e.start)), proposal.assumptions)
+
+
+def _dotted(node: cst.CSTNode) -> str | None:
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    parts.append(node.value)
+    return ".".join(reversed(parts))

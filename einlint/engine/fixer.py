@@ -1,0 +1,105 @@
+"""Apply fixes to a file's text until nothing more applies, and write the result atomically."""
+
+from __future__ import annotations
+
+import ast
+import os
+import stat
+import tempfile
+from dataclasses import dataclass, field
+
+from einlint.config import Settings
+from einlint.diagnostics import Diagnostic, Edit, FileError
+from einlint.engine.runner import RuleSet, lint_source
+from einlint.engine.source import SourceText
+
+MAX_ROUNDS = 10
+
+
+@dataclass
+class FixOutcome:
+    text: str
+    remaining: list[Diagnostic] = field(default_factory=list)
+    applied: list[Diagnostic] = field(default_factory=list)
+    error: FileError | None = None
+
+
+def select_edits(diagnostics: list[Diagnostic], unsafe_fixes: bool) -> tuple[list[Edit], list[Diagnostic]]:
+    """The edits of every applicable fix that does not overlap an earlier one; overlapping fixes wait
+    for the next round, when they are recomputed on the changed text."""
+    chosen: list[Edit] = []
+    applied: list[Diagnostic] = []
+    taken: list[tuple[int, int]] = []
+    for diagnostic in sorted(diagnostics, key=lambda d: (d.fix.edits[0].start if d.fix and d.fix.edits else 0)):
+        fix = diagnostic.fix_shown(unsafe_fixes)
+        if fix is None or not fix.edits:
+            continue
+        if any(_overlaps(edit, start, end) for edit in fix.edits for start, end in taken):
+            continue
+        chosen.extend(fix.edits)
+        taken.extend((edit.start, edit.end) for edit in fix.edits)
+        applied.append(diagnostic)
+    return chosen, applied
+
+
+def _overlaps(edit: Edit, start: int, end: int) -> bool:
+    return edit.start < end and start < edit.end or (edit.start == edit.end == start)
+
+
+def apply_edits(text: str, edits: list[Edit]) -> str:
+    for edit in sorted(edits, key=lambda e: e.start, reverse=True):
+        text = text[: edit.start] + edit.replacement + text[edit.end :]
+    return text
+
+
+def fix_source(source: SourceText, settings: Settings, rule_set: RuleSet, unsafe_fixes: bool) -> FixOutcome:
+    current = source
+    applied_all: list[Diagnostic] = []
+    result = lint_source(current, settings, rule_set)
+    for _ in range(MAX_ROUNDS):
+        if result.error is not None:
+            return FixOutcome(current.text, [], applied_all, result.error)
+        edits, applied = select_edits(result.diagnostics, unsafe_fixes)
+        if not edits:
+            break
+        new_text = apply_edits(current.text, edits)
+        try:
+            ast.parse(new_text)
+        except SyntaxError as error:
+            codes = ", ".join(sorted({d.code for d in applied}))
+            message = f"internal error: the fix of {codes} produced code that does not parse ({error.msg}); file left unchanged"
+            return FixOutcome(source.text, result.diagnostics, [], FileError(source.path, message, internal=True))
+        applied_all.extend(applied)
+        current = SourceText(source.path, new_text, source.encoding, source.bom)
+        result = lint_source(current, settings, rule_set)
+    return FixOutcome(current.text, result.diagnostics, applied_all, result.error)
+
+
+def write_atomically(path: str, data: bytes, expected_old: bytes) -> str | None:
+    """Replace ``path`` with ``data`` via a temporary file in the same directory; keep the mode. Returns
+    a one-line reason when the file was not written."""
+    try:
+        if not os.access(path, os.W_OK):
+            return "the file is read-only; not rewritten"
+        with open(path, "rb") as handle:
+            if handle.read() != expected_old:
+                return "changed on disk while einlint ran; not rewritten"
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        directory = os.path.dirname(os.path.abspath(path))
+        descriptor, temporary = tempfile.mkstemp(prefix=".einlint-", suffix=".tmp", dir=directory)
+    except OSError as error:
+        return f"cannot write: {error.strerror or error}"
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except OSError as error:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        return f"cannot write: {error.strerror or error}"
+    return None

@@ -1,0 +1,145 @@
+"""Lint one file's source: decode, prefilter, locate candidates with ``ast``, parse them with libcst,
+run the selected rules, drop suppressed findings."""
+
+from __future__ import annotations
+
+import ast
+import gc
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from einlint.config import Settings
+from einlint.diagnostics import Diagnostic, FileError
+from einlint.engine.candidates import find_candidates, hit_lines, trigger_pattern
+from einlint.engine.context import FileAnalysis, RuleContext
+from einlint.engine.noqa import is_suppressed
+from einlint.engine.source import SourceError, SourceText
+from einlint.engine.units import Unit
+from einlint.rules import all_rules
+from einlint.rules.base import Rule, Triggers
+
+
+@dataclass
+class FileResult:
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    error: FileError | None = None
+    source: SourceText | None = None
+    # Seconds per stage and per rule, filled only when profiling.
+    profile: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[type[Rule], ...]
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> RuleSet:
+        return cls(tuple(rule for rule in all_rules() if settings.rule_enabled(rule.code, rule.enabled_by_default)))
+
+    @property
+    def triggers(self) -> Triggers:
+        combined = Triggers()
+        for rule in self.rules:
+            combined = combined | rule.triggers
+        return combined
+
+
+@lru_cache(maxsize=8)
+def _compiled_pattern(triggers: Triggers):
+    return trigger_pattern(triggers)
+
+
+def lint_bytes(path: str, data: bytes, settings: Settings, rule_set: RuleSet, profile: bool = False) -> FileResult:
+    try:
+        source = SourceText.from_bytes(path, data)
+    except SourceError as error:
+        return FileResult(path, error=FileError(path, str(error)))
+    return lint_source(source, settings, rule_set, profile=profile)
+
+
+def lint_source(
+    source: SourceText, settings: Settings, rule_set: RuleSet, tree: ast.Module | None = None, profile: bool = False
+) -> FileResult:
+    result = FileResult(source.path, source=source)
+    timings: dict[str, float] = defaultdict(float)
+    clock = time.perf_counter
+    started = clock()
+    triggers = rule_set.triggers
+    lines = hit_lines(source.text, _compiled_pattern(triggers), source.line_starts)
+    timings["prefilter"] += clock() - started
+    if not lines:
+        result.profile = dict(timings)
+        return result
+    started = clock()
+    if tree is None:
+        try:
+            tree = _parse(source)
+        except SyntaxError as error:
+            where = f"line {error.lineno}: " if error.lineno else ""
+            result.error = FileError(source.path, f"does not parse: {where}{error.msg}")
+            return result
+        except (ValueError, RecursionError, MemoryError) as error:
+            result.error = FileError(source.path, f"does not parse: {type(error).__name__}: {error}")
+            return result
+    timings["ast"] += clock() - started
+    started = clock()
+    analysis = FileAnalysis(tree, source.text.splitlines(), settings.assume)
+    aliases = analysis.imports.aliases_of(triggers.names)
+    if aliases:
+        # ``from torch import einsum as es``: the alias is a trigger word in this file.
+        triggers = Triggers(triggers.names | aliases, triggers.matmul_operator)
+        lines = hit_lines(source.text, trigger_pattern(triggers), source.line_starts)
+    candidates = find_candidates(tree, lines, triggers)
+    timings["locate"] += clock() - started
+    if not candidates:
+        result.profile = dict(timings)
+        return result
+    found: list[Diagnostic] = []
+    for candidate in candidates:
+        started = clock()
+        unit = Unit.parse(candidate, source)
+        timings["libcst"] += clock() - started
+        if unit is None:
+            continue
+        names, has_matmul = _words(candidate.node)
+        names = names | {analysis.imports.aliases[name].rsplit(".", 1)[-1] for name in names & aliases}
+        for rule in rule_set.rules:
+            rule_triggers = rule.triggers
+            if not (rule_triggers.names & names or (rule_triggers.matmul_operator and has_matmul)):
+                continue
+            started = clock()
+            context = RuleContext(unit, analysis, source.path, found)
+            unit.root.visit(rule(context))
+            timings[rule.code] += clock() - started
+    result.diagnostics = sorted(
+        {d for d in found if not settings.ignored_in_file(d.code, source.path) and not is_suppressed(d, source)}
+    )
+    result.profile = dict(timings) if profile else {}
+    return result
+
+
+def _parse(source: SourceText) -> ast.Module:
+    # ast building allocates millions of objects; the cyclic collector only slows that down.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return ast.parse(source.text, filename=source.path)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _words(node: ast.AST) -> tuple[frozenset[str], bool]:
+    names: set[str] = set()
+    has_matmul = False
+    for child in ast.walk(node):
+        if isinstance(child, ast.Attribute):
+            names.add(child.attr)
+        elif isinstance(child, ast.Name):
+            names.add(child.id)
+        elif isinstance(child, ast.BinOp) and isinstance(child.op, ast.MatMult):
+            has_matmul = True
+    return frozenset(names), has_matmul

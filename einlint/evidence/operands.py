@@ -1,0 +1,349 @@
+"""What is known about an operand at the point where it is used: is it a torch tensor, what is its
+rank, what are its sizes where literal, and is its dtype floating.
+
+Facts come from the expression itself (``torch.randn(2, 3)``, ``x.permute(0, 2, 1)``) or, for a plain
+name, from statements of the same function that dominate the use: the name's only binding
+(``x = torch.zeros(b, n)``), a shape unpack (``b, n, d = x.shape``), an ``assert x.ndim == 3``, an
+annotation, or an ``# einlint: shape x=b n d`` pragma. A fact is used only when the name is bound once
+in the function, so no later assignment can invalidate it.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field, replace
+
+from einlint.evidence.imports import ImportTable
+
+# torch functions whose positional arguments (or one sequence argument) are the sizes of the result.
+SHAPE_FACTORIES = frozenset(
+    f"torch.{name}" for name in ("randn", "rand", "zeros", "ones", "empty", "full")
+)
+FLOAT_FACTORIES = frozenset(f"torch.{name}" for name in ("randn", "rand"))
+# Callables that only accept and return tensors: their result is a tensor.
+TENSOR_RESULT_PREFIXES = ("torch.",)
+NON_TENSOR_TORCH = frozenset(
+    {"torch.Size", "torch.device", "torch.dtype", "torch.no_grad", "torch.is_tensor", "torch.numel", "torch.typename"}
+)
+TENSOR_ANNOTATIONS = frozenset({"torch.Tensor", "torch.FloatTensor", "torch.nn.Parameter", "torch.nn.parameter.Parameter"})
+FLOAT_ANNOTATIONS = frozenset({"torch.FloatTensor"})
+_JAXTYPING_FLOAT = frozenset({"Float", "Float32", "Float64", "BFloat16", "Float16"})
+_PRAGMA = re.compile(r"#\s*einlint:\s*shape\s+(.+)$")
+
+
+@dataclass(frozen=True)
+class OperandEvidence:
+    is_tensor: bool = False
+    rank: int | None = None
+    shape: tuple[int | None, ...] | None = None  # literal sizes; None entries are unknown sizes
+    is_float: bool = False
+    labels: tuple[str, ...] | None = None  # dimension names from a pragma or shape unpack
+
+
+UNKNOWN = OperandEvidence()
+
+
+def expression_evidence(node: ast.expr, imports: ImportTable) -> OperandEvidence:
+    """Facts that follow from the expression alone."""
+    if isinstance(node, ast.Call):
+        qualified = qualified_name(node.func, imports)
+        if qualified in SHAPE_FACTORIES:
+            shape = _factory_shape(node, qualified)
+            is_float = qualified in FLOAT_FACTORIES or _has_float_dtype(node, imports)
+            if shape is not None:
+                return OperandEvidence(True, len(shape), shape, is_float)
+            return OperandEvidence(True, is_float=is_float)
+        if qualified and qualified.startswith(TENSOR_RESULT_PREFIXES) and qualified not in NON_TENSOR_TORCH and _is_tensor_function(qualified):
+            return OperandEvidence(True)
+    return UNKNOWN
+
+
+def _is_tensor_function(qualified: str) -> bool:
+    # torch.nn.* are classes (modules) or functional ops; functional ops return tensors, classes do not.
+    leaf = qualified.rsplit(".", 1)[-1]
+    return not leaf[:1].isupper()
+
+
+def _factory_shape(call: ast.Call, qualified: str) -> tuple[int | None, ...] | None:
+    args = call.args[:1] if qualified == "torch.full" else call.args
+    if any(isinstance(arg, ast.Starred) for arg in args) or any(k.arg in ("size", "out") for k in call.keywords):
+        return None
+    if len(args) == 1 and isinstance(args[0], (ast.Tuple, ast.List)):
+        elements = args[0].elts
+        if any(isinstance(element, ast.Starred) for element in elements):
+            return None
+        return tuple(_literal_int(element) for element in elements)
+    if len(args) == 1 and not _could_be_int(args[0]):
+        return None  # a torch.Size or a list held in a variable
+    if qualified == "torch.full":
+        return None
+    return tuple(_literal_int(arg) for arg in args)
+
+
+def _could_be_int(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, int)
+
+
+def _literal_int(node: ast.expr) -> int | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
+        return node.value
+    return None
+
+
+def _has_float_dtype(call: ast.Call, imports: ImportTable) -> bool:
+    for keyword in call.keywords:
+        if keyword.arg == "dtype":
+            name = qualified_name(keyword.value, imports) or ""
+            return name in {"torch.float32", "torch.float64", "torch.float16", "torch.bfloat16", "torch.float", "torch.double", "torch.half"}
+    return False
+
+
+def dotted_name(node: ast.expr) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def qualified_name(node: ast.expr, imports: ImportTable) -> str | None:
+    dotted = dotted_name(node)
+    return imports.qualify(dotted) if dotted else None
+
+
+@dataclass
+class _NameFacts:
+    bindings: list[ast.AST] = field(default_factory=list)
+    facts: list[tuple[ast.stmt, OperandEvidence]] = field(default_factory=list)
+
+
+class FunctionFacts:
+    """Facts about the local names of one function (or of a module's top level)."""
+
+    def __init__(self, scope: ast.AST, imports: ImportTable, lines: list[str] | None = None) -> None:
+        self.imports = imports
+        self.names: dict[str, _NameFacts] = {}
+        # statement -> (id of the body list holding it, its index there)
+        self.location: dict[int, tuple[int, int]] = {}
+        if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            self._parameters(scope)
+        self._walk(scope.body if isinstance(scope.body, list) else [], lines)
+
+    def _entry(self, name: str) -> _NameFacts:
+        return self.names.setdefault(name, _NameFacts())
+
+    def _parameters(self, function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        arguments = function.args
+        every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+        every += [a for a in (arguments.vararg, arguments.kwarg) if a is not None]
+        for argument in every:
+            entry = self._entry(argument.arg)
+            entry.bindings.append(argument)
+            evidence = _annotation_evidence(getattr(argument, "annotation", None), self.imports)
+            if evidence is not UNKNOWN:
+                entry.facts.append((function, evidence))  # type: ignore[arg-type]
+
+    def _walk(self, body: list[ast.stmt], lines: list[str] | None) -> None:
+        for index, statement in enumerate(body):
+            self.location[id(statement)] = (id(body), index)
+            self._record(statement, lines)
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self._entry(statement.name).bindings.append(statement)
+                continue  # a nested scope: its names are its own
+            for name in ("body", "orelse", "finalbody"):
+                child = getattr(statement, name, None)
+                if isinstance(child, list):
+                    self._walk(child, lines)
+            for handler in getattr(statement, "handlers", ()):
+                if handler.name:
+                    self._entry(handler.name).bindings.append(handler)
+                self._walk(handler.body, lines)
+            for case in getattr(statement, "cases", ()):
+                self._walk(case.body, lines)
+
+    def _record(self, statement: ast.stmt, lines: list[str] | None) -> None:
+        for node in _bound_names(statement):
+            self._entry(node.id).bindings.append(statement)
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target = statement.targets[0]
+            if isinstance(target, ast.Name):
+                evidence = expression_evidence(statement.value, self.imports)
+                if evidence is not UNKNOWN:
+                    self._entry(target.id).facts.append((statement, evidence))
+            elif isinstance(target, (ast.Tuple, ast.List)) and _is_shape_of(statement.value) and not any(
+                isinstance(element, ast.Starred) for element in target.elts
+            ):
+                owner = statement.value.value.id  # type: ignore[attr-defined]
+                labels = tuple(element.id if isinstance(element, ast.Name) else "_" for element in target.elts)
+                self._entry(owner).facts.append((statement, OperandEvidence(rank=len(target.elts), labels=labels)))
+        elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+            evidence = _annotation_evidence(statement.annotation, self.imports)
+            if statement.value is not None:
+                from_value = expression_evidence(statement.value, self.imports)
+                evidence = _merge(evidence, from_value)
+            if evidence is not UNKNOWN:
+                self._entry(statement.target.id).facts.append((statement, evidence))
+        elif isinstance(statement, ast.Assert):
+            for name, rank in _asserted_ranks(statement.test):
+                self._entry(name).facts.append((statement, OperandEvidence(rank=rank)))
+        if lines is not None and statement.end_lineno is not None:
+            match = _PRAGMA.search(lines[statement.end_lineno - 1]) if statement.end_lineno <= len(lines) else None
+            if match:
+                for name, labels in _pragma_shapes(match.group(1)):
+                    self._entry(name).facts.append((statement, OperandEvidence(rank=len(labels), labels=labels)))
+
+    def evidence_at(self, name: str, use_chain: list[tuple[int, int]]) -> OperandEvidence:
+        """Facts about ``name`` at a use whose enclosing statements sit at ``use_chain`` (a list of
+        (body id, index) pairs, one per enclosing statement)."""
+        entry = self.names.get(name)
+        if entry is None or len(entry.bindings) > 1:
+            return UNKNOWN
+        binding = entry.bindings[0] if entry.bindings else None
+        result = UNKNOWN
+        for statement, evidence in entry.facts:
+            if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                result = _merge(result, evidence)  # parameter annotation: holds from the start
+                continue
+            if binding is not None and binding is not statement and not isinstance(binding, ast.arg):
+                if self._dominates(binding, use_chain) is False or _line(binding) > _line(statement):
+                    continue
+            if self._dominates(statement, use_chain):
+                result = _merge(result, evidence)
+        return result
+
+    def _dominates(self, statement: ast.AST, use_chain: list[tuple[int, int]]) -> bool:
+        place = self.location.get(id(statement))
+        if place is None:
+            return False
+        body, index = place
+        return any(use_body == body and use_index > index for use_body, use_index in use_chain)
+
+    def use_chain(self, ancestors: tuple[ast.AST, ...], statement: ast.AST) -> list[tuple[int, int]]:
+        return [self.location[id(node)] for node in (*ancestors, statement) if id(node) in self.location]
+
+
+def _line(node: ast.AST) -> int:
+    return getattr(node, "lineno", 0)
+
+
+def _merge(first: OperandEvidence, second: OperandEvidence) -> OperandEvidence:
+    if first is UNKNOWN:
+        return second
+    if second is UNKNOWN:
+        return first
+    return replace(
+        first,
+        is_tensor=first.is_tensor or second.is_tensor,
+        rank=first.rank if first.rank is not None else second.rank,
+        shape=first.shape if first.shape is not None else second.shape,
+        is_float=first.is_float or second.is_float,
+        labels=first.labels if first.labels is not None else second.labels,
+    )
+
+
+def _bound_names(statement: ast.stmt):
+    targets: list[ast.expr] = []
+    if isinstance(statement, ast.Assign):
+        targets = list(statement.targets)
+    elif isinstance(statement, (ast.AugAssign, ast.AnnAssign)):
+        targets = [statement.target] if not (isinstance(statement, ast.AnnAssign) and statement.value is None) else []
+    elif isinstance(statement, (ast.For, ast.AsyncFor)):
+        targets = [statement.target]
+    elif isinstance(statement, (ast.With, ast.AsyncWith)):
+        targets = [item.optional_vars for item in statement.items if item.optional_vars is not None]
+    elif isinstance(statement, ast.Delete):
+        targets = list(statement.targets)
+    elif isinstance(statement, (ast.Import, ast.ImportFrom)):
+        for alias in statement.names:
+            yield ast.Name(id=(alias.asname or alias.name).split(".")[0])
+    elif isinstance(statement, (ast.Global, ast.Nonlocal)):
+        for name in statement.names:
+            yield ast.Name(id=name)
+            yield ast.Name(id=name)  # counted twice: a global's value is never trusted
+    for target in targets:
+        for node in ast.walk(target):
+            if isinstance(node, ast.Name):
+                yield node
+    # Walrus targets anywhere in the statement's own expressions.
+    if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        for node in _own_expressions(statement):
+            if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+                yield node.target
+
+
+def _own_expressions(statement: ast.stmt):
+    for name, value in ast.iter_fields(statement):
+        if name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            continue
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if isinstance(item, ast.AST):
+                yield from ast.walk(item)
+
+
+def _is_shape_of(node: ast.expr) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "shape" and isinstance(node.value, ast.Name)
+
+
+def _asserted_ranks(test: ast.expr) -> list[tuple[str, int]]:
+    """``x.ndim == 3``, ``x.dim() == 3``, ``len(x.shape) == 3``, joined with ``and``."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return [pair for value in test.values for pair in _asserted_ranks(value)]
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return []
+    left, right = test.left, test.comparators[0]
+    if isinstance(left, ast.Constant):
+        left, right = right, left
+    rank = _literal_int(right)
+    if rank is None:
+        return []
+    name = None
+    if isinstance(left, ast.Attribute) and left.attr == "ndim" and isinstance(left.value, ast.Name):
+        name = left.value.id
+    elif isinstance(left, ast.Call) and not left.args:
+        func = left.func
+        if isinstance(func, ast.Attribute) and func.attr in ("dim", "ndimension") and isinstance(func.value, ast.Name):
+            name = func.value.id
+    elif isinstance(left, ast.Call) and isinstance(left.func, ast.Name) and left.func.id == "len" and len(left.args) == 1:
+        inner = left.args[0]
+        if _is_shape_of(inner):
+            name = inner.value.id  # type: ignore[attr-defined]
+    return [(name, rank)] if name else []
+
+
+def _annotation_evidence(annotation: ast.expr | None, imports: ImportTable) -> OperandEvidence:
+    if annotation is None:
+        return UNKNOWN
+    qualified = qualified_name(annotation, imports)
+    if qualified in TENSOR_ANNOTATIONS:
+        return OperandEvidence(is_tensor=True, is_float=qualified in FLOAT_ANNOTATIONS)
+    # jaxtyping: Float[Tensor, "b n d"]
+    if isinstance(annotation, ast.Subscript) and isinstance(annotation.slice, ast.Tuple):
+        kind = dotted_name(annotation.value) or ""
+        elements = annotation.slice.elts
+        if len(elements) == 2 and isinstance(elements[1], ast.Constant) and isinstance(elements[1].value, str):
+            array = qualified_name(elements[0], imports)
+            qualified_kind = imports.qualify(kind) or ""
+            if array in TENSOR_ANNOTATIONS and qualified_kind.startswith("jaxtyping."):
+                dims = elements[1].value.split()
+                fixed = not any(dim.startswith("*") or dim == "..." or dim.startswith("#") for dim in dims)
+                return OperandEvidence(
+                    is_tensor=True,
+                    rank=len(dims) if fixed else None,
+                    is_float=kind.rsplit(".", 1)[-1] in _JAXTYPING_FLOAT,
+                )
+    return UNKNOWN
+
+
+def _pragma_shapes(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """``x=b h n d, y=b n`` -> [("x", ("b","h","n","d")), ("y", ("b","n"))]."""
+    result = []
+    for part in re.split(r"[;,]\s*(?=\w+\s*=)", text.strip()):
+        name, _, dims = part.partition("=")
+        if name.strip().isidentifier() and dims.split():
+            result.append((name.strip(), tuple(dims.split())))
+    return result

@@ -1,0 +1,76 @@
+"""What a rule is: a libcst visitor with a code, a doc, examples, and the trigger words that let the
+engine skip code the rule cannot match. Rules report through their context; they never parse files,
+resolve imports or reason about operands themselves."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
+
+import libcst as cst
+
+from einlint.diagnostics import Applicability
+
+if TYPE_CHECKING:
+    from einlint.engine.context import RuleContext
+
+
+@dataclass(frozen=True)
+class Triggers:
+    """Words (names or attribute names) and operators without which a statement cannot match."""
+
+    names: frozenset[str] = frozenset()
+    matmul_operator: bool = False
+
+    def __or__(self, other: Triggers) -> Triggers:
+        return Triggers(self.names | other.names, self.matmul_operator or other.matmul_operator)
+
+
+@dataclass(frozen=True)
+class Example:
+    """Code the rule must flag (``fixed`` is the expected rewrite, None when it has no fix) or, in a
+    rule's ``valid`` list, code it must leave alone."""
+
+    code: str
+    fixed: str | None = None
+    unsafe: bool = False
+
+
+@dataclass(frozen=True)
+class FixProposal:
+    """A rule's proposed replacement of one node; the engine turns it into character edits."""
+
+    node: cst.CSTNode
+    replacement: cst.CSTNode | str
+    applicability: Applicability = Applicability.SAFE
+    assumptions: tuple[str, ...] = ()
+    # Further (node, replacement) pairs in the same unit, e.g. a temporary that is folded away.
+    extra: tuple[tuple[cst.CSTNode, cst.CSTNode | str], ...] = field(default=())
+
+
+class Rule(cst.CSTVisitor):
+    """Base class. A rule's doc string has four parts, in order: what it flags, why it matters, the fix,
+    and why the fix is safe or what it assumes; ``einlint --explain CODE`` prints it."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    triggers: ClassVar[Triggers]
+    enabled_by_default: ClassVar[bool] = True
+    invalid: ClassVar[tuple[Example, ...]] = ()
+    valid: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, context: RuleContext) -> None:
+        super().__init__()
+        self.context = context
+
+    def report(self, node: cst.CSTNode, message: str, fix: FixProposal | None = None) -> None:
+        self.context.report(self.code, node, message, fix)
+
+    @classmethod
+    def documentation(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def summary(cls) -> str:
+        return cls.documentation().splitlines()[0] if cls.__doc__ else cls.name

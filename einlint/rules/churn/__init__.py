@@ -1,0 +1,1 @@
+"""EIN3xx: einsum equations and contraction paths rebuilt inside loops."""

@@ -1,0 +1,83 @@
+"""Recognise ``torch.einsum`` calls however torch was imported, and take them apart: the equation
+literal (with where each of its characters sits in the source) and the operands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from einlint.engine.context import RuleContext
+
+EINSUM = "torch.einsum"
+
+
+@dataclass(frozen=True)
+class EquationLiteral:
+    node: cst.SimpleString
+    value: str
+    # Offset of the value's first character inside the literal's source text; None when escapes
+    # make source offsets and value offsets differ.
+    value_offset: int | None
+
+    def source_offset(self, index: int) -> int:
+        return self.value_offset + index if self.value_offset is not None else 0
+
+    def with_value(self, value: str) -> cst.SimpleString:
+        """The same literal (prefix and quotes kept) holding ``value``."""
+        prefix, quote = self.node.prefix, self.node.quote
+        return self.node.with_changes(value=f"{prefix}{quote}{value}{quote}")
+
+
+@dataclass(frozen=True)
+class EinsumCall:
+    call: cst.Call
+    equation: EquationLiteral | None  # None when the equation is not a plain string literal
+    operands: tuple[cst.BaseExpression, ...] | None  # None when their number is not known statically
+
+
+def is_einsum(call: cst.Call, context: RuleContext) -> bool:
+    return context.qualified_name(call.func) == EINSUM
+
+
+def einsum_call(call: cst.Call, context: RuleContext) -> EinsumCall | None:
+    if not is_einsum(call, context) or not call.args:
+        return None
+    first = call.args[0]
+    if first.keyword is not None or first.star:
+        return None
+    equation = equation_literal(first.value)
+    rest = call.args[1:]
+    operands: tuple[cst.BaseExpression, ...] | None
+    if any(arg.star or arg.keyword is not None for arg in rest):
+        operands = None
+    elif len(rest) == 1 and isinstance(rest[0].value, (cst.List, cst.Tuple)):
+        elements = rest[0].value.elements
+        operands = None if any(isinstance(e, cst.StarredElement) for e in elements) else tuple(e.value for e in elements)
+    elif len(rest) == 1 and not _tensor_like(rest[0].value, context):
+        operands = None  # einsum(eq, operand_list) with the list held in a variable
+    else:
+        operands = tuple(arg.value for arg in rest)
+    return EinsumCall(call, equation, operands)
+
+
+def _tensor_like(node: cst.BaseExpression, context: RuleContext) -> bool:
+    # A rank fact (``b, n = x.shape``) also rules out a list of operands.
+    evidence = context.operand_evidence(node)
+    return evidence.is_tensor or evidence.rank is not None
+
+
+def equation_literal(node: cst.BaseExpression) -> EquationLiteral | None:
+    if not isinstance(node, cst.SimpleString):
+        return None
+    if "b" in node.prefix.lower():
+        return None
+    try:
+        value = node.evaluated_value
+    except Exception:  # noqa: BLE001 - libcst evaluates with literal_eval; any failure means "unknown"
+        return None
+    if not isinstance(value, str):
+        return None
+    inner = node.value[len(node.prefix) + len(node.quote) : len(node.value) - len(node.quote)]
+    offset = len(node.prefix) + len(node.quote) if inner == value else None
+    return EquationLiteral(node, value, offset)

@@ -1,0 +1,1 @@
+"""EIN0xx: static checks of torch.einsum equations."""

@@ -1,0 +1,58 @@
+"""The shared shape of the EIN0xx rules: find each einsum call with a literal equation, check it once
+against what is known about its operands, and report the problems of the rule's own kind."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import libcst as cst
+
+from einlint.equation.checks import OperandFacts, Problem, ProblemKind, check_equation
+from einlint.equation.model import Equation, EquationSyntaxError, parse_equation
+from einlint.rules.base import FixProposal, Rule, Triggers
+from einlint.rules.einsum_calls import EinsumCall, einsum_call
+
+EINSUM_TRIGGERS = Triggers(names=frozenset({"einsum"}))
+
+
+class EquationRule(Rule):
+    """Abstract: subclasses set ``problem_kind`` (or override ``check_call``)."""
+
+    triggers = EINSUM_TRIGGERS
+    problem_kind: ClassVar[ProblemKind | None] = None
+
+    def visit_Call(self, node: cst.Call) -> None:
+        call = einsum_call(node, self.context)
+        if call is None or call.equation is None:
+            return
+        try:
+            equation = parse_equation(call.equation.value)
+        except EquationSyntaxError as error:
+            self.on_syntax_error(call, error)
+            return
+        facts = tuple(self._facts(operand) for operand in call.operands) if call.operands is not None else ()
+        count = len(call.operands) if call.operands is not None else None
+        problems = check_equation(equation, count, facts)
+        self.check_call(call, equation, problems)
+
+    def _facts(self, operand: cst.BaseExpression) -> OperandFacts:
+        evidence = self.context.operand_evidence(operand)
+        return OperandFacts(rank=evidence.rank, shape=evidence.shape)
+
+    def on_syntax_error(self, call: EinsumCall, error: EquationSyntaxError) -> None:
+        pass
+
+    def check_call(self, call: EinsumCall, equation: Equation, problems: list[Problem]) -> None:
+        for problem in problems:
+            if problem.kind is self.problem_kind:
+                self.report_in_equation(call, problem.index, problem.message)
+
+    def report_in_equation(self, call: EinsumCall, index: int, message: str, fix: FixProposal | None = None) -> None:
+        literal = call.equation
+        assert literal is not None
+        if fix is None:
+            self.context.report_at(self.code, literal.node, literal.source_offset(index), message)
+        else:
+            start, _ = self.context.unit.span(literal.node)
+            at = start + literal.source_offset(index)
+            self.context.report(self.code, literal.node, message, fix, span=(at, at + 1))

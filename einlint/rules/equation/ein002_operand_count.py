@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from einlint.equation.checks import ProblemKind
+from einlint.rules.base import Example
+from einlint.rules.equation._checked import EquationRule
+
+
+class OperandCountMismatch(EquationRule):
+    """The equation's number of input terms differs from the number of operands.
+
+    What it flags: ``torch.einsum('ij,jk->ik', a)`` - two terms, one operand - when the operands are
+    written out (positionally or as a list literal).
+
+    Why it matters: ``torch.einsum`` raises ("more operands were provided than specified in the
+    equation", or too few).
+
+    Fix: none; either the equation or the call is wrong.
+
+    Fix safety: report-only.
+    """
+
+    code = "EIN002"
+    name = "operand-count-mismatch"
+    problem_kind = ProblemKind.OPERAND_COUNT
+    invalid = (Example("torch.einsum('ij,jk->ik', a)"), Example("torch.einsum('ij->ji', [a, b])"))
+    valid = ("torch.einsum('ij,jk->ik', a, b)", "torch.einsum('ij,jk->ik', [a, b])", "torch.einsum('ij,jk->ik', *ops)")

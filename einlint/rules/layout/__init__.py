@@ -1,0 +1,1 @@
+"""EIN2xx: layout and contiguity of einsum operands."""

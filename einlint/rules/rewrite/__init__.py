@@ -1,0 +1,1 @@
+"""EIN1xx: transpose/permute/matmul/sum chains rewritten into equivalent einsum."""
