@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as dt
+import importlib.metadata
 import json
 import os
 import platform
@@ -49,6 +50,27 @@ SLICE_MODELS = (
 EINLINT_OK_EXIT = frozenset({0, 1, 2})
 FLAKE8_OK_EXIT = frozenset({0, 1})
 TORCHFIX_OK_EXIT = frozenset({0, 1})
+
+# flake8 runs every registered plugin whatever --select says and only filters what is reported, so
+# `flake8 --select E999` in an environment with einlint installed still runs einlint. This entry point
+# hides third-party plugins from flake8's plugin discovery to get the cost of flake8 alone. It relies on a
+# private flake8 function; if that disappears the run fails with a traceback and the row says so.
+# Workers are forked so that they inherit the filtered plugin list instead of rediscovering plugins.
+BUNDLED_FLAKE8_SOURCE = """
+import multiprocessing
+import sys
+
+import flake8.plugins.finder as finder
+
+BUNDLED = {"flake8", "pycodestyle", "pyflakes", "mccabe"}
+multiprocessing.set_start_method("fork", force=True)
+find_all = finder._find_importlib_plugins
+finder._find_importlib_plugins = lambda: (p for p in find_all() if p.package in BUNDLED)
+
+from flake8.main.cli import main
+
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 @dataclass(frozen=True)
@@ -93,6 +115,7 @@ class ChildRun:
     peak_rss_mb: float | None
     stdout_lines: int
     stderr_tail: str
+    crashed: bool
     timed_out: bool
 
 
@@ -187,17 +210,41 @@ def find_executable(name: str, override: str | None = None) -> Path | None:
     return Path(found) if found else None
 
 
-def tool_version(executable: Path | None, timeout_s: float = 60) -> str | None:
+def probe_version(executable: Path | None, timeout_s: float = 60) -> tuple[str | None, str | None]:
+    """(version text, None) or (None, why `--version` failed); a tool that cannot say its version is broken."""
     if executable is None:
-        return None
+        return None, "not installed"
     try:
         completed = subprocess.run(
             [str(executable), "--version"], capture_output=True, text=True, timeout=timeout_s
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return None, f"broken ({type(error).__name__})"
+    if completed.returncode != 0:
+        last_line = (completed.stderr.strip().splitlines() or ["no output"])[-1]
+        return None, f"broken (--version exit {completed.returncode}: {last_line[:200]})"
+    return " ".join((completed.stdout or completed.stderr).split()), None
+
+
+def tool_version(executable: Path | None) -> str | None:
+    return probe_version(executable)[0]
+
+
+def script_interpreter(script: Path | None) -> Path | None:
+    """The Python a console script runs under, from its shebang line."""
+    if script is None:
         return None
-    text = (completed.stdout or completed.stderr).strip()
-    return " ".join(text.split()) if completed.returncode == 0 and text else None
+    try:
+        with script.open("rb") as handle:
+            first_line = handle.readline().decode(errors="replace").strip()
+    except OSError:
+        return None
+    if first_line.startswith("#!"):
+        interpreter = Path(first_line[2:].split()[0]) if first_line[2:].split() else None
+        if interpreter is not None and interpreter.name.startswith("python") and interpreter.is_file():
+            return interpreter
+    beside = script.parent / "python"
+    return beside if beside.is_file() else None
 
 
 def flake8_has_plugin(flake8_version: str | None, distribution: str) -> bool:
@@ -211,31 +258,38 @@ class Toolset:
     einlint: Path | None
     flake8: Path | None
     flake8_version: str | None
+    flake8_problem: str | None
     torchfix: Path | None
     flake8_for_torchfix: Path | None
     flake8_for_torchfix_version: str | None
+    flake8_for_torchfix_problem: str | None
 
     @classmethod
     def discover(cls, args: argparse.Namespace) -> Toolset:
         flake8 = find_executable("flake8", args.flake8_bin)
-        flake8_version = tool_version(flake8)
+        # flake8 imports every registered plugin at start-up, so one broken plugin breaks every flake8 row.
+        flake8_version, flake8_problem = probe_version(flake8)
         torchfix = find_executable("torchfix", args.torchfix_bin)
         # TorchFix pins an older libcst than einlint, so it often lives in its own venv; the flake8 of that
         # venv is the one with the TOR plugin.
-        flake8_for_torchfix, flake8_for_torchfix_version = flake8, flake8_version
+        flake8_for_torchfix = flake8
+        flake8_for_torchfix_version, flake8_for_torchfix_problem = flake8_version, flake8_problem
         if torchfix is not None:
             sibling = torchfix.parent / "flake8"
-            if sibling.is_file() and os.access(sibling, os.X_OK):
-                sibling_version = tool_version(sibling)
+            if sibling != flake8 and sibling.is_file() and os.access(sibling, os.X_OK):
+                sibling_version, sibling_problem = probe_version(sibling)
                 if flake8_has_plugin(sibling_version, "torchfix"):
-                    flake8_for_torchfix, flake8_for_torchfix_version = sibling, sibling_version
+                    flake8_for_torchfix = sibling
+                    flake8_for_torchfix_version, flake8_for_torchfix_problem = sibling_version, sibling_problem
         return cls(
             einlint=find_executable("einlint", args.einlint_bin),
             flake8=flake8,
             flake8_version=flake8_version,
+            flake8_problem=flake8_problem,
             torchfix=torchfix,
             flake8_for_torchfix=flake8_for_torchfix,
             flake8_for_torchfix_version=flake8_for_torchfix_version,
+            flake8_for_torchfix_problem=flake8_for_torchfix_problem,
         )
 
 
@@ -274,21 +328,25 @@ def einlint_jobs(tools: Toolset, lint_input: LintInput, *, with_cache_and_serial
 
 
 def flake8_jobs(tools: Toolset, lint_input: LintInput) -> list[Group]:
-    no_plugin = None
-    if tools.flake8 is not None and not flake8_has_plugin(tools.flake8_version, "einlint"):
+    no_plugin = tools.flake8_problem
+    if no_plugin is None and not flake8_has_plugin(tools.flake8_version, "einlint"):
         no_plugin = "not installed (no einlint flake8 plugin registered)"
     # --isolated: a setup.cfg/tox.ini in the working directory must not change what is checked.
     return [
         Group((external_job("flake8 --select EIN", lint_input, tools.flake8, ["--isolated", "--select", "EIN"],
                             FLAKE8_OK_EXIT, unavailable=no_plugin),)),
         Group((external_job("flake8 --select E999", lint_input, tools.flake8, ["--isolated", "--select", "E999"],
-                            FLAKE8_OK_EXIT),)),
+                            FLAKE8_OK_EXIT, unavailable=tools.flake8_problem),)),
+        Group((external_job("flake8 --select E999, bundled checkers only", lint_input,
+                            script_interpreter(tools.flake8),
+                            ["-c", BUNDLED_FLAKE8_SOURCE, "--isolated", "--select", "E999"],
+                            FLAKE8_OK_EXIT, unavailable=tools.flake8_problem),)),
     ]
 
 
 def torchfix_jobs(tools: Toolset, lint_input: LintInput) -> list[Group]:
-    no_plugin = None
-    if tools.flake8_for_torchfix is not None and not flake8_has_plugin(tools.flake8_for_torchfix_version, "torchfix"):
+    no_plugin = tools.flake8_for_torchfix_problem
+    if no_plugin is None and not flake8_has_plugin(tools.flake8_for_torchfix_version, "torchfix"):
         no_plugin = "not installed (no TorchFix flake8 plugin registered)"
     return [
         Group((external_job("torchfix", lint_input, tools.torchfix, [], TORCHFIX_OK_EXIT),)),
@@ -334,7 +392,11 @@ def libcst_floor_job(lint_input: LintInput) -> Job:
             except libcst.ParserSyntaxError:
                 pass
 
-    return Job(label=f"libcst.parse_module {libcst.__version__} (in-process)", lint_input=lint_input,
+    try:
+        label = f"libcst.parse_module {importlib.metadata.version('libcst')} (in-process)"
+    except importlib.metadata.PackageNotFoundError:
+        label = "libcst.parse_module (in-process)"
+    return Job(label=label, lint_input=lint_input,
                in_process=parse_all)
 
 
@@ -382,12 +444,16 @@ def run_child(command: Sequence[str], env: dict[str, str], cwd: Path, timeout_s:
         stdout.seek(0)
         stdout_lines = sum(1 for _ in stdout)
         stderr.seek(0)
-        stderr_tail = stderr.read()[-2000:].decode(errors="replace")
+        stderr_text = stderr.read().decode(errors="replace")
+
+    # An uncaught exception exits with 1, the same code as "findings", so the traceback is the only tell.
+    crashed = proc.returncode == 1 and "Traceback (most recent call last)" in stderr_text
 
     # ru_maxrss is KiB on Linux and bytes on macOS.
     rss_unit = 1 if sys.platform == "darwin" else 1024
     peak_rss_mb = rusage.ru_maxrss * rss_unit / 2**20 if rusage.ru_maxrss else None
-    return ChildRun(seconds, proc.returncode, peak_rss_mb, stdout_lines, stderr_tail, timed_out.is_set())
+    return ChildRun(seconds, proc.returncode, peak_rss_mb, stdout_lines, stderr_text[-2000:], crashed,
+                    timed_out.is_set())
 
 
 def run_job(job: Job, result: JobResult, cache_dir: Path, work_dir: Path, timeout_s: float) -> str:
@@ -403,10 +469,10 @@ def run_job(job: Job, result: JobResult, cache_dir: Path, work_dir: Path, timeou
     env["EINLINT_CACHE_DIR"] = str(cache_dir)
     child = run_child(job.command, env, work_dir, timeout_s)
     if child.timed_out:
-        result.failure = f"timeout after {timeout_s:.0f} s"
+        result.failure = f"timeout after {timeout_s:g} s"
         return result.failure
-    if child.exit_code not in job.ok_exit_codes:
-        result.failure = f"failed (exit {child.exit_code})"
+    if child.crashed or child.exit_code not in job.ok_exit_codes:
+        result.failure = f"failed (exit {child.exit_code}{', traceback' if child.crashed else ''})"
         last_line = child.stderr_tail.strip().splitlines()[-1:] or [""]
         return f"{result.failure}: {last_line[0]}"
     result.seconds.append(child.seconds)
@@ -434,7 +500,7 @@ def run_rounds(groups: Sequence[Group], rounds: int, timeout_s: float) -> dict[J
                     if result.status is not None:
                         continue
                     inp = job.lint_input
-                    print(f"round {round_index + 1}/{rounds}  {job.label:<40} [{inp.name}]", end="  ",
+                    print(f"round {round_index + 1}/{rounds}  {job.label:<46} [{inp.name}]", end="  ",
                           file=sys.stderr, flush=True)
                     print(run_job(job, result, cache_dir, work_dir, timeout_s), file=sys.stderr, flush=True)
                 shutil.rmtree(cache_dir, ignore_errors=True)
@@ -526,8 +592,10 @@ def markdown_report(rows: Sequence[Row], meta: dict[str, object]) -> str:
         markdown_table(rows),
         "",
         "Peak RSS is the largest single process of the tool's process tree (ru_maxrss from wait4), not the",
-        "sum over its workers. `flake8 --select E999` still runs flake8's built-in checkers and only hides",
-        "their results: it is the cost of flake8 itself, which the EIN and TOR rows pay on top of.",
+        "sum over its workers. flake8 runs every installed plugin whatever `--select` says and only filters",
+        "the report, so `flake8 --select E999` includes einlint's plugin when it is installed; the",
+        "\"bundled checkers only\" row hides third-party plugins and is the cost of flake8 alone (pyflakes",
+        "and pycodestyle), which the EIN and TOR rows pay on top of.",
         "The ratio divides by `einlint --no-cache` on the same input.",
         "",
     ]

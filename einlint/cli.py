@@ -105,7 +105,7 @@ def _report(reports, args: argparse.Namespace, unsafe_fixes: bool) -> int:
     if args.statistics:
         (sys.stderr if args.format != "text" or args.diff else out).write(statistics(diagnostics, {r.code: r.name for r in all_rules()}))
     if args.format == "text":
-        print(summary(diagnostics, unsafe_fixes, fixed, dry_run=args.diff), file=sys.stderr if args.diff else out)
+        print(summary(diagnostics, unsafe_fixes, fixed, dry_run=args.diff, errors=len({e.path for e in errors})), file=sys.stderr if args.diff else out)
     if args.profile:
         _print_profile(reports)
     if errors:

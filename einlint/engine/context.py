@@ -20,8 +20,18 @@ if TYPE_CHECKING:
 class FileAnalysis:
     """Per-file state shared by all units: imports and the (lazily built) facts of each scope."""
 
-    def __init__(self, tree: ast.Module, lines: list[str], declared_assumptions: frozenset[str]) -> None:
+    def __init__(
+        self,
+        tree: ast.Module,
+        lines: list[str],
+        declared_assumptions: frozenset[str],
+        enabled_chain_kinds: frozenset = frozenset(),
+        text: str = "",
+    ) -> None:
         self.tree = tree
+        self.enabled_chain_kinds = enabled_chain_kinds
+        self.text = text
+        self.has_walrus = ":=" in text
         self.lines = lines
         self.imports = ImportTable.from_module(tree)
         self.declared_assumptions = declared_assumptions
@@ -30,7 +40,7 @@ class FileAnalysis:
     def facts_for(self, scope: ast.AST) -> FunctionFacts:
         facts = self._scope_facts.get(id(scope))
         if facts is None:
-            facts = FunctionFacts(scope, self.imports, self.lines)
+            facts = FunctionFacts(scope, self.imports, self.lines, self.has_walrus)
             self._scope_facts[id(scope)] = facts
         return facts
 
@@ -80,21 +90,45 @@ class RuleContext:
     # --- operands ----------------------------------------------------------------------------
     def operand_evidence(self, node: cst.CSTNode) -> OperandEvidence:
         if isinstance(node, cst.Name):
-            scope = self.enclosing_function() or self.analysis.tree
-            facts = self.analysis.facts_for(scope)
-            chain = facts.use_chain(self.unit.candidate.ancestors, self.unit.candidate.node)
-            if not self.unit.candidate.is_statement:
-                # a header expression is evaluated before its compound statement's body
-                chain = facts.use_chain(self.unit.candidate.ancestors[:-1], self.unit.candidate.ancestors[-1])
-            return facts.evidence_at(node.value, chain)
+            return self.name_evidence(node.value)
         expression = self.as_ast(node)
-        return expression_evidence(expression, self.analysis.imports) if expression is not None else UNKNOWN
+        if expression is None:
+            return UNKNOWN
+        return expression_evidence(expression, self.analysis.imports, self.name_evidence)
+
+    def name_evidence(self, name: str) -> OperandEvidence:
+        """What is known about local ``name`` where this unit uses it."""
+        scope = self.enclosing_function() or self.analysis.tree
+        facts = self.analysis.facts_for(scope)
+        candidate = self.unit.candidate
+        if candidate.is_statement:
+            chain = facts.use_chain(candidate.ancestors, candidate.node)
+        else:
+            # a header expression is evaluated before its compound statement's body
+            chain = facts.use_chain(candidate.ancestors[:-1], candidate.ancestors[-1])
+        return facts.evidence_at(name, chain)
 
     def as_ast(self, node: cst.CSTNode) -> ast.expr | None:
         try:
             return ast.parse(f"({self.unit.code_for(node)})", mode="eval").body
         except SyntaxError:
             return None
+
+    def einsum_reference(self) -> str | None:
+        """How this file can spell torch.einsum without a new import: its own alias of einsum, else
+        ``<torch alias>.einsum``; None when neither is available (or is shadowed here)."""
+        aliases = self.analysis.imports.aliases
+        for alias, target in aliases.items():
+            if target in ("torch.einsum", "torch.functional.einsum") and not self._locally_bound(alias):
+                return alias
+        for alias, target in aliases.items():
+            if target == "torch" and not self._locally_bound(alias):
+                return f"{alias}.einsum"
+        return None
+
+    def preferred_quote(self) -> str:
+        text = self.analysis.text
+        return '"' if text.count('"') > text.count("'") else "'"
 
     def assumption_declared(self, assumption: str) -> bool:
         return assumption in self.analysis.declared_assumptions

@@ -12,11 +12,12 @@ from functools import lru_cache
 
 from einlint.config import Settings
 from einlint.diagnostics import Diagnostic, FileError
-from einlint.engine.candidates import find_candidates, hit_lines, trigger_pattern
+from einlint.engine.candidates import Words, find_candidates, hit_lines, trigger_pattern
 from einlint.engine.context import FileAnalysis, RuleContext
 from einlint.engine.noqa import is_suppressed
 from einlint.engine.source import SourceError, SourceText
 from einlint.engine.units import Unit
+from einlint.engine.walk import walk
 from einlint.rules import all_rules
 from einlint.rules.base import Rule, Triggers
 
@@ -40,6 +41,10 @@ class RuleSet:
         return cls(tuple(rule for rule in all_rules() if settings.rule_enabled(rule.code, rule.enabled_by_default)))
 
     @property
+    def chain_kinds(self) -> frozenset:
+        return frozenset(getattr(rule, "kind") for rule in self.rules if hasattr(rule, "kind"))
+
+    @property
     def triggers(self) -> Triggers:
         combined = Triggers()
         for rule in self.rules:
@@ -61,7 +66,12 @@ def lint_bytes(path: str, data: bytes, settings: Settings, rule_set: RuleSet, pr
 
 
 def lint_source(
-    source: SourceText, settings: Settings, rule_set: RuleSet, tree: ast.Module | None = None, profile: bool = False
+    source: SourceText,
+    settings: Settings,
+    rule_set: RuleSet,
+    tree: ast.Module | None = None,
+    profile: bool = False,
+    apply_noqa: bool = True,
 ) -> FileResult:
     result = FileResult(source.path, source=source)
     timings: dict[str, float] = defaultdict(float)
@@ -86,36 +96,43 @@ def lint_source(
             return result
     timings["ast"] += clock() - started
     started = clock()
-    analysis = FileAnalysis(tree, source.text.splitlines(), settings.assume)
+    analysis = FileAnalysis(tree, source.text.splitlines(), settings.assume, rule_set.chain_kinds, source.text)
     aliases = analysis.imports.aliases_of(triggers.names)
     if aliases:
         # ``from torch import einsum as es``: the alias is a trigger word in this file.
         triggers = Triggers(triggers.names | aliases, triggers.matmul_operator)
         lines = hit_lines(source.text, trigger_pattern(triggers), source.line_starts)
-    candidates = find_candidates(tree, lines, triggers)
+    alias_targets = {alias: analysis.imports.aliases[alias].rsplit(".", 1)[-1] for alias in aliases}
+
+    def wanted(words: Words) -> bool:
+        if alias_targets:
+            extra = {alias_targets[name] for name in words.names & aliases}
+            words = Words(words.names | extra, words.has_matmul, words.has_multiply) if extra else words
+        return any(rule.applies(words) for rule in rule_set.rules)
+
+    candidates = find_candidates(tree, lines, wanted)
     timings["locate"] += clock() - started
     if not candidates:
         result.profile = dict(timings)
         return result
     found: list[Diagnostic] = []
     for candidate in candidates:
+        words = candidate.words
+        extra = {alias_targets[name] for name in words.names & aliases}
+        if extra:
+            words = Words(words.names | extra, words.has_matmul, words.has_multiply)
+        applicable = [rule for rule in rule_set.rules if rule.applies(words)]
         started = clock()
         unit = Unit.parse(candidate, source)
         timings["libcst"] += clock() - started
         if unit is None:
             continue
-        names, has_matmul = _words(candidate.node)
-        names = names | {analysis.imports.aliases[name].rsplit(".", 1)[-1] for name in names & aliases}
-        for rule in rule_set.rules:
-            rule_triggers = rule.triggers
-            if not (rule_triggers.names & names or (rule_triggers.matmul_operator and has_matmul)):
-                continue
-            started = clock()
-            context = RuleContext(unit, analysis, source.path, found)
-            unit.root.visit(rule(context))
-            timings[rule.code] += clock() - started
+        started = clock()
+        context = RuleContext(unit, analysis, source.path, found)
+        walk(unit.root, [rule(context) for rule in applicable])
+        timings["rules"] += clock() - started
     result.diagnostics = sorted(
-        {d for d in found if not settings.ignored_in_file(d.code, source.path) and not is_suppressed(d, source)}
+        {d for d in found if not settings.ignored_in_file(d.code, source.path) and not (apply_noqa and is_suppressed(d, source))}
     )
     result.profile = dict(timings) if profile else {}
     return result
@@ -130,16 +147,3 @@ def _parse(source: SourceText) -> ast.Module:
     finally:
         if enabled:
             gc.enable()
-
-
-def _words(node: ast.AST) -> tuple[frozenset[str], bool]:
-    names: set[str] = set()
-    has_matmul = False
-    for child in ast.walk(node):
-        if isinstance(child, ast.Attribute):
-            names.add(child.attr)
-        elif isinstance(child, ast.Name):
-            names.add(child.id)
-        elif isinstance(child, ast.BinOp) and isinstance(child.op, ast.MatMult):
-            has_matmul = True
-    return frozenset(names), has_matmul

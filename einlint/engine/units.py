@@ -23,6 +23,8 @@ class Unit:
     module: cst.Module  # the unit wrapped in a module, for code generation and positions
     root: cst.CSTNode  # the statement, or the header expression
     _positions: dict | None = field(default=None, repr=False)
+    # Results that several rules need (a modelled chain), computed once per unit.
+    memo: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def parse(cls, candidate: Candidate, source: SourceText) -> Unit | None:

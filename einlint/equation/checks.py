@@ -6,8 +6,11 @@ from __future__ import annotations
 import enum
 from collections import Counter
 from dataclasses import dataclass
+from typing import TypeVar
 
-from einlint.equation.model import Equation, Term
+from einlint.equation.model import ELLIPSIS, Equation, Term
+
+Key = TypeVar("Key")
 
 
 class ProblemKind(enum.Enum):
@@ -79,7 +82,10 @@ def check_equation(
 
 def _operand_problems(equation: Equation, operands: tuple[OperandFacts, ...]) -> list[Problem]:
     problems: list[Problem] = []
-    sizes_seen: dict[str, tuple[int, int]] = {}  # label -> (size, operand index) of the first known size
+    # label -> (size, operand index), and the same for each '...' dimension counted from the right. A size
+    # of 1 broadcasts, so it gives way to the first other size seen: that is the one all must match.
+    label_sizes: dict[str, tuple[int, int]] = {}
+    ellipsis_sizes: dict[int, tuple[int, int]] = {}
     for position, (term, facts) in enumerate(zip(equation.inputs, operands)):
         if term.ellipsis_count > 1:
             continue
@@ -98,30 +104,72 @@ def _operand_problems(equation: Equation, operands: tuple[OperandFacts, ...]) ->
                 continue
         if facts.shape is None:
             continue
+        operand_sizes: dict[str, int] = {}
         for label, size in _label_sizes(term, facts.shape):
             if size is None:
                 continue
-            if label in sizes_seen:
-                first_size, first_operand = sizes_seen[label]
-                # torch broadcasts a size-1 dimension against any size for the same label.
-                if first_size != size and 1 not in (first_size, size):
+            if label in operand_sizes:
+                # A label repeated within one operand takes its diagonal, which needs equal sizes: no broadcasting.
+                if operand_sizes[label] != size:
                     problems.append(
                         Problem(
                             ProblemKind.SIZE_CONFLICT,
-                            f"label {label!r} has size {first_size} in operand {first_operand} but {size} in operand {position}",
+                            f"label {label!r} is repeated in operand {position} with sizes {operand_sizes[label]} and {size}",
                             term.offset_of(label),
                         )
                     )
-            else:
-                sizes_seen[label] = (size, position)
+                continue
+            operand_sizes[label] = size
+            conflict = _broadcast(label_sizes, label, size, position)
+            if conflict is not None:
+                first_size, first_operand = conflict
+                problems.append(
+                    Problem(
+                        ProblemKind.SIZE_CONFLICT,
+                        f"label {label!r} has size {first_size} in operand {first_operand} but {size} in operand {position}",
+                        term.offset_of(label),
+                    )
+                )
+        for from_right, size in enumerate(reversed(_ellipsis_shape(term, facts.shape))):
+            if size is None:
+                continue
+            conflict = _broadcast(ellipsis_sizes, from_right, size, position)
+            if conflict is not None:
+                first_size, first_operand = conflict
+                problems.append(
+                    Problem(
+                        ProblemKind.SIZE_CONFLICT,
+                        f"the dimensions under '...' do not broadcast: size {first_size} in operand {first_operand} "
+                        f"but {size} in operand {position}",
+                        term.offset_of(ELLIPSIS),
+                    )
+                )
     return problems
+
+
+def _broadcast(known: dict[Key, tuple[int, int]], key: Key, size: int, position: int) -> tuple[int, int] | None:
+    """Record that operand ``position`` gives ``key`` the size ``size``; return the (size, operand index)
+    it conflicts with, if any. Sizes agree when equal or when either is 1 (torch broadcasts it)."""
+    if key not in known or known[key][0] == 1:
+        known[key] = (size, position)
+        return None
+    first_size, _ = known[key]
+    return known[key] if size not in (1, first_size) else None
 
 
 def _label_sizes(term: Term, shape: tuple[int | None, ...]) -> list[tuple[str, int | None]]:
     """Pair each letter of ``term`` with its dimension size, skipping the dimensions of an ellipsis."""
     if term.ellipsis_count == 0:
         return list(zip(term.labels, shape))
-    split = term.labels.index("...")
+    split = term.labels.index(ELLIPSIS)
     before, after = term.labels[:split], term.labels[split + 1 :]
     tail = shape[len(shape) - len(after) :] if after else ()
     return list(zip(before, shape)) + list(zip(after, tail))
+
+
+def _ellipsis_shape(term: Term, shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+    """The sizes of the dimensions that the ellipsis of ``term`` stands for (none without one)."""
+    if term.ellipsis_count == 0:
+        return ()
+    split = term.labels.index(ELLIPSIS)
+    return shape[split : len(shape) - (len(term.labels) - split - 1)]

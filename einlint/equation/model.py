@@ -1,8 +1,8 @@
 """Parse an einsum equation string into a value and build one back.
 
 The grammar is torch.einsum's: labels are ASCII letters, ``...`` is an ellipsis, terms are separated by
-commas, ``->`` introduces the explicit output, and whitespace may stand between elements but not inside
-``...`` or ``->``.
+commas, ``->`` introduces the explicit output, and spaces may stand between elements but not inside
+``...`` or ``->``. Only the space character: torch rejects a tab or a newline like any other non-letter.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def _parse_terms(text: str, offset: int) -> list[Term]:
         elif char == ",":
             terms.append(Term(tuple(labels), term_start, tuple(offsets)))
             labels, offsets, term_start = [], [], offset + index + 1
-        elif char.isspace() and char in " \t":
+        elif char == " ":
             pass
         elif char in "->":
             raise EquationSyntaxError("a malformed arrow (write '->')", offset + index)

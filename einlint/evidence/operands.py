@@ -44,19 +44,75 @@ class OperandEvidence:
 UNKNOWN = OperandEvidence()
 
 
-def expression_evidence(node: ast.expr, imports: ImportTable) -> OperandEvidence:
-    """Facts that follow from the expression alone."""
-    if isinstance(node, ast.Call):
-        qualified = qualified_name(node.func, imports)
-        if qualified in SHAPE_FACTORIES:
-            shape = _factory_shape(node, qualified)
-            is_float = qualified in FLOAT_FACTORIES or _has_float_dtype(node, imports)
-            if shape is not None:
-                return OperandEvidence(True, len(shape), shape, is_float)
-            return OperandEvidence(True, is_float=is_float)
-        if qualified and qualified.startswith(TENSOR_RESULT_PREFIXES) and qualified not in NON_TENSOR_TORCH and _is_tensor_function(qualified):
+# Methods that numpy arrays (and lists) do not have: a value produced by one is a torch tensor, or
+# the original code raises before the expression is used.
+TENSOR_ONLY_METHODS = frozenset(
+    {
+        "permute", "unsqueeze", "contiguous", "clone", "detach", "float", "double", "half", "bfloat16",
+        "type_as", "masked_fill", "softmax", "log_softmax", "to", "cuda", "cpu", "expand", "expand_as",
+        "repeat_interleave", "view_as", "reshape_as", "sigmoid", "relu", "tanh", "exp", "bmm", "mm",
+        "matmul", "narrow", "flatten", "unflatten", "new_zeros", "new_ones", "new_empty", "new_full",
+    }
+)  # fmt: skip
+# Methods whose result has the receiver's rank.
+RANK_PRESERVING_METHODS = frozenset(
+    {
+        "transpose", "swapaxes", "swapdims", "contiguous", "clone", "detach", "float", "double", "half",
+        "bfloat16", "type_as", "masked_fill", "softmax", "log_softmax", "to", "cuda", "cpu", "sigmoid",
+        "relu", "tanh", "exp", "neg", "abs", "sqrt", "rsqrt", "pow", "mul", "div", "add", "sub",
+    }
+)  # fmt: skip
+FLOAT_RESULT_METHODS = frozenset({"float", "double", "half", "bfloat16", "softmax", "log_softmax", "sigmoid", "tanh"})
+
+
+def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None) -> OperandEvidence:
+    """Facts that follow from the expression alone (and, through ``resolve_name``, from what is known
+    about a name at its root)."""
+    if isinstance(node, ast.Name):
+        return resolve_name(node.id) if resolve_name is not None else UNKNOWN
+    if not isinstance(node, ast.Call):
+        return UNKNOWN
+    qualified = qualified_name(node.func, imports)
+    if qualified in SHAPE_FACTORIES:
+        shape = _factory_shape(node, qualified)
+        is_float = qualified in FLOAT_FACTORIES or _has_float_dtype(node, imports)
+        if shape is not None:
+            return OperandEvidence(True, len(shape), shape, is_float)
+        return OperandEvidence(True, is_float=is_float)
+    if qualified is not None:
+        if qualified.startswith(TENSOR_RESULT_PREFIXES) and qualified not in NON_TENSOR_TORCH and _is_tensor_function(qualified):
             return OperandEvidence(True)
-    return UNKNOWN
+        return UNKNOWN
+    if not isinstance(node.func, ast.Attribute):
+        return UNKNOWN
+    method, receiver = node.func.attr, node.func.value
+    positional = [arg for arg in node.args if not isinstance(arg, ast.Starred)]
+    starred = len(positional) != len(node.args)
+    is_tensor = method in TENSOR_ONLY_METHODS
+    is_float = method in FLOAT_RESULT_METHODS
+    if method in ("view", "reshape") and not starred and not node.keywords:
+        if len(positional) >= 2 or (len(positional) == 1 and _literal_int(positional[0]) is not None):
+            # view(b, n, d) takes sizes; numpy's view takes a dtype, so only a tensor accepts this.
+            return OperandEvidence(is_tensor=method == "view", rank=len(positional))
+        if len(positional) == 1 and isinstance(positional[0], (ast.Tuple, ast.List)):
+            elements = positional[0].elts
+            if not any(isinstance(element, ast.Starred) for element in elements):
+                return OperandEvidence(is_tensor=False, rank=len(elements))
+        return OperandEvidence(is_tensor=method == "view" and len(positional) >= 2)
+    if method == "permute" and not starred and positional:
+        count = len(positional[0].elts) if len(positional) == 1 and isinstance(positional[0], (ast.Tuple, ast.List)) else len(positional)
+        return OperandEvidence(is_tensor=True, rank=count)
+    inner = expression_evidence(receiver, imports, resolve_name)
+    if method == "unsqueeze":
+        return OperandEvidence(is_tensor=True, rank=inner.rank + 1 if inner.rank is not None else None, is_float=inner.is_float)
+    if method in RANK_PRESERVING_METHODS:
+        keeps_dtype = method not in ("to", "type_as") and method not in ("float", "double", "half", "bfloat16")
+        return OperandEvidence(
+            is_tensor=is_tensor or inner.is_tensor,
+            rank=inner.rank,
+            is_float=is_float or (inner.is_float and keeps_dtype),
+        )
+    return OperandEvidence(is_tensor=is_tensor) if is_tensor else UNKNOWN
 
 
 def _is_tensor_function(qualified: str) -> bool:
@@ -124,8 +180,10 @@ class _NameFacts:
 class FunctionFacts:
     """Facts about the local names of one function (or of a module's top level)."""
 
-    def __init__(self, scope: ast.AST, imports: ImportTable, lines: list[str] | None = None) -> None:
+    def __init__(self, scope: ast.AST, imports: ImportTable, lines: list[str] | None = None, has_walrus: bool = True) -> None:
         self.imports = imports
+        self.has_walrus = has_walrus
+        self.has_pragmas = lines is not None and any("einlint:" in line for line in lines)
         self.names: dict[str, _NameFacts] = {}
         # statement -> (id of the body list holding it, its index there)
         self.location: dict[int, tuple[int, int]] = {}
@@ -166,7 +224,7 @@ class FunctionFacts:
                 self._walk(case.body, lines)
 
     def _record(self, statement: ast.stmt, lines: list[str] | None) -> None:
-        for node in _bound_names(statement):
+        for node in _bound_names(statement, self.has_walrus):
             self._entry(node.id).bindings.append(statement)
         if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
             target = statement.targets[0]
@@ -190,7 +248,7 @@ class FunctionFacts:
         elif isinstance(statement, ast.Assert):
             for name, rank in _asserted_ranks(statement.test):
                 self._entry(name).facts.append((statement, OperandEvidence(rank=rank)))
-        if lines is not None and statement.end_lineno is not None:
+        if lines is not None and statement.end_lineno is not None and self.has_pragmas:
             match = _PRAGMA.search(lines[statement.end_lineno - 1]) if statement.end_lineno <= len(lines) else None
             if match:
                 for name, labels in _pragma_shapes(match.group(1)):
@@ -245,7 +303,7 @@ def _merge(first: OperandEvidence, second: OperandEvidence) -> OperandEvidence:
     )
 
 
-def _bound_names(statement: ast.stmt):
+def _bound_names(statement: ast.stmt, has_walrus: bool = True):
     targets: list[ast.expr] = []
     if isinstance(statement, ast.Assign):
         targets = list(statement.targets)
@@ -268,8 +326,9 @@ def _bound_names(statement: ast.stmt):
         for node in ast.walk(target):
             if isinstance(node, ast.Name):
                 yield node
-    # Walrus targets anywhere in the statement's own expressions.
-    if not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+    # Walrus targets anywhere in the statement's own expressions (a costly walk, skipped when the file
+    # has no ':=').
+    if has_walrus and not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         for node in _own_expressions(statement):
             if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
                 yield node.target

@@ -15,7 +15,7 @@ def render(diagnostics: list[Diagnostic], unsafe_fixes: bool) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def summary(diagnostics: list[Diagnostic], unsafe_fixes: bool, fixed: int = 0, dry_run: bool = False) -> str:
+def summary(diagnostics: list[Diagnostic], unsafe_fixes: bool, fixed: int = 0, dry_run: bool = False, errors: int = 0) -> str:
     fixable = sum(1 for d in diagnostics if d.fix_shown(unsafe_fixes))
     hidden_unsafe = 0 if unsafe_fixes else sum(1 for d in diagnostics if d.fix is not None and d.fix_shown(False) is None)
     parts = []
@@ -28,8 +28,10 @@ def summary(diagnostics: list[Diagnostic], unsafe_fixes: bool, fixed: int = 0, d
             parts.append(f"[*] {fixable} fixable with --fix.")
         if hidden_unsafe:
             parts.append(f"{hidden_unsafe} more fixable with --fix --unsafe-fixes.")
-    elif not fixed:
+    elif not fixed and not errors:
         parts.append("All checks passed.")
+    if errors:
+        parts.append(f"{errors} file{'s' if errors != 1 else ''} could not be checked (see errors above).")
     return " ".join(parts)
 
 

@@ -13,6 +13,7 @@ import libcst as cst
 from einlint.diagnostics import Applicability
 
 if TYPE_CHECKING:
+    from einlint.engine.candidates import Words
     from einlint.engine.context import RuleContext
 
 
@@ -63,6 +64,11 @@ class Rule(cst.CSTVisitor):
     def __init__(self, context: RuleContext) -> None:
         super().__init__()
         self.context = context
+
+    @classmethod
+    def applies(cls, words: Words) -> bool:
+        """Could this rule match a statement that mentions ``words``? Decided before libcst parses it."""
+        return bool(cls.triggers.names & words.names) or (cls.triggers.matmul_operator and words.has_matmul)
 
     def report(self, node: cst.CSTNode, message: str, fix: FixProposal | None = None) -> None:
         self.context.report(self.code, node, message, fix)

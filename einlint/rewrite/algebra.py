@@ -1,0 +1,344 @@
+"""Axis-label algebra for tensor expressions.
+
+Every value is described by the labels of its dimensions: either all of them (rank known), or an
+ellipsis standing for unknown leading dimensions followed by known trailing ones. Each operation maps
+labels exactly as torch maps dimensions; anything this model cannot follow exactly raises ChainError,
+so a chain is either modelled faithfully or not rewritten at all.
+
+Every leaf's rank is either proven (the code shows it, or the original would raise for any other rank)
+or assumed; an assumed rank always becomes explicit labels or a minimum count of trailing labels, so a
+wrong assumption makes ``torch.einsum`` raise instead of computing something else.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+_ids = itertools.count()
+
+
+class ChainError(Exception):
+    """The expression is not a chain this model can rewrite exactly."""
+
+
+@dataclass(eq=False)
+class Label:
+    """One dimension. Labels that broadcasting or contraction identify are merged (union-find)."""
+
+    unit: bool = False  # a size-1 dimension inserted by unsqueeze/None; it has no operand dimension
+    parent: Label | None = None
+    ident: int = field(default_factory=lambda: next(_ids))
+
+    def find(self) -> Label:
+        label = self
+        while label.parent is not None:
+            label = label.parent
+        return label
+
+
+def unify(first: Label, second: Label) -> Label:
+    a, b = first.find(), second.find()
+    if a is b:
+        return a
+    if a.unit and b.unit:
+        a.parent = b
+        return b
+    if a.unit:
+        a.parent = b
+        return b
+    if b.unit:
+        b.parent = a
+        return a
+    b.parent = a
+    return a
+
+
+@dataclass(eq=False)
+class Leaf:
+    """An operand of the final einsum: an opaque expression and the labels of its dimensions."""
+
+    node: object  # the libcst expression
+    name_hint: str
+    ellipsis: bool
+    labels: list[Label]
+    proven_min_rank: int = 0  # the original raises unless the operand has at least this many dims
+    rank_proven: bool = False  # an exact rank that the code proves
+    rank_assumed_by: str | None = None  # why an exact rank was assumed, when it was
+    is_tensor: bool = False
+    is_float: bool = False
+
+    @property
+    def min_rank_needed(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(eq=False)
+class Value:
+    ellipsis: bool
+    labels: list[Label]
+    leaf: Leaf | None = None  # set while the value is a view (transpose, unsqueeze...) of one leaf
+    contracted: bool = False  # a matmul or a sum has been applied
+
+
+@dataclass
+class Chain:
+    """The result of modelling an expression: the einsum's operands and output, and what it took."""
+
+    leaves: list[Leaf] = field(default_factory=list)
+    output: Value | None = None
+    summed: list[Label] = field(default_factory=list)
+    matmuls: int = 0
+    multiplies: int = 0
+    sums: int = 0
+    operand_transposes: int = 0
+    result_transposes: int = 0
+    outer_product: bool = False
+    assumptions: list[tuple[str, str]] = field(default_factory=list)  # (category, detail)
+
+    def assume(self, category: str, detail: str) -> None:
+        if (category, detail) not in self.assumptions:
+            self.assumptions.append((category, detail))
+
+
+def fresh(count: int) -> list[Label]:
+    return [Label() for _ in range(count)]
+
+
+def new_leaf(chain: Chain, node: object, name_hint: str, rank: int | None, is_tensor: bool, is_float: bool) -> Value:
+    leaf = Leaf(node, name_hint, ellipsis=rank is None, labels=fresh(rank or 0), rank_proven=rank is not None)
+    leaf.is_tensor, leaf.is_float = is_tensor, is_float
+    chain.leaves.append(leaf)
+    return Value(leaf.ellipsis, list(leaf.labels), leaf)
+
+
+def materialize(value: Value, count: int, proven: bool, chain: Chain, why: str) -> None:
+    """Make at least ``count`` trailing labels explicit on an ellipsis value that views one leaf.
+    ``proven``: the original raises when the leaf has fewer dimensions, so nothing is assumed."""
+    if not value.ellipsis:
+        if len(value.labels) < count:
+            raise ChainError(f"a {len(value.labels)}-D value used where {count} dimensions are needed")
+        return
+    missing = count - len(value.labels)
+    if missing > 0:
+        leaf = value.leaf
+        if leaf is None:
+            raise ChainError("cannot expose dimensions of a combined value")
+        extra = fresh(missing)
+        leaf.labels[0:0] = extra
+        value.labels[0:0] = extra
+    leaf = value.leaf
+    if leaf is not None:
+        units = sum(1 for label in value.labels if label.find().unit)
+        needed = count - units
+        if proven:
+            leaf.proven_min_rank = max(leaf.proven_min_rank, needed)
+        elif needed > leaf.proven_min_rank:
+            chain.assume("operand-ranks", f"{leaf.name_hint} has at least {needed} dimensions ({why})")
+
+
+def fix_rank(value: Value, rank: int, chain: Chain, proven: bool, why: str) -> None:
+    """Turn an ellipsis view of one leaf into explicit labels: the value has exactly ``rank`` dims."""
+    if not value.ellipsis:
+        if len(value.labels) != rank:
+            raise ChainError(f"a {len(value.labels)}-D value where {rank} dimensions are required")
+        return
+    leaf = value.leaf
+    if leaf is None:
+        raise ChainError("cannot fix the rank of a combined value")
+    materialize(value, rank, True, chain, why)
+    if len(value.labels) != rank:
+        raise ChainError("rank conflict")
+    leaf.ellipsis = False
+    value.ellipsis = False
+    if proven:
+        leaf.rank_proven = True
+    elif not leaf.rank_proven:
+        leaf.rank_assumed_by = why
+        chain.assume("operand-ranks", f"{leaf.name_hint} is {len(leaf.labels)}-D ({why})")
+
+
+def _position(value: Value, dim: int) -> int:
+    """Index into ``value.labels`` of dimension ``dim``; negative dims count from the end."""
+    size = len(value.labels)
+    if dim < 0:
+        if -dim > size:
+            raise ChainError("dimension beyond the known trailing dimensions")
+        return size + dim
+    if value.ellipsis:
+        raise ChainError("a non-negative dimension on a value of unknown rank")
+    if dim >= size:
+        raise ChainError("dimension out of range")
+    return dim
+
+
+def transpose(value: Value, first: int, second: int, chain: Chain) -> Value:
+    if value.ellipsis and (first < 0) != (second < 0):
+        raise ChainError("mixed-sign transpose of a value of unknown rank")
+    if value.ellipsis and first < 0:
+        materialize(value, max(-first, -second), True, chain, "transpose")
+    elif value.ellipsis:
+        low, high = sorted((first, second))
+        if high != low + 1 or value.leaf is None:
+            raise ChainError("transpose of absolute dimensions of a value of unknown rank")
+        # Convention: transpose(k, k+1) on a matmul operand swaps its last two dimensions.
+        fix_rank(value, high + 1, chain, False, f"transpose({first}, {second}) taken to swap its last two dimensions")
+    i, j = _position(value, first), _position(value, second)
+    labels = list(value.labels)
+    labels[i], labels[j] = labels[j], labels[i]
+    return _derived(value, labels, chain)
+
+
+def permute(value: Value, dims: list[int], chain: Chain) -> Value:
+    # permute raises unless it gets exactly one entry per dimension: the rank is proven.
+    fix_rank(value, len(dims), chain, True, "permute")
+    positions = [d % len(dims) for d in dims]
+    if sorted(positions) != list(range(len(dims))):
+        raise ChainError("not a permutation")
+    return _derived(value, [value.labels[p] for p in positions], chain)
+
+
+def matrix_transpose(value: Value, chain: Chain) -> Value:
+    """``.mT``: swaps the last two dimensions, raising below two."""
+    return transpose(value, -2, -1, chain)
+
+
+def two_d_transpose(value: Value, chain: Chain, spelling: str) -> Value:
+    """``.T`` and ``.t()``: a transpose for a 2-D value (``.T`` reverses every dimension of an N-D one,
+    ``.t()`` raises above 2-D; on 1-D both do nothing)."""
+    if value.ellipsis:
+        fix_rank(value, 2, chain, False, f"{spelling} taken as a 2-D transpose")
+    if len(value.labels) != 2:
+        raise ChainError(f"{spelling} on a {len(value.labels)}-D value")
+    return _derived(value, [value.labels[1], value.labels[0]], chain)
+
+
+def unsqueeze(value: Value, dim: int, chain: Chain) -> Value:
+    if dim < 0:
+        position_from_end = -dim - 1  # labels that stay after the new one
+        materialize(value, position_from_end, True, chain, "unsqueeze")
+        index = len(value.labels) - position_from_end
+    else:
+        if value.ellipsis:
+            raise ChainError("unsqueeze at an absolute position of a value of unknown rank")
+        if dim > len(value.labels):
+            raise ChainError("unsqueeze out of range")
+        index = dim
+    labels = list(value.labels)
+    labels.insert(index, Label(unit=True))
+    return Value(value.ellipsis, labels, value.leaf, value.contracted)
+
+
+def _derived(value: Value, labels: list[Label], chain: Chain) -> Value:
+    if value.contracted:
+        chain.result_transposes += 1
+    elif value.leaf is not None:
+        chain.operand_transposes += 1
+    return Value(value.ellipsis, labels, value.leaf, value.contracted)
+
+
+def _broadcast(first: list[Label], second: list[Label], chain: Chain) -> list[Label]:
+    """Right-aligned broadcasting of two label lists of a value pair."""
+    longer, shorter = (first, second) if len(first) >= len(second) else (second, first)
+    offset = len(longer) - len(shorter)
+    result = list(longer[:offset])
+    for a, b in zip(longer[offset:], shorter):
+        if a.find().unit != b.find().unit:
+            chain.outer_product = True
+        result.append(unify(a, b))
+    return result
+
+
+def _align(first: Value, second: Value, chain: Chain, why: str) -> None:
+    """Give an ellipsis value at least as many trailing labels as the other value has."""
+    if first.ellipsis and len(first.labels) < len(second.labels):
+        materialize(first, len(second.labels), False, chain, why)
+    if second.ellipsis and len(second.labels) < len(first.labels):
+        materialize(second, len(first.labels), False, chain, why)
+    if first.ellipsis and second.ellipsis and len(first.labels) != len(second.labels):
+        raise ChainError("ellipsis values with different numbers of trailing dimensions")
+
+
+def multiply(first: Value, second: Value, chain: Chain) -> Value:
+    _align(first, second, chain, "elementwise product")
+    labels = _broadcast(first.labels, second.labels, chain)
+    chain.multiplies += 1
+    return Value(first.ellipsis or second.ellipsis, labels, None, first.contracted or second.contracted)
+
+
+def matmul(first: Value, second: Value, chain: Chain, kind: str) -> Value:
+    """torch.matmul semantics (``kind`` 'matmul'); 'bmm' and 'mm' fix both ranks (they raise otherwise)."""
+    if kind == "bmm":
+        fix_rank(first, 3, chain, True, "bmm")
+        fix_rank(second, 3, chain, True, "bmm")
+    elif kind == "mm":
+        fix_rank(first, 2, chain, True, "mm")
+        fix_rank(second, 2, chain, True, "mm")
+    chain.matmuls += 1
+    for value, other in ((first, second), (second, first)):
+        if value.ellipsis and not other.ellipsis and len(other.labels) > 2:
+            # Explicit labels on both sides: a wrong rank then makes einsum raise.
+            fix_rank(value, len(other.labels), chain, False, f"same rank as the other matmul operand ({len(other.labels)}-D)")
+    if first.ellipsis and not second.ellipsis:
+        if len(second.labels) != 2:
+            raise ChainError("matmul of a value of unknown rank with a 0-D or 1-D one")
+        # x @ W with W 2-D contracts x's last dimension for every rank of x >= 1.
+        materialize(first, 1, True, chain, "matmul")
+        a, b = first.labels, second.labels
+        _contract(a[-1], b[0], chain)
+        return Value(True, a[:-1] + [b[1]], None, True)
+    if second.ellipsis and not first.ellipsis:
+        if len(first.labels) != 2:
+            raise ChainError("matmul of a non-2-D value with a value of unknown rank")
+        materialize(second, 2, False, chain, "matmul operand")
+        a, b = first.labels, second.labels
+        _contract(a[1], b[-2], chain)
+        return Value(True, b[:-2] + [a[0], b[-1]], None, True)
+    if first.ellipsis and second.ellipsis:
+        materialize(first, 2, False, chain, "matmul operand")
+        materialize(second, 2, False, chain, "matmul operand")
+        _align(first, second, chain, "matmul batch dimensions")
+        a, b = first.labels, second.labels
+        _contract(a[-1], b[-2], chain)
+        batch = _broadcast(a[:-2], b[:-2], chain)
+        return Value(True, batch + [a[-2], b[-1]], None, True)
+    a, b = first.labels, second.labels
+    if not a or not b:
+        raise ChainError("matmul of a 0-D value")
+    if len(a) == 1 and len(b) == 1:
+        _contract(a[0], b[0], chain)
+        return Value(False, [], None, True)
+    if len(a) == 1:
+        _contract(a[0], b[-2], chain)
+        return Value(False, b[:-2] + [b[-1]], None, True)
+    if len(b) == 1:
+        _contract(a[-1], b[0], chain)
+        return Value(False, a[:-1], None, True)
+    _contract(a[-1], b[-2], chain)
+    batch = _broadcast(a[:-2], b[:-2], chain)
+    return Value(False, batch + [a[-2], b[-1]], None, True)
+
+
+def _contract(first: Label, second: Label, chain: Chain) -> None:
+    if first.find().unit or second.find().unit:
+        # (n, 1) @ (1, k) is an outer product in torch but would sum over a real dimension here.
+        raise ChainError("contraction over an inserted size-1 dimension")
+    chain.summed.append(unify(first, second))
+
+
+def sum_over(value: Value, dims: list[int], chain: Chain) -> Value:
+    if value.ellipsis:
+        deepest = max((-d for d in dims if d < 0), default=0)
+        materialize(value, deepest, True, chain, "sum")
+    positions = {_position(value, d) for d in dims}
+    if len(positions) != len(dims):
+        raise ChainError("a dimension summed twice")
+    kept = []
+    for index, label in enumerate(value.labels):
+        if index in positions:
+            if not label.find().unit:
+                chain.summed.append(label.find())
+        else:
+            kept.append(label)
+    chain.sums += 1
+    return Value(value.ellipsis, kept, None, True)

@@ -1,0 +1,263 @@
+"""Read a libcst expression as a chain of tensor operations and model it with the label algebra."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from einlint.engine.context import RuleContext
+from einlint.rewrite import algebra
+from einlint.rewrite.algebra import Chain, ChainError, Value
+
+# Method names that end a chain when applied to an operand; torch.<name>(x, ...) is the same operation.
+TRANSPOSE_METHODS = frozenset({"transpose", "swapaxes", "swapdims"})
+MATMUL_FUNCTIONS = {"torch.matmul": "matmul", "torch.bmm": "bmm", "torch.mm": "mm"}
+MATMUL_METHODS = {"matmul": "matmul", "bmm": "bmm", "mm": "mm"}
+CHAIN_WORDS = frozenset({"matmul", "bmm", "mm", "transpose", "swapaxes", "swapdims", "permute", "T", "mT", "t", "mul", "sum", "unsqueeze"})
+# A chain needs a contraction: a statement without one of these (or ``@``) holds none.
+CONTRACTION_WORDS = frozenset({"matmul", "bmm", "mm", "sum"})
+MAX_LEAVES = 2
+# bmm and mm raise unless both operands have exactly this rank: the rank is proven, not assumed.
+PROVEN_RANK = {"bmm": 3, "mm": 2}
+NOT_TENSORS = (
+    cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.ConcatenatedString, cst.FormattedString,
+    cst.List, cst.Tuple, cst.Dict, cst.Set, cst.ListComp, cst.Lambda, cst.Comparison, cst.BooleanOperation,
+)  # fmt: skip  # three or more operands make torch.einsum search a contraction path on every call
+
+
+def is_chain_candidate(node: cst.CSTNode) -> bool:
+    """Cheap test: could ``node`` be the root of a chain (a contraction or a sum)?"""
+    if isinstance(node, cst.BinaryOperation):
+        return isinstance(node.operator, cst.MatrixMultiply)
+    if isinstance(node, cst.Call):
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            return func.attr.value in CHAIN_WORDS
+        return isinstance(func, cst.Name)
+    return isinstance(node, cst.Attribute) and node.attr.value in ("T", "mT")
+
+
+def analyze(node: cst.BaseExpression, context: RuleContext) -> Chain:
+    chain = Chain()
+    value = _Reader(context, chain).read(node)
+    if len(chain.leaves) != MAX_LEAVES:
+        raise ChainError(f"{len(chain.leaves)} operands")
+    if not (chain.matmuls or chain.sums and chain.multiplies):
+        raise ChainError("no contraction")
+    if any(label.find().unit for label in value.labels):
+        raise ChainError("the result keeps an inserted size-1 dimension")
+    roots = [label.find() for label in value.labels]
+    if len({id(root) for root in roots}) != len(roots):
+        raise ChainError("a label repeated in the result")
+    chain.output = value
+    return chain
+
+
+class _Reader:
+    def __init__(self, context: RuleContext, chain: Chain) -> None:
+        self.context = context
+        self.chain = chain
+
+    def read(self, node: cst.BaseExpression, rank: int | None = None) -> Value:
+        """Model ``node``; ``rank`` is a rank the surrounding call proves (bmm: 3), passed down through
+        rank-preserving transposes to the operand it constrains."""
+        if isinstance(node, cst.BinaryOperation):
+            if isinstance(node.operator, cst.MatrixMultiply):
+                return algebra.matmul(self.read(node.left), self.read(node.right), self.chain, "matmul")
+            if isinstance(node.operator, cst.Multiply) and self._inside_sum:
+                return algebra.multiply(self.read(node.left), self.read(node.right), self.chain)
+        if isinstance(node, cst.Attribute) and node.attr.value in ("T", "mT") and not self._is_module_path(node):
+            inner = self.read(node.value, rank)
+            if node.attr.value == "mT":
+                return algebra.matrix_transpose(inner, self.chain)
+            return algebra.two_d_transpose(inner, self.chain, ".T")
+        if isinstance(node, cst.Call):
+            value = self._read_call(node, rank)
+            if value is not None:
+                return value
+        if isinstance(node, cst.Subscript):
+            value = self._read_none_index(node)
+            if value is not None:
+                return value
+        return self._leaf(node, rank)
+
+    _sum_depth = 0
+
+    @property
+    def _inside_sum(self) -> bool:
+        return self._sum_depth > 0
+
+    def _is_module_path(self, node: cst.Attribute) -> bool:
+        return self.context.qualified_name(node) is not None
+
+    def _read_call(self, call: cst.Call, rank: int | None) -> Value | None:
+        qualified = self.context.qualified_name(call.func)
+        args = call.args
+        if qualified is not None:
+            if qualified in MATMUL_FUNCTIONS and _positional(args, 2):
+                kind = MATMUL_FUNCTIONS[qualified]
+                first, second = self._tensor(args[0].value, PROVEN_RANK.get(kind)), self._tensor(args[1].value, PROVEN_RANK.get(kind))
+                return algebra.matmul(first, second, self.chain, kind)
+            short = qualified.removeprefix("torch.")
+            if qualified.startswith("torch.") and short in TRANSPOSE_METHODS and _positional(args, 3):
+                dims = _ints(args[1:])
+                return algebra.transpose(self._tensor(args[0].value, rank), dims[0], dims[1], self.chain) if dims else None
+            if qualified == "torch.permute" and len(args) == 2 and not args[0].keyword:
+                dims = _int_sequence(args[1].value)
+                return algebra.permute(self._tensor(args[0].value), dims, self.chain) if dims else None
+            if qualified == "torch.sum":
+                return self._sum(args[0].value if args and not args[0].keyword else None, args[1:])
+            if qualified == "torch.mul" and self._inside_sum and _positional(args, 2):
+                return algebra.multiply(self._tensor(args[0].value), self._tensor(args[1].value), self.chain)
+            return None  # any other named function: an opaque operand
+        func = call.func
+        if not isinstance(func, cst.Attribute):
+            return None
+        method, receiver = func.attr.value, func.value
+        if method in MATMUL_METHODS and _positional(args, 1):
+            kind = MATMUL_METHODS[method]
+            first, second = self._tensor(receiver, PROVEN_RANK.get(kind)), self._tensor(args[0].value, PROVEN_RANK.get(kind))
+            return algebra.matmul(first, second, self.chain, kind)
+        if method in TRANSPOSE_METHODS and len(args) == 2:
+            dims = _ints(args, ("dim0", "dim1"))
+            return algebra.transpose(self.read(receiver, rank), dims[0], dims[1], self.chain) if dims else None
+        if method == "permute" and args:
+            dims = _ints(args) if len(args) > 1 else _int_sequence(args[0].value) or _ints(args)
+            return algebra.permute(self._tensor(receiver), dims, self.chain) if dims else None
+        if method == "t" and not args:
+            return algebra.two_d_transpose(self._tensor(receiver, rank), self.chain, ".t()")
+        if method == "unsqueeze" and len(args) == 1:
+            dims = _ints(args, ("dim",))
+            return algebra.unsqueeze(self._tensor(receiver), dims[0], self.chain) if dims else None
+        if method == "mul" and self._inside_sum and _positional(args, 1):
+            return algebra.multiply(self._tensor(receiver), self._tensor(args[0].value), self.chain)
+        if method == "sum":
+            return self._sum(receiver, args)
+        return None
+
+    def _sum(self, receiver: cst.BaseExpression | None, args) -> Value | None:
+        if receiver is None:
+            return None
+        dims: list[int] | None = None
+        for arg in args:
+            keyword = arg.keyword.value if arg.keyword else None
+            if keyword in (None, "dim") and dims is None and not arg.star:
+                single = _int(arg.value)
+                dims = _int_sequence(arg.value) or ([single] if single is not None else None)
+                if not dims:
+                    return None
+            elif keyword == "keepdim" and isinstance(arg.value, cst.Name) and arg.value.value == "False":
+                continue
+            else:
+                return None  # keepdim=True, dtype=, out=: not an einsum
+        if not dims:
+            return None  # a full reduction
+        self._sum_depth += 1
+        try:
+            inner = self.read(receiver)
+        finally:
+            self._sum_depth -= 1
+        return algebra.sum_over(inner, dims, self.chain)
+
+    def _tensor(self, node: cst.BaseExpression, rank: int | None = None) -> Value:
+        """Read an operand of a torch function or of a method numpy arrays do not have: such an
+        operand is a tensor, or the original raises."""
+        value = self.read(node, rank)
+        self._prove_tensor(value)
+        return value
+
+    @staticmethod
+    def _prove_tensor(value: Value) -> None:
+        if value.leaf is not None:
+            value.leaf.is_tensor = True
+
+    def _read_none_index(self, node: cst.Subscript) -> Value | None:
+        """``x[:, None]``, ``x[..., None]``, ``x[None]``: only full slices, None and one Ellipsis."""
+        items = []
+        for element in node.slice:
+            index = element.slice
+            if isinstance(index, cst.Slice):
+                if index.lower or index.upper or index.step:
+                    return None
+                items.append(":")
+            elif isinstance(index, cst.Index) and isinstance(index.value, cst.Name) and index.value.value == "None":
+                items.append("None")
+            elif isinstance(index, cst.Index) and isinstance(index.value, cst.Ellipsis):
+                items.append("...")
+            else:
+                return None
+        if "None" not in items or items.count("...") > 1:
+            return None
+        value = self.read(node.value)
+        if "..." in items:
+            split = items.index("...")
+            tail = items[split + 1 :]
+            # Insert from the right: each None in the tail sits before the slices that follow it.
+            for position, item in enumerate(tail):
+                if item == "None":
+                    after = sum(1 for later in tail[position + 1 :] if later == ":")
+                    value = algebra.unsqueeze(value, -after - 1, self.chain)
+            head = items[:split]
+        else:
+            head = items
+        offset = 0
+        for item in head:
+            if item == "None":
+                value = algebra.unsqueeze(value, offset, self.chain)
+            offset += 1
+        return value
+
+    def _leaf(self, node: cst.BaseExpression, proven_rank: int | None = None) -> Value:
+        if isinstance(node, NOT_TENSORS):
+            raise ChainError("a literal operand")
+        evidence = self.context.operand_evidence(node)
+        rank = evidence.rank
+        if proven_rank is not None:
+            if rank is not None and rank != proven_rank:
+                raise ChainError("the original raises: rank conflict")
+            rank = proven_rank
+        hint = _name_hint(node)
+        return algebra.new_leaf(self.chain, node, hint, rank, evidence.is_tensor, evidence.is_float)
+
+
+def _positional(args, count: int) -> bool:
+    return len(args) == count and all(arg.keyword is None and not arg.star for arg in args)
+
+
+def _int(node: cst.BaseExpression) -> int | None:
+    if isinstance(node, cst.Integer):
+        return int(node.value, 0)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and isinstance(node.expression, cst.Integer):
+        return -int(node.expression.value, 0)
+    return None
+
+
+def _ints(args, keywords: tuple[str, ...] = ()) -> list[int] | None:
+    values = []
+    for position, arg in enumerate(args):
+        if arg.star:
+            return None
+        if arg.keyword is not None and (not keywords or position >= len(keywords) or arg.keyword.value != keywords[position]):
+            return None
+        value = _int(arg.value)
+        if value is None:
+            return None
+        values.append(value)
+    return values
+
+
+def _int_sequence(node: cst.BaseExpression) -> list[int] | None:
+    if isinstance(node, (cst.Tuple, cst.List)):
+        values = [_int(element.value) if not isinstance(element, cst.StarredElement) else None for element in node.elements]
+        return None if any(v is None for v in values) or not values else values  # type: ignore[return-value]
+    return None
+
+
+def _name_hint(node: cst.BaseExpression) -> str:
+    """A readable name for an operand: ``query_states`` for ``self.query_states``, else its code."""
+    while isinstance(node, (cst.Call, cst.Subscript)):
+        node = node.func if isinstance(node, cst.Call) else node.value
+    if isinstance(node, cst.Attribute):
+        return node.attr.value
+    if isinstance(node, cst.Name):
+        return node.value
+    return "operand"

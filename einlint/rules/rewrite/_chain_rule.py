@@ -1,0 +1,121 @@
+"""The shared shape of the EIN1xx rules: model the largest chain at each expression, and let the rule
+whose kind matches report it with an einsum rewrite and the obligations that rewrite rests on."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import libcst as cst
+
+from einlint.diagnostics import Applicability
+from einlint.rewrite.algebra import Chain, ChainError
+from einlint.rewrite.analyzer import CONTRACTION_WORDS, analyze, is_chain_candidate
+from einlint.rewrite.classify import ChainKind, classify
+from einlint.rewrite.emit import equation_for
+from einlint.rules.base import FixProposal, Rule, Triggers
+
+
+MATMUL_WORDS = frozenset({"matmul", "bmm", "mm"})
+
+
+class ChainRule(Rule):
+    """Abstract: subclasses set ``kind``, ``benefit`` (what the rewrite buys, for the message)."""
+
+    triggers = Triggers(names=CONTRACTION_WORDS, matmul_operator=True)
+    kind: ClassVar[ChainKind]
+    benefit: ClassVar[str]
+    summary_text: ClassVar[str]
+
+    @classmethod
+    def applies(cls, words) -> bool:
+        if words.has_matmul or words.names & MATMUL_WORDS:
+            return True
+        return "sum" in words.names and (words.has_multiply or "mul" in words.names)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if not isinstance(node, cst.BaseExpression) or not is_chain_candidate(node):
+            return True
+        found = self._chain(node)
+        if found is None:
+            return True
+        chain, kind = found
+        if kind is self.kind:
+            self._report_chain(node, chain)
+            return False
+        # A larger chain that another enabled rule reports: its parts are not reported again.
+        return not (kind is not None and kind in self.context.analysis.enabled_chain_kinds)
+
+    def _chain(self, node: cst.BaseExpression) -> tuple[Chain, ChainKind | None] | None:
+        memo = self.context.unit.memo
+        key = ("chain", id(node))
+        if key not in memo:
+            try:
+                chain = analyze(node, self.context)
+                memo[key] = (chain, classify(chain))
+            except ChainError:
+                memo[key] = None
+        return memo[key]
+
+    def _report_chain(self, node: cst.BaseExpression, chain: Chain) -> None:
+        equation = equation_for(chain)
+        names = ", ".join(_short(self.context.unit.code_for(leaf.node)) for leaf in chain.leaves)
+        reference = self.context.einsum_reference()
+        blocked = None
+        if reference is None:
+            blocked = "torch is not imported under a name this file can use"
+        elif _has_comment_outside(node, [leaf.node for leaf in chain.leaves]):
+            blocked = "a comment inside the expression would be lost"
+        if self.kind in (ChainKind.MULTIPLY_SUM, ChainKind.OUTER_PRODUCT_SUM):
+            floats = [leaf.is_float for leaf in chain.leaves]
+            if not any(floats):
+                if self.context.assumption_declared("float-dtypes"):
+                    chain.assume("float-dtypes", "the operands have a floating dtype")
+                else:
+                    # sum() promotes integer and bool products to int64, einsum keeps the dtype:
+                    # with integer operands the rewrite would silently change the result's dtype.
+                    blocked = blocked or "the operands' dtype is not known to be floating (sum promotes integers, einsum does not)"
+            elif not all(floats):
+                chain.assume("float-dtypes", "every operand has the same floating dtype")
+        for leaf in chain.leaves:
+            if not leaf.is_tensor:
+                chain.assume("tensor-operands", f"{leaf.name_hint} is a torch tensor")
+        quote = self.context.preferred_quote()
+        leaves = ", ".join(self.context.unit.code_for(leaf.node) for leaf in chain.leaves)
+        message = f"{self.summary_text}: torch.einsum({quote}{equation}{quote}, {names}) ({self.benefit})"
+        fix = None
+        if blocked is None:
+            replacement = f"{reference}({quote}{equation}{quote}, {leaves})"
+            if node.lpar:
+                replacement = f"({replacement})"
+            categories = tuple(dict.fromkeys(category for category, _ in chain.assumptions))
+            applicability = Applicability.UNSAFE if categories else Applicability.SAFE
+            fix = FixProposal(node, replacement, applicability, categories)
+            if categories:
+                details = "; ".join(detail for _, detail in chain.assumptions)
+                message += f" [unsafe fix: assumes {details}]"
+        else:
+            message += f" [no fix: {blocked}]"
+        self.report(node, message, fix)
+
+
+def _short(code: str, limit: int = 40) -> str:
+    """An operand's code on one line, shortened for a message."""
+    flat = " ".join(code.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _has_comment_outside(root: cst.CSTNode, leaves: list[cst.CSTNode]) -> bool:
+    found = False
+    leaf_ids = {id(leaf) for leaf in leaves}
+
+    class _Finder(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            nonlocal found
+            if id(node) in leaf_ids:
+                return False
+            if isinstance(node, cst.Comment):
+                found = True
+            return not found
+
+    root.visit(_Finder())
+    return found

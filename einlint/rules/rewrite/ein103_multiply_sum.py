@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from einlint.rewrite.classify import ChainKind
+from einlint.rules.base import Example
+from einlint.rules.rewrite._chain_rule import ChainRule
+
+
+class MultiplySum(ChainRule):
+    """An elementwise product reduced with ``sum`` (off by default: it is usually slower as einsum).
+
+    What it flags: ``(a * b).sum(-1)``, ``torch.mul(a, b).sum(dim=1)`` where no dimension is broadcast
+    against a size-1 one (that case is EIN111).
+
+    Why it matters: readability only - ``torch.einsum('...i,...i->...', a, b)`` states the contraction.
+    Measured on CPU with torch 2.13, einsum is about 2x slower forward and up to 10x slower
+    forward+backward than multiply-then-sum for this pattern, which is why the rule is opt-in
+    (``--select EIN103``).
+
+    Fix: one ``torch.einsum`` call.
+
+    Fix safety: ``sum`` promotes integer and bool products to int64 while einsum keeps the operand
+    dtype, so with integer operands the rewrite would silently change the result's dtype. The fix is
+    therefore offered only when an operand is known to be floating point (``torch.randn``, ``.float()``,
+    a ``FloatTensor``/jaxtyping ``Float`` annotation) or when the project declares
+    ``assume = ["float-dtypes"]``. ``keepdim=True``, ``dtype=``, ``out=`` and a full ``sum()`` are
+    never rewritten.
+    """
+
+    code = "EIN103"
+    name = "multiply-sum"
+    kind = ChainKind.MULTIPLY_SUM
+    enabled_by_default = False
+    summary_text = "multiply-then-sum"
+    benefit = "readability; einsum is usually slower here"
+    invalid = (
+        Example(
+            "a = torch.randn(4, 5)\nb = torch.randn(4, 5)\ny = (a * b).sum(-1)",
+            fixed="a = torch.randn(4, 5)\nb = torch.randn(4, 5)\ny = torch.einsum('ij,ij->i', a, b)",
+        ),
+        Example("y = (a * b).sum(-1)"),
+    )
+    valid = ("y = (a * b).sum(-1, keepdim=True)", "y = (a * b).sum()", "y = (a + b).sum(-1)", "y = (a * b).sum(-1, dtype=torch.float64)")

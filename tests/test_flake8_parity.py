@@ -1,0 +1,118 @@
+"""``flake8 --select EIN`` and ``einlint`` must report the same findings (path, line, column, code,
+message) on the same files, ``# noqa`` included."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, fixture_files
+from einlint.rules import all_rules
+
+Finding = tuple[str, int, int, str, str]
+
+
+def _select_everything(root: Path) -> None:
+    # Both tools read [tool.einlint]; naming every code turns on the rules that are off by default too.
+    codes = ", ".join(f'"{rule.code}"' for rule in all_rules())
+    (root / "pyproject.toml").write_text(f"[tool.einlint]\nselect = [{codes}]\n", encoding="utf-8")
+
+
+def flake8_findings(root: Path, target: str) -> set[Finding]:
+    result = subprocess.run(
+        [sys.executable, "-m", "flake8", "--isolated", "--select", "EIN", "--format", "%(path)s\t%(row)d\t%(col)d\t%(code)s\t%(text)s", target],
+        cwd=root, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stderr
+    assert result.stderr == ""
+    findings = set()
+    for line in result.stdout.splitlines():
+        path, row, col, code, text = line.split("\t")
+        findings.add((os.path.normpath(path), int(row), int(col), code, text))
+    return findings
+
+
+def cli_findings(root: Path, target: str) -> set[Finding]:
+    result = subprocess.run(
+        [sys.executable, "-m", "einlint", "--no-cache", "--format", "json", target],
+        cwd=root, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stderr
+    return {(os.path.normpath(d["path"]), d["line"], d["col"], d["code"], d["message"]) for d in json.loads(result.stdout)}
+
+
+@pytest.fixture(scope="module")
+def fixtures_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("parity")
+    shutil.copytree(FIXTURES, root / "fixtures")
+    _select_everything(root)
+    return root
+
+
+def test_same_findings_on_all_fixtures(fixtures_copy: Path) -> None:
+    from_flake8 = flake8_findings(fixtures_copy, "fixtures")
+    from_cli = cli_findings(fixtures_copy, "fixtures")
+    assert sorted(from_flake8 - from_cli) == [], "reported by flake8 only"
+    assert sorted(from_cli - from_flake8) == [], "reported by einlint only"
+    fixture_codes = {path.stem for path in fixture_files()}
+    assert fixture_codes <= {code for _, _, _, code, _ in from_cli}, "the comparison must cover every fixture's rule"
+
+
+# Each noqa form on an EIN003 finding (the 'z', column 31 on one-line statements).
+NOQA_CASES = """\
+import torch
+
+
+def f(a, b):
+    p = torch.einsum("ij,jk->iz", a, b)  # noqa
+    q = torch.einsum("ij,jk->iz", a, b)  # noqa: EIN003
+    r = torch.einsum("ij,jk->iz", a, b)  # noqa: EIN0
+    s = torch.einsum("ij,jk->iz", a, b)  # NOQA:EIN006,EIN003
+    t = torch.einsum("ij,jk->iz", a, b)  # noqa: EIN006
+    u = torch.einsum("ij,jk->iz", a, b)  # noqa: E501
+    v = torch.einsum(
+        "ij,jk->iz",
+        a,
+        b,
+    )  # noqa: EIN003
+    w = torch.einsum("ij,jk->iz", a, b)  # a comment that mentions noqa only in passing
+    x = torch.einsum(
+        "ij,jk->iz",  # noqa: EIN003
+        a,
+        b,
+    )
+    y = torch.einsum(\"\"\"ij,jk->
+    iz\"\"\", a, b)  # noqa: EIN001
+    return p, q, r, s, t, u, v, w, x, y
+"""
+MESSAGE = "output label 'z' appears in no input term"
+# flake8 reads a noqa comment on the physical line of the finding; only a token that spans lines (the
+# triple-quoted string of `y`) joins lines. So the comment after the closing parenthesis of `v` does
+# not reach the finding on line 12, while the one on line 23 covers the string starting on line 22.
+NOQA_EXPECTED = {
+    ("noqa_cases.py", 9, 31, "EIN003", MESSAGE),
+    ("noqa_cases.py", 10, 31, "EIN003", MESSAGE),
+    ("noqa_cases.py", 12, 18, "EIN003", MESSAGE),
+    ("noqa_cases.py", 16, 31, "EIN003", MESSAGE),
+}
+
+
+@pytest.fixture
+def noqa_project(tmp_path: Path) -> Path:
+    (tmp_path / "noqa_cases.py").write_text(NOQA_CASES, encoding="utf-8")
+    _select_everything(tmp_path)
+    return tmp_path
+
+
+def test_flake8_noqa(noqa_project: Path) -> None:
+    assert flake8_findings(noqa_project, "noqa_cases.py") == NOQA_EXPECTED
+
+
+def test_cli_noqa_matches_flake8(noqa_project: Path) -> None:
+    assert cli_findings(noqa_project, "noqa_cases.py") == NOQA_EXPECTED
