@@ -404,20 +404,50 @@ def libcst_floor_job(lint_input: LintInput) -> Job:
 # Running
 
 
+# Linux carries a process's peak RSS across fork and exec, so a tool started straight from this script
+# would report at least this script's own RSS (which holds the whole corpus for the parse floors). This
+# small launcher is started instead and forks the tool itself; the tool's ru_maxrss from the launcher's
+# wait4 then covers only the tool's own process tree, with the launcher's few MB as the floor.
+LAUNCHER_SOURCE = """
+import os
+import sys
+import time
+
+report_path, argv = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as error:
+        print(f"cannot run {argv[0]}: {error}", file=sys.stderr)
+    os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - start
+with open(report_path, "w") as report:
+    report.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss} {seconds!r}")
+"""
+
+
 def run_child(command: Sequence[str], env: dict[str, str], cwd: Path, timeout_s: float) -> ChildRun:
     """Run one command and return its wall time and the peak RSS of its own process tree.
 
-    os.wait4 gives the rusage of exactly this child (including the workers it reaped), unlike
+    os.wait4 gives the rusage of exactly one child (including the workers it reaped), unlike
     RUSAGE_CHILDREN, which accumulates over every child this script ever waited for.
     """
-    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+    with (
+        tempfile.TemporaryFile() as stdout,
+        tempfile.TemporaryFile() as stderr,
+        tempfile.TemporaryDirectory(prefix="einlint-bench-run-") as run_dir,
+    ):
+        report_path = Path(run_dir) / "report"
         timed_out = threading.Event()
-        start = time.perf_counter()
         # A session of its own so a timeout also kills flake8's/TorchFix's worker processes. Output goes to
-        # files, not pipes: nobody reads a pipe while this thread blocks in wait4.
+        # files, not pipes: nobody reads a pipe while this thread blocks in wait4. -I -S keeps the
+        # launcher's own footprint (the floor of every RSS figure) small.
         proc = subprocess.Popen(
-            list(command), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-            env=env, cwd=cwd, start_new_session=True,
+            [sys.executable, "-I", "-S", "-c", LAUNCHER_SOURCE, str(report_path), *command],
+            stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env, cwd=cwd, start_new_session=True,
         )
 
         def kill_group() -> None:
@@ -430,16 +460,21 @@ def run_child(command: Sequence[str], env: dict[str, str], cwd: Path, timeout_s:
         timer = threading.Timer(timeout_s, kill_group)
         timer.start()
         try:
-            _, wait_status, rusage = os.wait4(proc.pid, 0)
+            _, launcher_status, _ = os.wait4(proc.pid, 0)
         except BaseException:
             kill_group()
             proc.wait()
             raise
         finally:
             timer.cancel()
-        seconds = time.perf_counter() - start
         # Popen must not try to reap the pid again; it is already gone.
-        proc.returncode = os.waitstatus_to_exitcode(wait_status)
+        proc.returncode = os.waitstatus_to_exitcode(launcher_status)
+        try:
+            exit_text, maxrss_text, seconds_text = report_path.read_text().split()
+            exit_code, maxrss, seconds = int(exit_text), int(maxrss_text), float(seconds_text)
+        except (OSError, ValueError):
+            # Killed by the timeout (or the launcher itself failed): no figures to report.
+            exit_code, maxrss, seconds = proc.returncode or -1, 0, float("nan")
 
         stdout.seek(0)
         stdout_lines = sum(1 for _ in stdout)
@@ -447,12 +482,12 @@ def run_child(command: Sequence[str], env: dict[str, str], cwd: Path, timeout_s:
         stderr_text = stderr.read().decode(errors="replace")
 
     # An uncaught exception exits with 1, the same code as "findings", so the traceback is the only tell.
-    crashed = proc.returncode == 1 and "Traceback (most recent call last)" in stderr_text
+    crashed = exit_code == 1 and "Traceback (most recent call last)" in stderr_text
 
     # ru_maxrss is KiB on Linux and bytes on macOS.
     rss_unit = 1 if sys.platform == "darwin" else 1024
-    peak_rss_mb = rusage.ru_maxrss * rss_unit / 2**20 if rusage.ru_maxrss else None
-    return ChildRun(seconds, proc.returncode, peak_rss_mb, stdout_lines, stderr_text[-2000:], crashed,
+    peak_rss_mb = maxrss * rss_unit / 2**20 if maxrss else None
+    return ChildRun(seconds, exit_code, peak_rss_mb, stdout_lines, stderr_text[-2000:], crashed,
                     timed_out.is_set())
 
 

@@ -36,6 +36,8 @@ class FileAnalysis:
         self.imports = ImportTable.from_module(tree)
         self.declared_assumptions = declared_assumptions
         self._scope_facts: dict[int, FunctionFacts] = {}
+        # Per-file results rules share (e.g. whether a function generates code), keyed by the rule.
+        self.memo: dict = {}
 
     def facts_for(self, scope: ast.AST) -> FunctionFacts:
         facts = self._scope_facts.get(id(scope))

@@ -323,15 +323,25 @@ def _bound_names(statement: ast.stmt, has_walrus: bool = True):
             yield ast.Name(id=name)
             yield ast.Name(id=name)  # counted twice: a global's value is never trusted
     for target in targets:
-        for node in ast.walk(target):
-            if isinstance(node, ast.Name):
-                yield node
+        yield from _target_names(target)
     # Walrus targets anywhere in the statement's own expressions (a costly walk, skipped when the file
     # has no ':=').
     if has_walrus and not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         for node in _own_expressions(statement):
             if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
                 yield node.target
+
+
+def _target_names(target: ast.expr):
+    """Names an assignment target binds: ``a``, ``a, (b, *c)``; not the ``x`` of ``x.attr = ...`` or
+    ``x[i] = ...``, which mutate an object but do not rebind the name."""
+    if isinstance(target, ast.Name):
+        yield target
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from _target_names(element)
+    elif isinstance(target, ast.Starred):
+        yield from _target_names(target.value)
 
 
 def _own_expressions(statement: ast.stmt):

@@ -1,0 +1,56 @@
+"""Where a call repeats: inside a loop of its function, a comprehension, or a ``forward`` method; and
+whether the function generates code (fx graphs, source text), where repeated equations are the point."""
+
+from __future__ import annotations
+
+import ast
+
+from einlint.engine.context import RuleContext
+
+# Names whose presence marks a function that builds code rather than running it.
+CODE_GENERATION_WORDS = frozenset(
+    {"call_function", "create_node", "Graph", "GraphModule", "exec", "codegen", "emit", "CodeGen", "Tracer", "symbolic_trace"}
+)
+
+
+def in_loop(context: RuleContext) -> bool:
+    return bool(context.enclosing_loops())
+
+
+def in_forward(context: RuleContext) -> bool:
+    function = context.enclosing_function()
+    return isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) and function.name == "forward"
+
+
+def generates_code(context: RuleContext) -> bool:
+    function = context.enclosing_function()
+    if function is None:
+        return False
+    memo = context.analysis.memo
+    key = ("generates-code", id(function))
+    if key not in memo:
+        words = set()
+        for node in ast.walk(function):
+            if isinstance(node, ast.Attribute):
+                words.add(node.attr)
+            elif isinstance(node, ast.Name):
+                words.add(node.id)
+        memo[key] = bool(words & CODE_GENERATION_WORDS)
+    return memo[key]
+
+
+def loop_targets(context: RuleContext) -> set[str]:
+    """Names bound by the targets of the enclosing loops (``for i, eq in ...``)."""
+    names: set[str] = set()
+    for loop in context.enclosing_loops():
+        target = getattr(loop, "target", None)
+        if target is not None:
+            names.update(node.id for node in ast.walk(target) if isinstance(node, ast.Name))
+    return names
+
+
+def innermost_for(context: RuleContext) -> ast.For | None:
+    for loop in context.enclosing_loops():
+        if isinstance(loop, ast.For):
+            return loop
+    return None
