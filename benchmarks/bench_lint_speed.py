@@ -38,8 +38,8 @@ DEFAULT_RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 
 # TorchFix needs about 24 minutes for the whole tree, so the slow tools only see these model packages.
 # They are fixed (not sampled) so that figures from different days and machines compare; together they
-# are 67 files / about 25k lines in transformers 5.23.0, mixing plain attention code with the einsum-heavy
-# t5/xlnet/swin code the linter is meant for.
+# are 67 files / about 25k lines in transformers 5.23.0, mostly plain attention code plus t5 and xlnet,
+# which already call einsum.
 SLICE_MODELS = (
     "llama", "bert", "gpt2", "t5", "vit", "whisper", "clip",
     "mistral", "qwen2", "gemma", "mixtral", "bart", "xlnet", "swin",
@@ -304,7 +304,7 @@ def external_job(
     is_reference: bool = False,
 ) -> Job:
     if executable is None:
-        unavailable = "not installed"
+        unavailable = unavailable or "not installed"
     command = (str(executable), *args, *lint_input.path_args) if executable else ()
     return Job(
         label=label,
@@ -332,15 +332,18 @@ def flake8_jobs(tools: Toolset, lint_input: LintInput) -> list[Group]:
     if no_plugin is None and not flake8_has_plugin(tools.flake8_version, "einlint"):
         no_plugin = "not installed (no einlint flake8 plugin registered)"
     # --isolated: a setup.cfg/tox.ini in the working directory must not change what is checked.
+    bundled_python = script_interpreter(tools.flake8)
+    no_bundled = tools.flake8_problem
+    if no_bundled is None and bundled_python is None:
+        no_bundled = f"cannot tell which Python runs {tools.flake8}"
     return [
         Group((external_job("flake8 --select EIN", lint_input, tools.flake8, ["--isolated", "--select", "EIN"],
                             FLAKE8_OK_EXIT, unavailable=no_plugin),)),
         Group((external_job("flake8 --select E999", lint_input, tools.flake8, ["--isolated", "--select", "E999"],
                             FLAKE8_OK_EXIT, unavailable=tools.flake8_problem),)),
         Group((external_job("flake8 --select E999, bundled checkers only", lint_input,
-                            script_interpreter(tools.flake8),
-                            ["-c", BUNDLED_FLAKE8_SOURCE, "--isolated", "--select", "E999"],
-                            FLAKE8_OK_EXIT, unavailable=tools.flake8_problem),)),
+                            bundled_python, ["-c", BUNDLED_FLAKE8_SOURCE, "--isolated", "--select", "E999"],
+                            FLAKE8_OK_EXIT, unavailable=no_bundled),)),
     ]
 
 
@@ -396,8 +399,7 @@ def libcst_floor_job(lint_input: LintInput) -> Job:
         label = f"libcst.parse_module {importlib.metadata.version('libcst')} (in-process)"
     except importlib.metadata.PackageNotFoundError:
         label = "libcst.parse_module (in-process)"
-    return Job(label=label, lint_input=lint_input,
-               in_process=parse_all)
+    return Job(label=label, lint_input=lint_input, in_process=parse_all)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -557,7 +559,7 @@ class Row:
     peak_rss_mb: float | None
     ratio: float | None
     status: str | None
-    runs: int
+    round_s: tuple[float, ...] = ()
     output_lines: int | None = None
 
     @property
@@ -577,7 +579,7 @@ def build_rows(results: dict[Job, JobResult], tree: LintInput | None) -> list[Ro
             tool=job.label, input_name=job.lint_input.name, files=len(job.lint_input.files),
             lines=job.lint_input.lines, best_s=best, median_s=result.median_s, peak_rss_mb=result.peak_rss,
             ratio=best / reference if best and reference else None, status=result.status,
-            runs=len(result.seconds), output_lines=result.output_lines,
+            round_s=tuple(result.seconds), output_lines=result.output_lines,
         ))
         # libcst is too slow to run over the whole tree every round; its speed is linear enough in lines
         # to scale the slice figure up to the tree.
@@ -588,7 +590,7 @@ def build_rows(results: dict[Job, JobResult], tree: LintInput | None) -> list[Ro
                 tool=job.label.replace("(in-process)", "(extrapolated)"), input_name=f"{tree.name} (est.)",
                 files=len(tree.files), lines=tree.lines, best_s=best * scale,
                 median_s=result.median_s * scale if result.median_s else None, peak_rss_mb=None,
-                ratio=best * scale / tree_reference if tree_reference else None, status=None, runs=0,
+                ratio=best * scale / tree_reference if tree_reference else None, status=None,
             ))
     return rows
 
@@ -642,7 +644,7 @@ def row_json(row: Row) -> dict[str, object]:
         "tool": row.tool, "input": row.input_name, "files": row.files, "lines": row.lines,
         "best_s": row.best_s, "median_s": row.median_s, "lines_per_s": row.lines_per_s,
         "peak_rss_mb": row.peak_rss_mb, "ratio_vs_einlint": row.ratio, "status": row.status,
-        "runs": row.runs, "output_lines": row.output_lines,
+        "round_s": list(row.round_s), "output_lines": row.output_lines,
     }
 
 

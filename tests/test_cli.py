@@ -495,6 +495,37 @@ def test_a_file_named_explicitly_is_linted_even_in_an_excluded_directory(project
     assert run.finding_lines == [UNKNOWN_LABEL_FINDING.replace("bad.py", "build/bad.py")]
 
 
+def test_a_file_named_explicitly_is_linted_whatever_its_suffix(project: Path, einlint) -> None:
+    write(project, "script", UNKNOWN_LABEL)
+    assert einlint("script").finding_lines == [UNKNOWN_LABEL_FINDING.replace("bad.py", "script")]
+
+
+def test_symlink_loop_ends(project: Path, einlint) -> None:
+    write(project, "pkg/bad.py", UNKNOWN_LABEL)
+    (project / "pkg" / "loop").symlink_to(project / "pkg", target_is_directory=True)
+    run = einlint("pkg")
+    assert run.finding_lines == [UNKNOWN_LABEL_FINDING.replace("bad.py", os.path.join("pkg", "bad.py"))]
+
+
+def test_many_files_in_worker_processes_match_one_process(project: Path, einlint) -> None:
+    # Enough files for the process pool; the report is the same, in path order.
+    for index in range(12):
+        write(project, f"pkg/m{index:02d}.py", MIXED if index % 2 else FIXABLE)
+    pooled = einlint("--jobs", "2", "pkg")
+    single = einlint("--jobs", "1", "pkg")
+    assert pooled.out == single.out
+    assert len(pooled.finding_lines) == 6 * 2 + 6
+    assert pooled.finding_lines == sorted(pooled.finding_lines)
+
+
+def test_fix_in_worker_processes(project: Path, einlint) -> None:
+    paths = [write(project, f"pkg/m{index:02d}.py", FIXABLE) for index in range(12)]
+    run = einlint("--jobs", "2", "--fix", "pkg")
+    assert run.exit_code == 0
+    assert "Fixed 12 findings." in run.out
+    assert all(path.read_text(encoding="utf-8") == FIXED for path in paths)
+
+
 # --- bad input ---------------------------------------------------------------------------------
 
 

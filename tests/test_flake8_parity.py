@@ -116,3 +116,27 @@ def test_flake8_noqa(noqa_project: Path) -> None:
 
 def test_cli_noqa_matches_flake8(noqa_project: Path) -> None:
     assert cli_findings(noqa_project, "noqa_cases.py") == NOQA_EXPECTED
+
+
+AWKWARD_FILES = {
+    "crlf.py": 'import torch\r\n\r\nx = torch.einsum("ij->iz", torch.randn(2, 3))\r\n'.encode(),
+    "tabs.py": b'import torch\n\n\ndef f(a):\n\tif a is not None:\n\t\treturn torch.einsum("ij->iz", a)\n',
+    "accents.py": 'import torch\n\nr\u00e9sultat = torch.einsum("ij->iz", torch.randn(2, 3))  # \u00e9t\u00e9\n'.encode(),
+    "latin1.py": b'# -*- coding: latin-1 -*-\nimport torch\nd\xe9j\xe0 = torch.einsum("ij->iz", torch.randn(2, 3))\n',
+    "wide.py": 'import torch\n\n\u6570 = torch.einsum("ij->iz", torch.randn(2, 3))\n'.encode(),
+}
+
+
+def test_same_columns_on_awkward_files(tmp_path: Path) -> None:
+    for name, data in AWKWARD_FILES.items():
+        (tmp_path / name).write_bytes(data)
+    _select_everything(tmp_path)
+    from_cli = cli_findings(tmp_path, ".")
+    assert from_cli == flake8_findings(tmp_path, ".")
+    assert {(path, line, col) for path, line, col, _, _ in from_cli} == {
+        ("crlf.py", 3, 24),
+        ("tabs.py", 6, 29),
+        ("accents.py", 3, 31),
+        ("latin1.py", 3, 27),
+        ("wide.py", 3, 24),
+    }

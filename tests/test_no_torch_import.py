@@ -32,7 +32,7 @@ def torch_modules(modules: set[str]) -> list[str]:
     "arguments",
     [
         pytest.param(["-m", "einlint", "--no-cache", str(FIXTURES)], id="lint-fixtures"),
-        pytest.param(["-m", "einlint", "--no-cache", "--jobs", "1", "--fix", "--diff", str(FIXTURES)], id="diff-fixtures"),
+        pytest.param(["-m", "einlint", "--no-cache", "--jobs", "1", "--diff", str(FIXTURES)], id="diff-fixtures"),
         pytest.param(["-m", "einlint", "--list-rules"], id="list-rules"),
         pytest.param(["-m", "flake8", "--isolated", "--select", "EIN", str(FIXTURES)], id="flake8-plugin"),
     ],

@@ -142,9 +142,7 @@ class RuleContext:
         line, col = source.position(start)
         end_line, end_col = source.position(end)
         fix = self._fix(proposal) if proposal is not None else None
-        candidate = self.unit.candidate
-        noqa_node = candidate.node
-        noqa = (noqa_node.lineno, noqa_node.end_lineno or noqa_node.lineno)
+        noqa = self.unit.noqa_range(line)
         self._sink.append(Diagnostic(self.path, line, col, end_line, end_col, code, message, fix, noqa))
 
     def report_at(self, code: str, node: cst.CSTNode, offset_in_node: int, message: str) -> None:

@@ -29,6 +29,9 @@ class RunOptions:
     use_cache: bool = True
     cache_dir: Path | None = None
     profile: bool = False
+    # Under --fix/--diff, a fix is applied only if this accepts it (the finding and the file's current
+    # text); ``einlint --fix --verify`` passes the fixes the verifier approved. Must be picklable.
+    fix_filter: Callable[[Diagnostic, str], bool] | None = None
 
 
 @dataclass
@@ -75,7 +78,7 @@ def process_file(path: str, settings: Settings, options: RunOptions, data: bytes
     except SourceError as error:
         report.errors.append(FileError(path, str(error)))
         return report
-    outcome = fix_source(source, settings, rule_set, options.unsafe_fixes)
+    outcome = fix_source(source, settings, rule_set, options.unsafe_fixes, options.fix_filter)
     report.diagnostics = outcome.remaining
     report.fixed = len(outcome.applied)
     if outcome.error:
@@ -93,6 +96,21 @@ def process_file(path: str, settings: Settings, options: RunOptions, data: bytes
                 report.errors.append(FileError(path, problem))
                 report.fixed = 0
     return report
+
+
+def _rules_fingerprint(settings: Settings) -> str:
+    """The enabled rules and the state of einlint's own files: an edited checkout or a new rule must
+    not be served results computed by different code."""
+    rule_set = _rule_set(settings)
+    package = Path(__file__).resolve().parent.parent
+    stamps = []
+    for path in sorted(package.rglob("*.py")):
+        try:
+            status = path.stat()
+        except OSError:
+            continue
+        stamps.append(f"{path.relative_to(package)}:{status.st_size}:{status.st_mtime_ns}")
+    return "|".join(rule.code for rule in rule_set.rules) + "|" + ",".join(stamps)
 
 
 def _diff_names(path: str) -> tuple[str, str]:
@@ -122,7 +140,7 @@ def run(
             reports[item] = FileReport(item)
     cache = None
     if options.use_cache and not (options.fix or options.diff or options.profile):
-        cache = ResultCache(options.cache_dir or default_cache_dir(), settings.cache_key())
+        cache = ResultCache(options.cache_dir or default_cache_dir(), settings.cache_key() + _rules_fingerprint(settings))
     tasks = []
     keys: dict[str, str] = {}
     for path in files:

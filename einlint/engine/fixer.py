@@ -6,6 +6,7 @@ import ast
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from einlint.config import Settings
@@ -24,15 +25,17 @@ class FixOutcome:
     error: FileError | None = None
 
 
-def select_edits(diagnostics: list[Diagnostic], unsafe_fixes: bool) -> tuple[list[Edit], list[Diagnostic]]:
-    """The edits of every applicable fix that does not overlap an earlier one; overlapping fixes wait
-    for the next round, when they are recomputed on the changed text."""
+def select_edits(
+    diagnostics: list[Diagnostic], unsafe_fixes: bool, accept: Callable[[Diagnostic], bool] | None = None
+) -> tuple[list[Edit], list[Diagnostic]]:
+    """The edits of every applicable fix (that ``accept`` accepts, when given) that does not overlap an
+    earlier one; overlapping fixes wait for the next round, when they are recomputed on the changed text."""
     chosen: list[Edit] = []
     applied: list[Diagnostic] = []
     taken: list[tuple[int, int]] = []
     for diagnostic in sorted(diagnostics, key=lambda d: (d.fix.edits[0].start if d.fix and d.fix.edits else 0)):
         fix = diagnostic.fix_shown(unsafe_fixes)
-        if fix is None or not fix.edits:
+        if fix is None or not fix.edits or (accept is not None and not accept(diagnostic)):
             continue
         if any(_overlaps(edit, start, end) for edit in fix.edits for start, end in taken):
             continue
@@ -52,14 +55,22 @@ def apply_edits(text: str, edits: list[Edit]) -> str:
     return text
 
 
-def fix_source(source: SourceText, settings: Settings, rule_set: RuleSet, unsafe_fixes: bool) -> FixOutcome:
+def fix_source(
+    source: SourceText,
+    settings: Settings,
+    rule_set: RuleSet,
+    unsafe_fixes: bool,
+    fix_filter: Callable[[Diagnostic, str], bool] | None = None,
+) -> FixOutcome:
     current = source
     applied_all: list[Diagnostic] = []
     result = lint_source(current, settings, rule_set)
     for _ in range(MAX_ROUNDS):
         if result.error is not None:
             return FixOutcome(current.text, [], applied_all, result.error)
-        edits, applied = select_edits(result.diagnostics, unsafe_fixes)
+        text = current.text
+        accept = None if fix_filter is None else (lambda diagnostic: fix_filter(diagnostic, text))
+        edits, applied = select_edits(result.diagnostics, unsafe_fixes, accept)
         if not edits:
             break
         new_text = apply_edits(current.text, edits)

@@ -1,6 +1,7 @@
-"""``# noqa`` handling, with flake8's exact semantics so the CLI and the plugin agree: the comment may
-stand on any physical line of the logical line, a bare ``# noqa`` silences everything, and a code list
-silences codes equal to or starting with a listed code."""
+"""``# noqa`` handling, with flake8's exact semantics so the CLI and the plugin agree: the comment must
+stand on the finding's physical line (or on a line of a multi-line token through it, such as a
+triple-quoted string), a bare ``# noqa`` silences everything, and a code list silences codes equal to or
+starting with a listed code."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ NOQA = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.
 
 def is_suppressed(diagnostic: Diagnostic, source: SourceText) -> bool:
     first, last = diagnostic.noqa_lines if diagnostic.noqa_lines[0] else (diagnostic.line, diagnostic.line)
-    first, last = min(first, diagnostic.line), max(last, diagnostic.line)
     text = "\n".join(source.line_text(line) for line in range(first, min(last, len(source.line_starts)) + 1))
     if "noqa" not in text.lower():
         return False

@@ -4,6 +4,8 @@ mapping from positions inside it back to the file."""
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -25,6 +27,7 @@ class Unit:
     _positions: dict | None = field(default=None, repr=False)
     # Results that several rules need (a modelled chain), computed once per unit.
     memo: dict = field(default_factory=dict, repr=False)
+    _token_ranges: list[tuple[int, int]] | None = field(default=None, repr=False)
 
     @classmethod
     def parse(cls, candidate: Candidate, source: SourceText) -> Unit | None:
@@ -63,7 +66,36 @@ class Unit:
         code_range = self._positions[node]
         return self._offset(code_range.start.line, code_range.start.column), self._offset(code_range.end.line, code_range.end.column)
 
+    def noqa_range(self, line: int) -> tuple[int, int]:
+        """The lines flake8 searches for ``# noqa`` for a finding on ``line``: the physical line, joined
+        with the other lines of any token that spans lines there (a triple-quoted string)."""
+        if self._token_ranges is None:
+            self._token_ranges = _logical_ranges(self.module.code)
+        relative = line - self.start_line + 1
+        for first, last in self._token_ranges:
+            if first <= relative <= last:
+                return first + self.start_line - 1, last + self.start_line - 1
+        return line, line
+
     def _offset(self, relative_line: int, relative_col: int) -> int:
         line = self.start_line + relative_line - 1
         col = self.start_col + relative_col if relative_line == 1 else relative_col
         return self.source.offset(line, col)
+
+
+def _logical_ranges(code: str) -> list[tuple[int, int]]:
+    """Line ranges between NL/NEWLINE tokens, as flake8 builds its noqa mapping."""
+    ranges: list[tuple[int, int]] = []
+    first, last = None, None
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type in (tokenize.ENDMARKER, tokenize.DEDENT):
+                continue
+            first = token.start[0] if first is None else min(first, token.start[0])
+            last = token.end[0] if last is None else max(last, token.end[0])
+            if token.type in (tokenize.NL, tokenize.NEWLINE):
+                ranges.append((first, last))
+                first = last = None
+    except (tokenize.TokenError, SyntaxError):
+        return ranges
+    return ranges

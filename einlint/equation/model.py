@@ -117,7 +117,7 @@ def _parse_terms(text: str, offset: int) -> list[Term]:
             offsets.append(offset + index)
             index += 2
         elif char == ",":
-            terms.append(Term(tuple(labels), term_start, tuple(offsets)))
+            terms.append(Term(tuple(labels), offsets[0] if offsets else term_start, tuple(offsets)))
             labels, offsets, term_start = [], [], offset + index + 1
         elif char == " ":
             pass
@@ -126,7 +126,7 @@ def _parse_terms(text: str, offset: int) -> list[Term]:
         else:
             raise EquationSyntaxError(f"invalid character {char!r} (labels are ASCII letters)", offset + index)
         index += 1
-    terms.append(Term(tuple(labels), term_start, tuple(offsets)))
+    terms.append(Term(tuple(labels), offsets[0] if offsets else term_start, tuple(offsets)))
     return terms
 
 

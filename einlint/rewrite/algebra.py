@@ -259,7 +259,12 @@ def _align(first: Value, second: Value, chain: Chain, why: str) -> None:
         raise ChainError("ellipsis values with different numbers of trailing dimensions")
 
 
-def multiply(first: Value, second: Value, chain: Chain) -> Value:
+def multiply(first: Value, second: Value, chain: Chain, min_trailing: int = 0) -> Value:
+    """Elementwise product with broadcasting. ``min_trailing``: trailing dimensions a later ``sum``
+    addresses, exposed on each operand before they are combined."""
+    for value in (first, second):
+        if value.ellipsis and len(value.labels) < min_trailing:
+            materialize(value, min_trailing, False, chain, "elementwise product that is then summed")
     _align(first, second, chain, "elementwise product")
     labels = _broadcast(first.labels, second.labels, chain)
     chain.multiplies += 1

@@ -64,7 +64,7 @@ class _Reader:
             if isinstance(node.operator, cst.MatrixMultiply):
                 return algebra.matmul(self.read(node.left), self.read(node.right), self.chain, "matmul")
             if isinstance(node.operator, cst.Multiply) and self._inside_sum:
-                return algebra.multiply(self.read(node.left), self.read(node.right), self.chain)
+                return algebra.multiply(self.read(node.left), self.read(node.right), self.chain, self._sum_trailing)
         if isinstance(node, cst.Attribute) and node.attr.value in ("T", "mT") and not self._is_module_path(node):
             inner = self.read(node.value, rank)
             if node.attr.value == "mT":
@@ -81,6 +81,7 @@ class _Reader:
         return self._leaf(node, rank)
 
     _sum_depth = 0
+    _sum_trailing = 0  # trailing dimensions the enclosing sum addresses
 
     @property
     def _inside_sum(self) -> bool:
@@ -107,7 +108,7 @@ class _Reader:
             if qualified == "torch.sum":
                 return self._sum(args[0].value if args and not args[0].keyword else None, args[1:])
             if qualified == "torch.mul" and self._inside_sum and _positional(args, 2):
-                return algebra.multiply(self._tensor(args[0].value), self._tensor(args[1].value), self.chain)
+                return algebra.multiply(self._tensor(args[0].value), self._tensor(args[1].value), self.chain, self._sum_trailing)
             return None  # any other named function: an opaque operand
         func = call.func
         if not isinstance(func, cst.Attribute):
@@ -129,7 +130,7 @@ class _Reader:
             dims = _ints(args, ("dim",))
             return algebra.unsqueeze(self._tensor(receiver), dims[0], self.chain) if dims else None
         if method == "mul" and self._inside_sum and _positional(args, 1):
-            return algebra.multiply(self._tensor(receiver), self._tensor(args[0].value), self.chain)
+            return algebra.multiply(self._tensor(receiver), self._tensor(args[0].value), self.chain, self._sum_trailing)
         if method == "sum":
             return self._sum(receiver, args)
         return None
@@ -152,10 +153,13 @@ class _Reader:
         if not dims:
             return None  # a full reduction
         self._sum_depth += 1
+        outer_trailing = self._sum_trailing
+        self._sum_trailing = max((-d for d in dims if d < 0), default=0)
         try:
             inner = self.read(receiver)
         finally:
             self._sum_depth -= 1
+            self._sum_trailing = outer_trailing
         return algebra.sum_over(inner, dims, self.chain)
 
     def _tensor(self, node: cst.BaseExpression, rank: int | None = None) -> Value:

@@ -55,6 +55,9 @@ def _name_labels(chain: Chain) -> dict[int, str]:
     for root in order:
         if id(root) not in letters:
             hint = chain.leaves[owners[id(root)][0]].name_hint
-            initial = next((c for c in hint.lower() if c in string.ascii_lowercase), "")
+            # query_states -> q. A one-letter name (a, x, w) names an operand, not a dimension, except
+            # attention's q, k, v, whose letters are the conventional labels of their sequence axes.
+            meaningful = len(hint) > 1 or hint in ("q", "k", "v")
+            initial = next((c for c in hint.lower() if c in string.ascii_lowercase), "") if meaningful else ""
             take(root, initial)
     return letters

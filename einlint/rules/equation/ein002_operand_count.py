@@ -22,5 +22,5 @@ class OperandCountMismatch(EquationRule):
     code = "EIN002"
     name = "operand-count-mismatch"
     problem_kind = ProblemKind.OPERAND_COUNT
-    invalid = (Example("torch.einsum('ij,jk->ik', a)"), Example("torch.einsum('ij->ji', [a, b])"))
+    invalid = (Example("torch.einsum('ij,jk->ik', torch.randn(2, 3))"), Example("torch.einsum('ij->ji', [a, b])"))
     valid = ("torch.einsum('ij,jk->ik', a, b)", "torch.einsum('ij,jk->ik', [a, b])", "torch.einsum('ij,jk->ik', *ops)")

@@ -45,6 +45,6 @@ class TransposedMatmulOperand(ChainRule):
             unsafe=True,
         ),
         Example("y = torch.bmm(a, b.transpose(1, 2))", fixed="y = torch.einsum('bid,bjd->bij', a, b)"),
-        Example("y = x @ w.T", fixed="y = torch.einsum('...d,wd->...w', x, w)", unsafe=True),
+        Example("y = x @ w.T", fixed="y = torch.einsum('...d,id->...i', x, w)", unsafe=True),
     )
     valid = ("y = x @ w", "y = torch.matmul(q, k)", "y = np.matmul(a, b.T)", "y = a @ b @ c.T")

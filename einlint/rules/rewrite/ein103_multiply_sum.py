@@ -35,7 +35,7 @@ class MultiplySum(ChainRule):
     invalid = (
         Example(
             "a = torch.randn(4, 5)\nb = torch.randn(4, 5)\ny = (a * b).sum(-1)",
-            fixed="a = torch.randn(4, 5)\nb = torch.randn(4, 5)\ny = torch.einsum('ij,ij->i', a, b)",
+            fixed="a = torch.randn(4, 5)\nb = torch.randn(4, 5)\ny = torch.einsum('bd,bd->b', a, b)",
         ),
         Example("y = (a * b).sum(-1)"),
     )

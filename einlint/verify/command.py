@@ -1,0 +1,108 @@
+"""``einlint --verify``: lint, verify every fix (unsafe ones included), report; under ``--fix``/``--diff``
+apply only the fixes the verifier approved, within the fix tier the user chose."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from einlint.config import ConfigError, Settings
+from einlint.verify.runtime import VerifierUnavailable, require_torch, resolve_device
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def run_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from einlint.engine.driver import RunOptions, run
+    from einlint.engine.source import SourceError, SourceText
+    from einlint.verify.approval import ApprovedFixes
+    from einlint.verify.report import render_table, summary, to_json, write_markdown
+    from einlint.verify.verifier import NOT_EQUIVALENT, VerifyOptions, verify_findings
+
+    if args.format not in ("text", "json"):
+        raise ConfigError("--verify prints a table (--format text) or JSON (--format json)")
+    try:
+        require_torch()
+        device = resolve_device(args.device)
+    except VerifierUnavailable as error:
+        print(f"einlint: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    use_cache = not args.no_cache
+    # Every fix is verified, unsafe ones included; which of them --fix may apply is decided later.
+    reports = run(args.paths, settings, RunOptions(unsafe_fixes=True, jobs=args.jobs, use_cache=use_cache))
+    errors = [error for report in reports for error in report.errors]
+    findings = []
+    for report in reports:
+        fixable = [diagnostic for diagnostic in report.diagnostics if diagnostic.fix is not None]
+        if not fixable:
+            continue
+        try:
+            source = SourceText.from_bytes(report.path, Path(report.path).read_bytes())
+        except (OSError, SourceError) as error:
+            errors.append(_file_error(report.path, f"cannot read for verification: {error}"))
+            continue
+        findings.extend((diagnostic, source.text) for diagnostic in fixable)
+    try:
+        verifications = verify_findings(findings, VerifyOptions(device=device, use_cache=use_cache))
+    except VerifierUnavailable as error:
+        print(f"einlint: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+    fixed = None
+    diff = ""
+    remaining = None
+    if args.fix or args.diff:
+        approved = ApprovedFixes.from_verifications(verifications, only_faster=args.only_faster)
+        fix_options = RunOptions(
+            fix=args.fix and not args.diff, diff=args.diff, unsafe_fixes=settings.unsafe_fixes, jobs=args.jobs,
+            use_cache=False, fix_filter=approved,
+        )  # fmt: skip
+        fix_reports = run(args.paths, settings, fix_options)
+        errors.extend(error for report in fix_reports for error in report.errors)
+        fixed = sum(report.fixed for report in fix_reports)
+        diff = "".join(report.diff for report in fix_reports)
+        remaining = [diagnostic for report in fix_reports for diagnostic in report.diagnostics]
+
+    for error in errors:
+        print(f"{error.path}: error: {error.reason}", file=sys.stderr)
+    out = sys.stderr if args.diff else sys.stdout
+    if args.format == "json":
+        out.write(to_json(verifications, fixed))
+    else:
+        out.write(render_table(verifications, width=_width(), color=out.isatty()))
+        out.write(summary(verifications) + "\n")
+        if fixed is not None and not args.diff:
+            out.write(f"Applied {fixed} verified fix{'es' if fixed != 1 else ''}; {len(remaining or [])} finding(s) remain.\n")
+    if args.diff:
+        sys.stdout.write(diff)
+    if args.verify_report:
+        report_path = Path(args.verify_report)
+        try:
+            notes = write_markdown(verifications, report_path)
+        except OSError as error:
+            print(f"einlint: error: cannot write {report_path}: {error.strerror or error}", file=sys.stderr)
+            return EXIT_ERROR
+        for note in notes:
+            print(f"einlint: {note}", file=sys.stderr)
+    if errors:
+        return EXIT_ERROR
+    if any(item.result.verdict == NOT_EQUIVALENT for item in verifications):
+        return EXIT_FINDINGS
+    if args.diff:
+        return EXIT_FINDINGS if diff else EXIT_CLEAN
+    if remaining:
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+def _file_error(path: str, reason: str):
+    from einlint.diagnostics import FileError
+
+    return FileError(path, reason)
+
+
+def _width() -> int:
+    import shutil
+
+    return max(120, shutil.get_terminal_size((160, 24)).columns)

@@ -1,0 +1,352 @@
+"""The two expressions a fix exchanges, made safe to evaluate.
+
+A fix replaces one expression of the user's file with a ``torch.einsum`` call. The verifier runs both
+expressions, and nothing else: the einsum's operands (whatever code computes them) become placeholders
+``x0, x1, ...`` that the verifier binds to synthetic tensors, every spelling of torch (``t.einsum``, an
+imported ``einsum``) becomes ``torch.<name>``, and what is left must pass an allowlist of the tensor
+methods and torch functions that rewrites use. Anything else - another name, a call the list does not
+hold, a dunder attribute, a lambda - makes the fix "not verifiable", with the reason. The user's module
+is never imported and no other code of it is run.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from einlint.diagnostics import Diagnostic
+from einlint.equation.model import EquationSyntaxError, parse_equation
+from einlint.evidence.imports import CANONICAL_NAMES, ImportTable
+
+TORCH_FUNCTIONS = frozenset(
+    {
+        "einsum", "matmul", "bmm", "mm", "mv", "dot", "outer", "tensordot",
+        "transpose", "swapaxes", "swapdims", "permute", "movedim", "t",
+        "unsqueeze", "squeeze", "reshape", "flatten",
+        "sum", "mul", "multiply",
+    }
+)  # fmt: skip
+TENSOR_METHODS = frozenset(
+    {
+        "matmul", "bmm", "mm", "mv", "dot",
+        "transpose", "swapaxes", "swapdims", "permute", "movedim", "t",
+        "unsqueeze", "squeeze", "reshape", "view", "flatten", "contiguous",
+        "sum", "mul",
+        "to", "float", "double", "half", "bfloat16", "int", "long",
+    }
+)  # fmt: skip
+TENSOR_PROPERTIES = frozenset({"T", "mT"})
+TORCH_DTYPES = frozenset(
+    {
+        "float16", "half", "bfloat16", "float32", "float", "float64", "double",
+        "int8", "uint8", "int16", "short", "int32", "int", "int64", "long", "bool",
+    }
+)  # fmt: skip
+KEYWORDS = frozenset({"dim", "dims", "keepdim", "dim0", "dim1", "dtype", "source", "destination", "start_dim", "end_dim"})
+BINARY_OPERATORS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.MatMult)
+# Dimension indices and shapes in rewrites are small; a huge literal could only allocate a huge tensor.
+LARGEST_CONSTANT = 1 << 12
+LONGEST_EXPRESSION = 4000
+PLACEHOLDER = "x{}"
+
+
+class NotVerifiable(Exception):
+    """The fix cannot be checked by running it; the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class ExpressionPair:
+    """An original expression and its rewrite, checked and ready to evaluate.
+
+    ``original_code``/``rewritten_code`` are canonical (``torch.<name>``, operands ``x0, x1, ...``):
+    they are what runs, and equal code means an equal computation, which the cache relies on."""
+
+    original: str
+    rewritten: str
+    original_code: str
+    rewritten_code: str
+    operands: tuple[str, ...]  # the source of each placeholder's operand, by placeholder index
+    equation: str
+    einsum_operands: tuple[int, ...]  # the placeholder of each einsum argument, in argument order
+
+    @property
+    def placeholders(self) -> tuple[str, ...]:
+        return tuple(PLACEHOLDER.format(index) for index in range(len(self.operands)))
+
+
+def fix_expressions(diagnostic: Diagnostic, source_text: str) -> tuple[str, str]:
+    """The text a fix replaces and the text it puts there."""
+    fix = diagnostic.fix
+    if fix is None:
+        raise NotVerifiable("the finding has no fix")
+    if len(fix.edits) != 1:
+        raise NotVerifiable(f"the fix makes {len(fix.edits)} edits; only fixes of one expression are verified")
+    edit = fix.edits[0]
+    if not 0 <= edit.start <= edit.end <= len(source_text):
+        raise NotVerifiable("the fix does not match the file's current text")
+    return source_text[edit.start : edit.end], edit.replacement
+
+
+def prepare(original: str, rewritten: str, imports: ImportTable | None = None) -> ExpressionPair:
+    """Check both expressions and put them in canonical form; raise NotVerifiable with the reason."""
+    imports = imports or ImportTable()
+    original_tree = _parse(original, "original")
+    rewritten_tree = _parse(rewritten, "rewritten")
+    call = _einsum_call(rewritten_tree.body, imports) or _einsum_call(original_tree.body, imports)
+    if call is None:
+        raise NotVerifiable("neither expression is a torch.einsum call with a literal equation, which the inputs are built from")
+    equation_text, operand_nodes = call
+    try:
+        equation = parse_equation(equation_text)
+    except EquationSyntaxError as error:
+        raise NotVerifiable(f"the einsum equation {equation_text!r} is malformed: {error}") from None
+    if len(equation.inputs) != len(operand_nodes):
+        raise NotVerifiable(f"the einsum equation has {len(equation.inputs)} terms for {len(operand_nodes)} operands")
+    operand_keys: dict[str, int] = {}
+    operand_texts: list[str] = []
+    einsum_operands = []
+    for node in operand_nodes:
+        key = ast.dump(node)
+        if key not in operand_keys:
+            operand_keys[key] = len(operand_keys)
+            operand_texts.append(ast.unparse(node))
+        einsum_operands.append(operand_keys[key])
+    codes = []
+    for tree in (original_tree, rewritten_tree):
+        tree = _Substitute(operand_keys).visit(tree)
+        tree = _Canonicalize(imports, set(PLACEHOLDER.format(i) for i in range(len(operand_keys)))).visit(tree)
+        ast.fix_missing_locations(tree)
+        _Allowlist(len(operand_keys)).check(tree)
+        codes.append(ast.unparse(tree))
+    return ExpressionPair(
+        " ".join(original.split()), " ".join(rewritten.split()), codes[0], codes[1],
+        tuple(operand_texts), equation.text(), tuple(einsum_operands),
+    )  # fmt: skip
+
+
+def imports_of(source_text: str) -> ImportTable:
+    """The file's import aliases, read with ``ast``; an unparsable file has none."""
+    try:
+        return ImportTable.from_module(ast.parse(source_text))
+    except (SyntaxError, ValueError, RecursionError):
+        return ImportTable()
+
+
+def _parse(text: str, which: str) -> ast.Expression:
+    if len(text) > LONGEST_EXPRESSION:
+        raise NotVerifiable(f"the {which} expression is longer than {LONGEST_EXPRESSION} characters")
+    try:
+        # Parenthesised so that an expression spanning lines (as fixes often do) parses on its own.
+        tree = ast.parse(f"(\n{text}\n)", mode="eval")
+    except (SyntaxError, ValueError, RecursionError) as error:
+        raise NotVerifiable(f"the {which} expression does not parse on its own ({type(error).__name__})") from None
+    return tree
+
+
+def _dotted(node: ast.expr) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _qualify(dotted: str, imports: ImportTable) -> str | None:
+    """The torch qualified name of a dotted reference, or None when it does not name something of torch."""
+    qualified = imports.qualify(dotted)
+    if qualified is None and dotted.split(".")[0] == "torch" and "torch" not in imports.aliases:
+        qualified = dotted  # a snippet without its imports: ``torch`` is torch
+    if qualified is None or not (qualified == "torch" or qualified.startswith("torch.")):
+        return None
+    return CANONICAL_NAMES.get(qualified, qualified)
+
+
+def _einsum_call(node: ast.expr, imports: ImportTable) -> tuple[str, list[ast.expr]] | None:
+    if not isinstance(node, ast.Call) or node.keywords:
+        return None
+    dotted = _dotted(node.func)
+    if dotted is None or _qualify(dotted, imports) != "torch.einsum":
+        return None
+    if not node.args or not isinstance(node.args[0], ast.Constant) or not isinstance(node.args[0].value, str):
+        return None
+    operands = node.args[1:]
+    if not operands or any(isinstance(operand, ast.Starred) for operand in operands):
+        return None
+    return node.args[0].value, list(operands)
+
+
+class _Substitute(ast.NodeTransformer):
+    """Replace every occurrence of an einsum operand by its placeholder name."""
+
+    def __init__(self, operand_keys: dict[str, int]) -> None:
+        self.operand_keys = operand_keys
+        self.placeholders = {PLACEHOLDER.format(index) for index in operand_keys.values()}
+
+    def visit(self, node: ast.AST) -> ast.AST:
+        if isinstance(node, ast.expr):
+            index = self.operand_keys.get(ast.dump(node))
+            if index is not None:
+                return ast.Name(PLACEHOLDER.format(index), ast.Load())
+        return super().visit(node)
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        if node.id in self.placeholders:
+            # A name of the user's that is not an operand must not pass for one.
+            raise NotVerifiable(f"the name {node.id!r} is neither an operand of the einsum nor torch")
+        return node
+
+
+class _Canonicalize(ast.NodeTransformer):
+    """Spell every reference to torch as ``torch.<qualified name>``."""
+
+    def __init__(self, imports: ImportTable, placeholders: set[str]) -> None:
+        self.imports = imports
+        self.placeholders = placeholders
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.placeholders:
+            return node
+        qualified = _qualify(node.id, self.imports)
+        if qualified is None:
+            if node.id == "torch":
+                raise NotVerifiable("'torch' names something other than torch in this file")
+            return node
+        parts = qualified.split(".")
+        built: ast.expr = ast.Name(parts[0], ast.Load())
+        for part in parts[1:]:
+            built = ast.Attribute(built, part, ast.Load())
+        return built
+
+
+class _Allowlist:
+    """Walks a canonical expression and says what each part is: a tensor, a constant, a torch function,
+    a tensor method, a dtype. Raises NotVerifiable at the first part outside the allowlist."""
+
+    def __init__(self, placeholder_count: int) -> None:
+        self.placeholders = {PLACEHOLDER.format(i) for i in range(placeholder_count)}
+
+    def check(self, tree: ast.Expression) -> None:
+        if self.kind(tree.body) != "tensor":
+            raise NotVerifiable("the expression does not compute a tensor")
+
+    def kind(self, node: ast.AST) -> str:
+        handler = getattr(self, f"_{type(node).__name__}", None)
+        if handler is None:
+            raise NotVerifiable(f"{_describe(node)} is not an operation the verifier evaluates")
+        return handler(node)
+
+    def _Constant(self, node: ast.Constant) -> str:
+        value = node.value
+        if isinstance(value, bool) or value is None or value is Ellipsis:
+            return "constant"
+        if isinstance(value, (int, float)):
+            if abs(value) > LARGEST_CONSTANT:
+                raise NotVerifiable(f"the constant {value!r} is too large to evaluate safely")
+            return "constant"
+        if isinstance(value, str):
+            return "string"
+        raise NotVerifiable(f"a {type(value).__name__} constant is not something the verifier evaluates")
+
+    def _Name(self, node: ast.Name) -> str:
+        if node.id in self.placeholders:
+            return "tensor"
+        if node.id == "torch":
+            return "module:torch"
+        if _is_dunder(node.id):
+            raise NotVerifiable(f"the dunder name {node.id!r} is not in the allowlist")
+        raise NotVerifiable(f"the name {node.id!r} is neither an operand of the einsum nor torch")
+
+    def _Attribute(self, node: ast.Attribute) -> str:
+        if _is_dunder(node.attr):
+            raise NotVerifiable(f"attribute access to the dunder name {node.attr!r} is refused")
+        if node.attr.startswith("_"):
+            raise NotVerifiable(f"attribute access to the private name {node.attr!r} is refused")
+        base = self.kind(node.value)
+        if base.startswith("module:"):
+            qualified = f"{base.removeprefix('module:')}.{node.attr}"
+            short = qualified.removeprefix("torch.")
+            if qualified.count(".") == 1 and short in TORCH_FUNCTIONS:
+                return "function"
+            if qualified.count(".") == 1 and short in TORCH_DTYPES:
+                return "dtype"
+            raise NotVerifiable(f"{qualified!r} is not in the allowlist of torch functions")
+        if base == "tensor":
+            if node.attr in TENSOR_PROPERTIES:
+                return "tensor"
+            if node.attr in TENSOR_METHODS:
+                return "method"
+            raise NotVerifiable(f"the tensor attribute {node.attr!r} is not in the allowlist")
+        raise NotVerifiable(f"attribute {node.attr!r} of {_describe(node.value)} is not in the allowlist")
+
+    def _Call(self, node: ast.Call) -> str:
+        dotted = _dotted(node.func)
+        root = dotted.split(".")[0] if dotted else None
+        if dotted is not None and root != "torch" and root not in self.placeholders:
+            raise NotVerifiable(f"the call of {dotted!r} is not in the allowlist of torch functions and tensor methods")
+        function = self.kind(node.func)
+        if function not in ("function", "method"):
+            raise NotVerifiable(f"the call of {dotted or _describe(node.func)!r} is not in the allowlist")
+        for argument in node.args:
+            self._argument(argument)
+        for keyword in node.keywords:
+            if keyword.arg is None or keyword.arg not in KEYWORDS:
+                raise NotVerifiable(f"the keyword argument {keyword.arg or '**'!r} is not in the allowlist")
+            self._argument(keyword.value)
+        return "tensor"
+
+    def _argument(self, node: ast.expr) -> None:
+        if isinstance(node, ast.Starred):
+            raise NotVerifiable("a starred argument is not something the verifier evaluates")
+        if self.kind(node) not in ("tensor", "constant", "string", "dtype", "sequence"):
+            raise NotVerifiable(f"the argument {ast.unparse(node)!r} is not a tensor, a constant or a dtype")
+
+    def _UnaryOp(self, node: ast.UnaryOp) -> str:
+        if not isinstance(node.op, (ast.USub, ast.UAdd)):
+            raise NotVerifiable(f"the operator {type(node.op).__name__} is not in the allowlist")
+        operand = self.kind(node.operand)
+        if operand not in ("tensor", "constant"):
+            raise NotVerifiable(f"a sign applied to {_describe(node.operand)}")
+        return operand
+
+    def _BinOp(self, node: ast.BinOp) -> str:
+        if not isinstance(node.op, BINARY_OPERATORS):
+            raise NotVerifiable(f"the operator {type(node.op).__name__} is not in the allowlist")
+        kinds = {self.kind(node.left), self.kind(node.right)}
+        if not kinds <= {"tensor", "constant"}:
+            raise NotVerifiable("an arithmetic operator applied to something other than tensors and numbers")
+        return "tensor" if "tensor" in kinds else "constant"
+
+    def _Tuple(self, node: ast.Tuple | ast.List) -> str:
+        for element in node.elts:
+            if self.kind(element) != "constant":
+                raise NotVerifiable("a sequence of something other than numbers")
+        return "sequence"
+
+    _List = _Tuple
+
+    def _Subscript(self, node: ast.Subscript) -> str:
+        if self.kind(node.value) != "tensor":
+            raise NotVerifiable(f"indexing of {_describe(node.value)}")
+        index = node.slice
+        for part in index.elts if isinstance(index, ast.Tuple) else [index]:
+            if isinstance(part, ast.Slice):
+                bounds = [bound for bound in (part.lower, part.upper, part.step) if bound is not None]
+                if any(self.kind(bound) != "constant" for bound in bounds):
+                    raise NotVerifiable("a slice bound that is not a number")
+            elif self.kind(part) != "constant":
+                raise NotVerifiable("an index that is not a number, None or ...")
+        return "tensor"
+
+
+def _is_dunder(name: str) -> bool:
+    return name.startswith("__") and name.endswith("__")
+
+
+def _describe(node: ast.AST) -> str:
+    try:
+        return repr(ast.unparse(node))
+    except Exception:  # noqa: BLE001 - only for a message
+        return type(node).__name__

@@ -1,0 +1,212 @@
+"""Synthetic operands for a fix, built from the einsum equation of the rewrite.
+
+Every label gets a different size, so that a swapped axis changes the result's shape or raises instead
+of hiding. Each size profile (tiny, medium, large) is tried with contiguous operands and with
+non-contiguous ones (transposed views of another tensor); the tiny profile adds batch size 1, size-1
+broadcasting between operands and other ellipsis ranks, which only count where the original accepts
+them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from einlint.equation.model import ELLIPSIS, Term, parse_equation
+from einlint.verify.expressions import ExpressionPair, NotVerifiable
+from einlint.verify.runtime import require_torch
+
+PROFILES = ("tiny", "medium", "large")
+# Per profile: first size of a batch-like label, first size of any other label, and the budgets that
+# keep a case affordable: the product of all label sizes (the multiply-adds of a contraction, and the
+# size of an outer product the original may materialise) and the elements of any one tensor.
+_PROFILE_SIZES = {
+    "tiny": (2, 2, None, None),
+    "medium": (3, 24, 1 << 21, 1 << 16),
+    "large": (6, 160, 1 << 27, 1 << 21),
+}
+# Dimensions an ellipsis stands for in the base cases; the tiny profile also tries 0 and 1.
+ELLIPSIS_RANK = 2
+
+
+@dataclass(frozen=True)
+class InputCase:
+    profile: str
+    variant: str  # contiguous, non-contiguous, batch-1, broadcast, ellipsis-0, ellipsis-1, broadcast-rank
+    shapes: tuple[tuple[int, ...], ...]  # one per placeholder operand
+    contiguous: bool = True
+    # A broadcasting or rank variant: it counts only where the original accepts it.
+    optional: bool = False
+    timed: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.profile if self.variant == "contiguous" else f"{self.profile}/{self.variant}"
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "shapes": [list(shape) for shape in self.shapes], "contiguous": self.contiguous}
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Which labels each einsum argument has, and which of them behave like a batch dimension."""
+
+    terms: tuple[Term, ...]
+    output: Term
+    argument_of: tuple[int, ...]  # for each placeholder, the first einsum argument that is it
+    letters: tuple[str, ...]
+    batch: frozenset[str]  # in every input term and in the output: the dimensions a batch would be
+    has_ellipsis: bool
+
+
+def plan_cases(pair: ExpressionPair, profiles: tuple[str, ...] = PROFILES) -> list[InputCase]:
+    layout = _layout(pair)
+    cases: list[InputCase] = []
+    for profile in profiles:
+        if profile not in _PROFILE_SIZES:
+            raise ValueError(f"unknown size profile {profile!r}")
+        sizes = _sizes(layout, profile)
+        base = _shapes(layout, sizes)
+        cases.append(InputCase(profile, "contiguous", base, timed=True))
+        cases.append(InputCase(profile, "non-contiguous", base, contiguous=False))
+        if profile == "tiny":
+            cases.extend(_edge_cases(layout, sizes, profile))
+    # A variant can coincide with another (a broadcast where only one operand has the batch dimension).
+    unique: dict[tuple, InputCase] = {}
+    for case in cases:
+        unique.setdefault((case.shapes, case.contiguous), case)
+    return list(unique.values())
+
+
+def _layout(pair: ExpressionPair) -> _Layout:
+    equation = parse_equation(pair.equation)
+    terms = equation.inputs
+    first_argument: dict[int, int] = {}
+    for argument, placeholder in enumerate(pair.einsum_operands):
+        if placeholder in first_argument:
+            if terms[first_argument[placeholder]].labels != terms[argument].labels:
+                raise NotVerifiable("an operand is used twice with different subscripts")
+        else:
+            first_argument[placeholder] = argument
+    letters = tuple(dict.fromkeys(label for term in terms for label in term.letters))
+    output = equation.effective_output()
+    batch = frozenset(
+        letter for letter in letters if letter in output.letters and all(letter in term.letters for term in terms)
+    )  # fmt: skip
+    argument_of = tuple(first_argument[index] for index in range(len(pair.operands)))
+    has_ellipsis = any(term.ellipsis_count for term in terms)
+    return _Layout(terms, output, argument_of, letters, batch, has_ellipsis)
+
+
+def _keys(layout: _Layout, ellipsis_rank: int) -> list[str]:
+    """Every dimension that gets a size: the letters, then one key per ellipsis dimension."""
+    return list(layout.letters) + ([f"{ELLIPSIS}{i}" for i in range(ellipsis_rank)] if layout.has_ellipsis else [])
+
+
+def _sizes(layout: _Layout, profile: str, ellipsis_rank: int = ELLIPSIS_RANK) -> dict[str, int]:
+    batch_start, other_start, flop_budget, numel_budget = _PROFILE_SIZES[profile]
+    keys = _keys(layout, ellipsis_rank)
+    batch_like = [key for key in keys if key in layout.batch or key.startswith(ELLIPSIS)]
+    sizes: dict[str, int] = {}
+    for index, key in enumerate(batch_like):
+        sizes[key] = batch_start + index
+    others = [key for key in keys if key not in sizes]
+    for index, key in enumerate(others):
+        sizes[key] = other_start + index
+    if profile == "tiny":
+        # One run of distinct sizes from 2 up: the smallest shapes where every label still differs.
+        return {key: 2 + index for index, key in enumerate(batch_like + others)}
+    for _ in range(200):
+        if _cost_fits(layout, sizes, flop_budget, numel_budget):
+            break
+        largest = max(sizes, key=lambda key: sizes[key])
+        sizes[largest] = max(2, int(sizes[largest] * 0.9))
+        _make_distinct(sizes, keys)
+    return sizes
+
+
+def _make_distinct(sizes: dict[str, int], keys: list[str]) -> None:
+    used: set[int] = set()
+    for key in sorted(keys, key=lambda key: -sizes[key]):
+        size = sizes[key]
+        while size in used:
+            size = size - 1 if size > 2 else max(used) + 1
+        sizes[key] = size
+        used.add(size)
+
+
+def _cost_fits(layout: _Layout, sizes: dict[str, int], flop_budget: int | None, numel_budget: int | None) -> bool:
+    if flop_budget is None or numel_budget is None:
+        return True
+    if math.prod(sizes.values()) > flop_budget:
+        return False
+    shapes = list(_shapes(layout, sizes)) + [_term_shape(layout.output, sizes, {})]
+    return all(math.prod(shape) <= numel_budget for shape in shapes)
+
+
+def _term_shape(term: Term, sizes: dict[str, int], overrides: dict[str, int], ellipsis_rank: int | None = None) -> tuple[int, ...]:
+    ellipsis = sorted((key for key in sizes if key.startswith(ELLIPSIS)), key=lambda key: int(key[3:]))
+    if ellipsis_rank is not None:
+        ellipsis = ellipsis[len(ellipsis) - ellipsis_rank :] if ellipsis_rank else []
+    shape: list[int] = []
+    for label in term.labels:
+        keys = ellipsis if label == ELLIPSIS else [label]
+        shape.extend(overrides.get(key, sizes[key]) for key in keys)
+    return tuple(shape)
+
+
+def _shapes(
+    layout: _Layout, sizes: dict[str, int], overrides: dict[int, dict[str, int]] | None = None, ranks: dict[int, int] | None = None
+) -> tuple[tuple[int, ...], ...]:
+    """The shape of each placeholder: ``overrides`` (argument -> key -> size) and ``ranks`` (argument
+    -> ellipsis rank) describe broadcasting variants."""
+    overrides = overrides or {}
+    ranks = ranks or {}
+    return tuple(
+        _term_shape(layout.terms[argument], sizes, overrides.get(argument, {}), ranks.get(argument))
+        for argument in layout.argument_of
+    )  # fmt: skip
+
+
+def _edge_cases(layout: _Layout, sizes: dict[str, int], profile: str) -> list[InputCase]:
+    cases = []
+    batch_keys = [key for key in sizes if key in layout.batch or key.startswith(ELLIPSIS)]
+    ones = batch_keys or list(layout.output.letters[:1])
+    if ones:
+        single = dict(sizes, **{key: 1 for key in ones})
+        cases.append(InputCase(profile, "batch-1", _shapes(layout, single)))
+    # Size 1 against a full size: the later operands of each batch dimension are broadcast.
+    arguments = sorted(set(layout.argument_of))
+    if batch_keys and len(arguments) > 1:
+        overrides = {argument: {key: 1 for key in batch_keys} for argument in arguments[1:]}
+        cases.append(InputCase(profile, "broadcast", _shapes(layout, sizes, overrides), optional=True))
+    if layout.has_ellipsis:
+        for rank in range(ELLIPSIS_RANK):
+            smaller = _sizes(layout, profile, ellipsis_rank=rank)
+            cases.append(InputCase(profile, f"ellipsis-{rank}", _shapes(layout, smaller), optional=True))
+        with_ellipsis = [argument for argument in arguments if layout.terms[argument].ellipsis_count]
+        if len(with_ellipsis) > 1:
+            ranks = {argument: ELLIPSIS_RANK - 1 for argument in with_ellipsis[1:]}
+            cases.append(InputCase(profile, "broadcast-rank", _shapes(layout, sizes, ranks=ranks), optional=True))
+    return cases
+
+
+def make_inputs(case: InputCase, dtype_name: str, device: str, seed: int) -> list:
+    """The operand tensors of one case, ``requires_grad=True``; non-contiguous cases are transposed
+    views (the gradient still flows to each operand)."""
+    torch = require_torch()
+    dtype = getattr(torch, dtype_name)
+    generator = torch.Generator().manual_seed(seed)
+    tensors = []
+    for shape in case.shapes:
+        if case.contiguous or not shape:
+            base = torch.randn(shape, generator=generator, dtype=torch.float64).to(device=device, dtype=dtype)
+            tensors.append(base.requires_grad_())
+        elif len(shape) == 1:
+            base = torch.randn((2 * shape[0],), generator=generator, dtype=torch.float64).to(device=device, dtype=dtype)
+            tensors.append(base.requires_grad_()[::2])
+        else:
+            order = tuple(reversed(range(len(shape))))
+            base = torch.randn(tuple(reversed(shape)), generator=generator, dtype=torch.float64).to(device=device, dtype=dtype)
+            tensors.append(base.requires_grad_().permute(order))
+    return tensors

@@ -1,0 +1,230 @@
+"""Verify fixes: prepare both expressions, run them on every input case and dtype, time the ones that
+agree, and give one verdict per fix - equivalent, not equivalent, or not verifiable (with the reason).
+
+Equivalence is shown for the ranks, shapes and dtypes tried; it does not establish what an unsafe fix
+assumes about the user's operands (that they are tensors, their ranks, a floating dtype), so a verified
+unsafe fix stays unsafe."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from einlint.diagnostics import Diagnostic
+from einlint.evidence.imports import ImportTable
+from einlint.verify.cache import VerdictCache, verdict_key
+from einlint.verify.equivalence import BOTH_RAISE, MATCH, MISMATCH, SKIPPED, CaseOutcome, check_case, compile_pair
+from einlint.verify.expressions import ExpressionPair, NotVerifiable, fix_expressions, imports_of, prepare
+from einlint.verify.inputs import PROFILES, plan_cases
+from einlint.verify.runtime import default_dtypes, device_description, require_torch, resolve_device, tf32_state
+from einlint.verify.timing import DEFAULT_MIN_RUN_TIME, ShapeTiming, overall_label, time_case
+
+EQUIVALENT, NOT_EQUIVALENT, NOT_VERIFIABLE = "equivalent", "not equivalent", "not verifiable"
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    device: str | None = None  # None: cuda when torch sees one, else cpu
+    dtypes: tuple[str, ...] | None = None  # None: float32 and float64, plus bfloat16 and float16 on cuda
+    profiles: tuple[str, ...] = PROFILES
+    timing: bool = True
+    min_run_time: float = DEFAULT_MIN_RUN_TIME
+    use_cache: bool = True
+    cache_dir: Path | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class PairVerdict:
+    """What the verifier found for one original/rewritten pair; independent of where the pair occurs."""
+
+    verdict: str
+    reason: str
+    original: str
+    rewritten: str
+    original_code: str = ""
+    rewritten_code: str = ""
+    operands: tuple[str, ...] = ()
+    equation: str = ""
+    max_error: float | None = None
+    grad_error: float | None = None
+    contiguous: tuple[bool, bool] | None = None  # the original's and the rewrite's result
+    cases: tuple[CaseOutcome, ...] = ()
+    timings: tuple[ShapeTiming, ...] = ()
+    speed: str | None = None  # faster, slower, same; None when not timed
+    notes: tuple[str, ...] = ()
+    device: str = ""
+    torch_version: str = ""
+    float32_matmul_precision: str = ""
+    cached: bool = False
+
+    @property
+    def equivalent(self) -> bool:
+        return self.verdict == EQUIVALENT
+
+    def to_dict(self) -> dict:
+        return {
+            "verdict": self.verdict, "reason": self.reason, "original": self.original, "rewritten": self.rewritten,
+            "original_code": self.original_code, "rewritten_code": self.rewritten_code, "operands": list(self.operands),
+            "equation": self.equation, "max_error": self.max_error, "grad_error": self.grad_error,
+            "contiguous": None if self.contiguous is None else {"original": self.contiguous[0], "rewritten": self.contiguous[1]},
+            "speed": self.speed, "timings": [timing.to_dict() for timing in self.timings],
+            "cases": [case.to_dict() for case in self.cases], "notes": list(self.notes), "device": self.device,
+            "torch": self.torch_version, "float32_matmul_precision": self.float32_matmul_precision, "cached": self.cached,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PairVerdict:
+        contiguous = data.get("contiguous")
+        return cls(
+            data["verdict"], data["reason"], data["original"], data["rewritten"], data["original_code"],
+            data["rewritten_code"], tuple(data["operands"]), data["equation"], data["max_error"], data["grad_error"],
+            None if contiguous is None else (contiguous["original"], contiguous["rewritten"]),
+            tuple(CaseOutcome.from_dict(case) for case in data["cases"]),
+            tuple(ShapeTiming.from_dict(timing) for timing in data["timings"]),
+            data["speed"], tuple(data["notes"]), data["device"], data["torch"], data["float32_matmul_precision"],
+            data.get("cached", False),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FixVerification:
+    """A finding's fix and its verdict."""
+
+    path: str
+    line: int
+    col: int  # 1-based, as shown to users
+    code: str
+    applicability: str
+    assumptions: tuple[str, ...]
+    replaced_text: str  # exactly what the fix replaces, for matching the fix again under --fix
+    replacement: str
+    result: PairVerdict = field(compare=False)
+
+    @property
+    def location(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+    def to_dict(self) -> dict:
+        data = {
+            "path": self.path, "line": self.line, "col": self.col, "code": self.code,
+            "applicability": self.applicability, "assumptions": list(self.assumptions),
+        }  # fmt: skip
+        data.update(self.result.to_dict())
+        return data
+
+
+def verify_pair(original: str, rewritten: str, imports: ImportTable | None = None, options: VerifyOptions = VerifyOptions()) -> PairVerdict:
+    """Verify that ``rewritten`` computes what ``original`` does. ``imports`` are the file's import
+    aliases (``t`` for ``import torch as t``); without them ``torch`` is taken to be torch."""
+    torch = require_torch()
+    device = resolve_device(options.device)
+    context = {"device": device_description(device), "torch_version": torch.__version__}
+    try:
+        pair = prepare(original, rewritten, imports)
+        cases = plan_cases(pair, options.profiles)
+    except NotVerifiable as reason:
+        return PairVerdict(NOT_VERIFIABLE, str(reason), " ".join(original.split()), " ".join(rewritten.split()), **context)
+    dtypes = options.dtypes or default_dtypes(device)
+    timing_key = f"timed {options.min_run_time}s" if options.timing else "untimed"
+    cache = VerdictCache(options.cache_dir) if options.use_cache else None
+    key = verdict_key(
+        pair.original_code, pair.rewritten_code, [case.to_dict() for case in cases], dtypes,
+        torch.__version__, context["device"], timing_key,
+    )  # fmt: skip
+    if cache is not None:
+        stored = cache.get(key)
+        if stored is not None:
+            try:
+                verdict = PairVerdict.from_dict(stored)
+            except (KeyError, TypeError, ValueError):
+                verdict = None  # a stale or damaged entry: verify again
+            if verdict is not None:
+                # The expressions as written here: equal canonical code may be spelled differently.
+                return replace(verdict, original=pair.original, rewritten=pair.rewritten, operands=pair.operands, cached=True)
+    verdict = _run(pair, cases, dtypes, device, options, context)
+    if cache is not None:
+        cache.put(key, verdict.to_dict())
+    return verdict
+
+
+def _run(pair: ExpressionPair, cases, dtypes: tuple[str, ...], device: str, options: VerifyOptions, context: dict) -> PairVerdict:
+    original, rewritten = compile_pair(pair)
+    outcomes: list[CaseOutcome] = []
+    failure = None
+    for index, case in enumerate(cases):
+        for dtype in dtypes:
+            outcome = check_case(original, rewritten, case, dtype, device, options.seed + index)
+            outcomes.append(outcome)
+            if outcome.status == MISMATCH:
+                failure = outcome
+                break
+        if failure:
+            break
+    common = dict(
+        original=pair.original, rewritten=pair.rewritten, original_code=pair.original_code,
+        rewritten_code=pair.rewritten_code, operands=pair.operands, equation=pair.equation, cases=tuple(outcomes),
+        float32_matmul_precision=tf32_state(), **context,
+    )  # fmt: skip
+    matched = [outcome for outcome in outcomes if outcome.status == MATCH]
+    errors = [outcome.max_error for outcome in outcomes if outcome.max_error is not None]
+    grad_errors = [outcome.grad_error for outcome in outcomes if outcome.grad_error is not None]
+    max_error = max(errors) if errors else None
+    grad_error = max(grad_errors) if grad_errors else None
+    contiguous = next((outcome.contiguous for outcome in outcomes if outcome.contiguous is not None), None)
+    if failure is not None:
+        reason = f"{failure.case}, {failure.dtype}: {failure.detail}"
+        return PairVerdict(NOT_EQUIVALENT, reason, max_error=max_error, grad_error=grad_error, contiguous=contiguous, **common)
+    if not matched:
+        raised = next((outcome.detail for outcome in outcomes if outcome.status == BOTH_RAISE), "")
+        reason = f"the original raises on every input tried ({raised})" if raised else "no input case applies"
+        return PairVerdict(NOT_VERIFIABLE, reason, **common)
+    notes = tuple(
+        dict.fromkeys(f"{outcome.case}: {outcome.detail}" for outcome in outcomes if outcome.status in (SKIPPED, BOTH_RAISE))
+    )  # fmt: skip
+    timings: list[ShapeTiming] = []
+    if options.timing:
+        for index, case in enumerate(cases):
+            if case.timed:
+                timing = time_case(original, rewritten, case, dtypes[0], device, options.seed + index, options.min_run_time)
+                if timing is not None:
+                    timings.append(timing)
+    tried = f"{len(matched)} case/dtype combinations agree"
+    return PairVerdict(
+        EQUIVALENT, tried, max_error=max_error, grad_error=grad_error, contiguous=contiguous, timings=tuple(timings),
+        speed=overall_label(timings), notes=notes, **common,
+    )  # fmt: skip
+
+
+def verify_diagnostic(diagnostic: Diagnostic, source_text: str, imports: ImportTable | None = None, options: VerifyOptions = VerifyOptions()) -> FixVerification:
+    if imports is None:
+        imports = imports_of(source_text)
+    fix = diagnostic.fix
+    applicability = fix.applicability.value if fix else ""
+    assumptions = fix.assumptions if fix else ()
+    try:
+        replaced, replacement = fix_expressions(diagnostic, source_text)
+    except NotVerifiable as reason:
+        replaced, replacement = "", fix.replacement if fix else ""
+        result = PairVerdict(NOT_VERIFIABLE, str(reason), "", replacement)
+    else:
+        result = verify_pair(replaced, replacement, imports, options)
+    return FixVerification(
+        diagnostic.path, diagnostic.line, diagnostic.col + 1, diagnostic.code, applicability, assumptions,
+        replaced, replacement, result,
+    )  # fmt: skip
+
+
+def verify_findings(findings: Iterable[tuple[Diagnostic, str]], options: VerifyOptions = VerifyOptions()) -> list[FixVerification]:
+    """Verify the fix of every finding that has one; ``findings`` pairs each with its file's text."""
+    results = []
+    imports_by_path: dict[str, ImportTable] = {}
+    for diagnostic, source_text in findings:
+        if diagnostic.fix is None:
+            continue
+        if diagnostic.path not in imports_by_path:
+            imports_by_path[diagnostic.path] = imports_of(source_text)
+        imports = imports_by_path[diagnostic.path]
+        results.append(verify_diagnostic(diagnostic, source_text, imports, options))
+    return results
