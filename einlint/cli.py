@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: one per CPU)")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
     parser.add_argument("--profile", action="store_true", help="print time spent per stage and per rule (stderr)")
+    _add_verify_arguments(parser)
     parser.add_argument("--version", action="version", version=f"einlint {__version__}")
     return parser
 
@@ -68,6 +69,10 @@ def _run(args: argparse.Namespace) -> int:
         ignore=split_codes(args.ignore) if args.ignore is not None else None,
         unsafe_fixes=args.unsafe_fixes,
     )
+    if args.verify or args.verify_report or args.only_faster:
+        return _verify(args, settings)
+    if args.device:
+        raise ConfigError("--device applies to --verify")
     from einlint.engine.driver import RunOptions, run
 
     options = RunOptions(
@@ -85,6 +90,26 @@ def _run(args: argparse.Namespace) -> int:
         if progress:
             progress.close()
     return _report(reports, args, settings.unsafe_fixes)
+
+
+def _add_verify_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="run the original and the rewritten expression of every fix (unsafe ones included) on synthetic tensors; "
+        "print equivalence, max error and speedup per fix; exit 1 if a fix is not equivalent; with --fix or --diff, "
+        "apply only fixes verified equivalent (needs torch: einlint[verify])",
+    )
+    parser.add_argument("--verify-report", metavar="PATH", help="with --verify: also write a Markdown report (and a PNG chart with matplotlib)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="where --verify runs (default: cuda when available)")
+    parser.add_argument("--only-faster", action="store_true", help="with --fix --verify: also skip fixes measured slower on this machine")
+
+
+def _verify(args: argparse.Namespace, settings) -> int:
+    """--verify lives in einlint.verify, the one package that imports torch."""
+    from einlint.verify.command import run_verify
+
+    return run_verify(args, settings)
 
 
 def _report(reports, args: argparse.Namespace, unsafe_fixes: bool) -> int:

@@ -32,6 +32,7 @@ class FileAnalysis:
         self.enabled_chain_kinds = enabled_chain_kinds
         self.text = text
         self.has_walrus = ":=" in text
+        self.has_pragmas = "einlint:" in text
         self.lines = lines
         self.imports = ImportTable.from_module(tree)
         self.declared_assumptions = declared_assumptions
@@ -42,7 +43,7 @@ class FileAnalysis:
     def facts_for(self, scope: ast.AST) -> FunctionFacts:
         facts = self._scope_facts.get(id(scope))
         if facts is None:
-            facts = FunctionFacts(scope, self.imports, self.lines, self.has_walrus)
+            facts = FunctionFacts(scope, self.imports, self.lines, self.has_walrus, self.has_pragmas)
             self._scope_facts[id(scope)] = facts
         return facts
 
@@ -126,6 +127,13 @@ class RuleContext:
         for alias, target in aliases.items():
             if target == "torch" and not self._locally_bound(alias):
                 return f"{alias}.einsum"
+        return None
+
+    def module_alias(self, module: str) -> str | None:
+        """The local name this file imported ``module`` as (``import torch as t`` -> ``t``)."""
+        for alias, target in self.analysis.imports.aliases.items():
+            if target == module and not self._locally_bound(alias):
+                return alias
         return None
 
     def preferred_quote(self) -> str:

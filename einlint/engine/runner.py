@@ -72,13 +72,20 @@ def lint_source(
     tree: ast.Module | None = None,
     profile: bool = False,
     apply_noqa: bool = True,
+    exhaustive: bool = False,
 ) -> FileResult:
+    """Lint ``source``. ``exhaustive`` turns every prefilter off (every line a hit, every statement a
+    candidate, every rule applicable): the tests compare it with a normal run to prove the prefilter
+    only ever skips code that cannot match."""
     result = FileResult(source.path, source=source)
     timings: dict[str, float] = defaultdict(float)
     clock = time.perf_counter
     started = clock()
     triggers = rule_set.triggers
-    lines = hit_lines(source.text, _compiled_pattern(triggers), source.line_starts)
+    if exhaustive:
+        lines = list(range(1, len(source.line_starts) + 1))
+    else:
+        lines = hit_lines(source.text, _compiled_pattern(triggers), source.line_starts)
     timings["prefilter"] += clock() - started
     if not lines:
         result.profile = dict(timings)
@@ -96,15 +103,18 @@ def lint_source(
             return result
     timings["ast"] += clock() - started
     started = clock()
-    analysis = FileAnalysis(tree, source.text.splitlines(), settings.assume, rule_set.chain_kinds, source.text)
+    pragma_lines = [source.line_text(n) for n in range(1, len(source.line_starts) + 1)] if "einlint:" in source.text else []
+    analysis = FileAnalysis(tree, pragma_lines, settings.assume, rule_set.chain_kinds, source.text)
     aliases = analysis.imports.aliases_of(triggers.names)
-    if aliases:
+    if aliases and not exhaustive:
         # ``from torch import einsum as es``: the alias is a trigger word in this file.
         triggers = Triggers(triggers.names | aliases, triggers.matmul_operator)
         lines = hit_lines(source.text, trigger_pattern(triggers), source.line_starts)
     alias_targets = {alias: analysis.imports.aliases[alias].rsplit(".", 1)[-1] for alias in aliases}
 
     def wanted(words: Words) -> bool:
+        if exhaustive:
+            return True
         if alias_targets:
             extra = {alias_targets[name] for name in words.names & aliases}
             words = Words(words.names | extra, words.has_matmul, words.has_multiply) if extra else words
@@ -121,7 +131,7 @@ def lint_source(
         extra = {alias_targets[name] for name in words.names & aliases}
         if extra:
             words = Words(words.names | extra, words.has_matmul, words.has_multiply)
-        applicable = [rule for rule in rule_set.rules if rule.applies(words)]
+        applicable = list(rule_set.rules) if exhaustive else [rule for rule in rule_set.rules if rule.applies(words)]
         started = clock()
         unit = Unit.parse(candidate, source)
         timings["libcst"] += clock() - started

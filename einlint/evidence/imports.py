@@ -51,7 +51,7 @@ class ImportTable:
         name (``from torch import einsum as es`` -> ``es``)."""
         return frozenset(
             alias for alias, target in self.aliases.items()
-            if alias not in leaf_names and target.rsplit(".", 1)[-1] in leaf_names
+            if target.rsplit(".", 1)[-1] in leaf_names and alias != target.rsplit(".", 1)[-1]
         )  # fmt: skip
 
     def imports_module(self, module: str) -> bool:

@@ -29,6 +29,19 @@ NON_TENSOR_TORCH = frozenset(
 TENSOR_ANNOTATIONS = frozenset({"torch.Tensor", "torch.FloatTensor", "torch.nn.Parameter", "torch.nn.parameter.Parameter"})
 FLOAT_ANNOTATIONS = frozenset({"torch.FloatTensor"})
 _JAXTYPING_FLOAT = frozenset({"Float", "Float32", "Float64", "BFloat16", "Float16"})
+# The dtype of what randn and friends return without ``dtype=``: torch.get_default_dtype() at run time.
+DEFAULT_FLOAT = "default"
+FLOAT_DTYPES = {
+    "torch.float32": "torch.float32", "torch.float": "torch.float32", "torch.float64": "torch.float64",
+    "torch.double": "torch.float64", "torch.float16": "torch.float16", "torch.half": "torch.float16",
+    "torch.bfloat16": "torch.bfloat16",
+}  # fmt: skip
+_ANNOTATION_DTYPES = {"torch.FloatTensor": "torch.float32", "Float32": "torch.float32", "Float64": "torch.float64", "Float16": "torch.float16", "BFloat16": "torch.bfloat16"}
+# Array libraries whose values overload ``@``, ``*``, ``.T`` and ``.sum`` with their own semantics:
+# what their functions return is not a torch tensor.
+NON_TENSOR_MODULES = frozenset({"numpy", "scipy", "jax", "cupy", "pandas", "tensorflow"})
+ARRAY = "array"
+OBJECT = "object"  # an instance of a class, a list, a Python number
 _PRAGMA = re.compile(r"#\s*einlint:\s*shape\s+(.+)$")
 
 
@@ -39,6 +52,9 @@ class OperandEvidence:
     shape: tuple[int | None, ...] | None = None  # literal sizes; None entries are unknown sizes
     is_float: bool = False
     labels: tuple[str, ...] | None = None  # dimension names from a pragma or shape unpack
+    dtype: str | None = None  # a floating dtype the code states ("torch.float64"), or DEFAULT_FLOAT
+    # What the operand is known to be instead of a torch tensor: ARRAY (numpy and the like), OBJECT.
+    not_tensor: str | None = None
 
 
 UNKNOWN = OperandEvidence()
@@ -51,7 +67,7 @@ TENSOR_ONLY_METHODS = frozenset(
         "permute", "unsqueeze", "contiguous", "clone", "detach", "float", "double", "half", "bfloat16",
         "type_as", "masked_fill", "softmax", "log_softmax", "to", "cuda", "cpu", "expand", "expand_as",
         "repeat_interleave", "view_as", "reshape_as", "sigmoid", "relu", "tanh", "exp", "bmm", "mm",
-        "matmul", "narrow", "flatten", "unflatten", "new_zeros", "new_ones", "new_empty", "new_full",
+        "matmul", "narrow", "unflatten", "new_zeros", "new_ones", "new_empty", "new_full",
     }
 )  # fmt: skip
 # Methods whose result has the receiver's rank.
@@ -62,7 +78,18 @@ RANK_PRESERVING_METHODS = frozenset(
         "relu", "tanh", "exp", "neg", "abs", "sqrt", "rsqrt", "pow", "mul", "div", "add", "sub",
     }
 )  # fmt: skip
+# Elementwise methods that broadcast self against their tensor arguments: with one of higher rank (or
+# another dtype) the result has that rank (or the promoted dtype). Only literal number arguments keep both.
+BROADCASTING_METHODS = frozenset({"masked_fill", "pow", "mul", "div", "add", "sub"})
 FLOAT_RESULT_METHODS = frozenset({"float", "double", "half", "bfloat16", "softmax", "log_softmax", "sigmoid", "tanh"})
+METHOD_DTYPES = {"float": "torch.float32", "double": "torch.float64", "half": "torch.float16", "bfloat16": "torch.bfloat16"}
+# Methods of a tensor that return something else (an ndarray, a list, a Python number).
+NON_TENSOR_RESULT_METHODS = frozenset({"tolist", "item"})
+# In-place methods that change the rank of the tensor a name holds: after one, facts about the name's
+# binding no longer hold, as after a new assignment.
+RANK_CHANGING_IN_PLACE = frozenset({"unsqueeze_", "squeeze_", "resize_", "resize_as_", "set_", "as_strided_"})
+# Methods that reinterpret a tensor's memory and raise unless its strides allow it.
+VIEW_METHODS = frozenset({"view", "view_as"})
 
 
 def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None) -> OperandEvidence:
@@ -75,17 +102,26 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
     qualified = qualified_name(node.func, imports)
     if qualified in SHAPE_FACTORIES:
         shape = _factory_shape(node, qualified)
-        is_float = qualified in FLOAT_FACTORIES or _has_float_dtype(node, imports)
+        dtype = _factory_dtype(node, qualified, imports)
+        is_float = qualified in FLOAT_FACTORIES or dtype is not None
         if shape is not None:
-            return OperandEvidence(True, len(shape), shape, is_float)
-        return OperandEvidence(True, is_float=is_float)
+            return OperandEvidence(True, len(shape), shape, is_float, dtype=dtype)
+        return OperandEvidence(True, is_float=is_float, dtype=dtype)
     if qualified is not None:
         if qualified.startswith(TENSOR_RESULT_PREFIXES) and qualified not in NON_TENSOR_TORCH and _is_tensor_function(qualified):
             return OperandEvidence(True)
-        return UNKNOWN
+        kind = _non_tensor_call(qualified)
+        return OperandEvidence(not_tensor=kind) if kind else UNKNOWN
+    if isinstance(node.func, ast.Name) and _non_tensor_call(node.func.id):
+        return OperandEvidence(not_tensor=_non_tensor_call(node.func.id))
     if not isinstance(node.func, ast.Attribute):
         return UNKNOWN
     method, receiver = node.func.attr, node.func.value
+    inner = expression_evidence(receiver, imports, resolve_name)
+    if inner.not_tensor == ARRAY or method == "numpy":
+        return OperandEvidence(not_tensor=ARRAY)  # an array's methods return arrays
+    if method in NON_TENSOR_RESULT_METHODS:
+        return OperandEvidence(not_tensor=OBJECT)
     positional = [arg for arg in node.args if not isinstance(arg, ast.Starred)]
     starred = len(positional) != len(node.args)
     is_tensor = method in TENSOR_ONLY_METHODS
@@ -102,17 +138,41 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
     if method == "permute" and not starred and positional:
         count = len(positional[0].elts) if len(positional) == 1 and isinstance(positional[0], (ast.Tuple, ast.List)) else len(positional)
         return OperandEvidence(is_tensor=True, rank=count)
-    inner = expression_evidence(receiver, imports, resolve_name)
     if method == "unsqueeze":
-        return OperandEvidence(is_tensor=True, rank=inner.rank + 1 if inner.rank is not None else None, is_float=inner.is_float)
+        return OperandEvidence(
+            is_tensor=True, rank=inner.rank + 1 if inner.rank is not None else None, is_float=inner.is_float, dtype=inner.dtype
+        )
     if method in RANK_PRESERVING_METHODS:
-        keeps_dtype = method not in ("to", "type_as") and method not in ("float", "double", "half", "bfloat16")
+        keeps_dtype = method not in ("to", "type_as") and method not in METHOD_DTYPES
+        # A tensor argument of an elementwise method broadcasts and promotes; a literal number does not.
+        keeps_shape = method not in BROADCASTING_METHODS or all(_is_number(arg) for arg in node.args)
+        dtype = METHOD_DTYPES.get(method) or (inner.dtype if keeps_dtype and keeps_shape else None)
+        if any(keyword.arg == "dtype" for keyword in node.keywords):  # softmax(dim, dtype=...)
+            dtype = None
+            keeps_dtype = False
         return OperandEvidence(
             is_tensor=is_tensor or inner.is_tensor,
-            rank=inner.rank,
+            rank=inner.rank if keeps_shape else None,
             is_float=is_float or (inner.is_float and keeps_dtype),
+            dtype=dtype,
         )
     return OperandEvidence(is_tensor=is_tensor) if is_tensor else UNKNOWN
+
+
+def _non_tensor_call(qualified: str) -> str | None:
+    """ARRAY for a function of an array library other than torch, OBJECT for a class outside torch (by
+    the naming convention): what calling it returns is not a torch tensor. None when it may be one."""
+    if qualified.split(".", 1)[0] in NON_TENSOR_MODULES:
+        return ARRAY
+    if not qualified.startswith(TENSOR_RESULT_PREFIXES) and qualified.rsplit(".", 1)[-1][:1].isupper():
+        return OBJECT
+    return None
+
+
+def _is_number(node: ast.expr) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
 
 
 def _is_tensor_function(qualified: str) -> bool:
@@ -147,12 +207,13 @@ def _literal_int(node: ast.expr) -> int | None:
     return None
 
 
-def _has_float_dtype(call: ast.Call, imports: ImportTable) -> bool:
+def _factory_dtype(call: ast.Call, qualified: str, imports: ImportTable) -> str | None:
+    """The floating dtype a factory call produces, when the call states it (or leaves it to the default
+    for randn/rand, which only produce floating tensors)."""
     for keyword in call.keywords:
         if keyword.arg == "dtype":
-            name = qualified_name(keyword.value, imports) or ""
-            return name in {"torch.float32", "torch.float64", "torch.float16", "torch.bfloat16", "torch.float", "torch.double", "torch.half"}
-    return False
+            return FLOAT_DTYPES.get(qualified_name(keyword.value, imports) or "")
+    return DEFAULT_FLOAT if qualified in FLOAT_FACTORIES else None
 
 
 def dotted_name(node: ast.expr) -> str | None:
@@ -180,10 +241,17 @@ class _NameFacts:
 class FunctionFacts:
     """Facts about the local names of one function (or of a module's top level)."""
 
-    def __init__(self, scope: ast.AST, imports: ImportTable, lines: list[str] | None = None, has_walrus: bool = True) -> None:
+    def __init__(
+        self,
+        scope: ast.AST,
+        imports: ImportTable,
+        lines: list[str] | None = None,
+        has_walrus: bool = True,
+        has_pragmas: bool = True,
+    ) -> None:
         self.imports = imports
         self.has_walrus = has_walrus
-        self.has_pragmas = lines is not None and any("einlint:" in line for line in lines)
+        self.has_pragmas = has_pragmas and lines is not None
         self.names: dict[str, _NameFacts] = {}
         # statement -> (id of the body list holding it, its index there)
         self.location: dict[int, tuple[int, int]] = {}
@@ -211,6 +279,11 @@ class FunctionFacts:
             self._record(statement, lines)
             if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 self._entry(statement.name).bindings.append(statement)
+                if isinstance(statement, ast.ClassDef):
+                    # A class body is not a scope of its own here: code in it is read with this scope's
+                    # facts, so a name it rebinds is not trusted anywhere in this scope.
+                    for node in _block_names(statement.body, self.has_walrus):
+                        self._entry(node.id).bindings.append(statement)
                 continue  # a nested scope: its names are its own
             for name in ("body", "orelse", "finalbody"):
                 child = getattr(statement, name, None)
@@ -221,6 +294,10 @@ class FunctionFacts:
                     self._entry(handler.name).bindings.append(handler)
                 self._walk(handler.body, lines)
             for case in getattr(statement, "cases", ()):
+                for node in ast.walk(case.pattern):
+                    captured = getattr(node, "name", None) or getattr(node, "rest", None)
+                    if isinstance(captured, str):
+                        self._entry(captured).bindings.append(statement)
                 self._walk(case.body, lines)
 
     def _record(self, statement: ast.stmt, lines: list[str] | None) -> None:
@@ -300,6 +377,9 @@ def _merge(first: OperandEvidence, second: OperandEvidence) -> OperandEvidence:
         shape=first.shape if first.shape is not None else second.shape,
         is_float=first.is_float or second.is_float,
         labels=first.labels if first.labels is not None else second.labels,
+        # Two facts that name different dtypes contradict each other: neither is trusted.
+        dtype=first.dtype if second.dtype in (None, first.dtype) else second.dtype if first.dtype is None else None,
+        not_tensor=first.not_tensor or second.not_tensor,
     )
 
 
@@ -324,12 +404,37 @@ def _bound_names(statement: ast.stmt, has_walrus: bool = True):
             yield ast.Name(id=name)  # counted twice: a global's value is never trusted
     for target in targets:
         yield from _target_names(target)
+        if isinstance(target, ast.Attribute) and target.attr == "data" and isinstance(target.value, ast.Name):
+            yield target.value  # x.data = ... replaces the tensor x holds, shape and dtype included
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+        method = statement.value.func
+        if isinstance(method, ast.Attribute) and method.attr in RANK_CHANGING_IN_PLACE and isinstance(method.value, ast.Name):
+            yield method.value
     # Walrus targets anywhere in the statement's own expressions (a costly walk, skipped when the file
     # has no ':=').
     if has_walrus and not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         for node in _own_expressions(statement):
             if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
                 yield node.target
+
+
+def _block_names(body: list[ast.stmt], has_walrus: bool):
+    """Names the statements of a block bind, nested blocks included, nested scopes excluded."""
+    for statement in body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield ast.Name(id=statement.name)
+            continue
+        yield from _bound_names(statement, has_walrus)
+        for name in ("body", "orelse", "finalbody"):
+            child = getattr(statement, name, None)
+            if isinstance(child, list):
+                yield from _block_names(child, has_walrus)
+        for handler in getattr(statement, "handlers", ()):
+            if handler.name:
+                yield ast.Name(id=handler.name)
+            yield from _block_names(handler.body, has_walrus)
+        for case in getattr(statement, "cases", ()):
+            yield from _block_names(case.body, has_walrus)
 
 
 def _target_names(target: ast.expr):
@@ -389,7 +494,9 @@ def _annotation_evidence(annotation: ast.expr | None, imports: ImportTable) -> O
         return UNKNOWN
     qualified = qualified_name(annotation, imports)
     if qualified in TENSOR_ANNOTATIONS:
-        return OperandEvidence(is_tensor=True, is_float=qualified in FLOAT_ANNOTATIONS)
+        return OperandEvidence(is_tensor=True, is_float=qualified in FLOAT_ANNOTATIONS, dtype=_ANNOTATION_DTYPES.get(qualified))
+    if qualified is not None and qualified.split(".", 1)[0] in NON_TENSOR_MODULES:
+        return OperandEvidence(not_tensor=ARRAY)  # np.ndarray
     # jaxtyping: Float[Tensor, "b n d"]
     if isinstance(annotation, ast.Subscript) and isinstance(annotation.slice, ast.Tuple):
         kind = dotted_name(annotation.value) or ""
@@ -400,12 +507,28 @@ def _annotation_evidence(annotation: ast.expr | None, imports: ImportTable) -> O
             if array in TENSOR_ANNOTATIONS and qualified_kind.startswith("jaxtyping."):
                 dims = elements[1].value.split()
                 fixed = not any(dim.startswith("*") or dim == "..." or dim.startswith("#") for dim in dims)
+                short_kind = kind.rsplit(".", 1)[-1]
                 return OperandEvidence(
                     is_tensor=True,
                     rank=len(dims) if fixed else None,
-                    is_float=kind.rsplit(".", 1)[-1] in _JAXTYPING_FLOAT,
+                    is_float=short_kind in _JAXTYPING_FLOAT,
+                    dtype=_ANNOTATION_DTYPES.get(short_kind),
                 )
+            if array is not None and array.split(".", 1)[0] in NON_TENSOR_MODULES and qualified_kind.startswith("jaxtyping."):
+                return OperandEvidence(not_tensor=ARRAY)
     return UNKNOWN
+
+
+def viewed_names(scope: ast.AST) -> frozenset[str]:
+    """Names in ``scope`` whose value some ``name.view(...)`` reinterprets (nested scopes included)."""
+    return frozenset(
+        node.func.value.id
+        for node in ast.walk(scope)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in VIEW_METHODS
+        and isinstance(node.func.value, ast.Name)
+    )
 
 
 def _pragma_shapes(text: str) -> list[tuple[str, tuple[str, ...]]]:

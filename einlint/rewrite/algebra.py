@@ -67,6 +67,7 @@ class Leaf:
     rank_assumed_by: str | None = None  # why an exact rank was assumed, when it was
     is_tensor: bool = False
     is_float: bool = False
+    dtype: str | None = None  # a floating dtype the code states, when it does
 
     @property
     def min_rank_needed(self) -> int:
@@ -105,9 +106,11 @@ def fresh(count: int) -> list[Label]:
     return [Label() for _ in range(count)]
 
 
-def new_leaf(chain: Chain, node: object, name_hint: str, rank: int | None, is_tensor: bool, is_float: bool) -> Value:
+def new_leaf(
+    chain: Chain, node: object, name_hint: str, rank: int | None, is_tensor: bool, is_float: bool, dtype: str | None = None
+) -> Value:
     leaf = Leaf(node, name_hint, ellipsis=rank is None, labels=fresh(rank or 0), rank_proven=rank is not None)
-    leaf.is_tensor, leaf.is_float = is_tensor, is_float
+    leaf.is_tensor, leaf.is_float, leaf.dtype = is_tensor, is_float, dtype
     chain.leaves.append(leaf)
     return Value(leaf.ellipsis, list(leaf.labels), leaf)
 
@@ -192,6 +195,8 @@ def transpose(value: Value, first: int, second: int, chain: Chain) -> Value:
 def permute(value: Value, dims: list[int], chain: Chain) -> Value:
     # permute raises unless it gets exactly one entry per dimension: the rank is proven.
     fix_rank(value, len(dims), chain, True, "permute")
+    if any(not -len(dims) <= d < len(dims) for d in dims):
+        raise ChainError("permute dimension out of range")
     positions = [d % len(dims) for d in dims]
     if sorted(positions) != list(range(len(dims))):
         raise ChainError("not a permutation")
@@ -262,6 +267,10 @@ def _align(first: Value, second: Value, chain: Chain, why: str) -> None:
 def multiply(first: Value, second: Value, chain: Chain, min_trailing: int = 0) -> Value:
     """Elementwise product with broadcasting. ``min_trailing``: trailing dimensions a later ``sum``
     addresses, exposed on each operand before they are combined."""
+    if any(not value.ellipsis and not value.labels for value in (first, second)):
+        # A 0-D factor takes part in dtype promotion differently (float32 times a 0-D float64 tensor
+        # is float32, einsum gives float64), and a scaled sum is no contraction anyway.
+        raise ChainError("a 0-D factor")
     for value in (first, second):
         if value.ellipsis and len(value.labels) < min_trailing:
             materialize(value, min_trailing, False, chain, "elementwise product that is then summed")

@@ -11,6 +11,9 @@ from einlint.config import ConfigError, Settings
 from einlint.verify.runtime import VerifierUnavailable, require_torch, resolve_device
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+# The shapes tried and the time spent per measurement by ``einlint --verify``.
+CLI_PROFILES = ("tiny", "medium", "large")
+CLI_MIN_RUN_TIME = 0.1
 
 
 def run_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -44,7 +47,7 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
             continue
         findings.extend((diagnostic, source.text) for diagnostic in fixable)
     try:
-        verifications = verify_findings(findings, VerifyOptions(device=device, use_cache=use_cache))
+        verifications = verify_findings(findings, VerifyOptions(device=device, profiles=CLI_PROFILES, min_run_time=CLI_MIN_RUN_TIME, use_cache=use_cache))
     except VerifierUnavailable as error:
         print(f"einlint: error: {error}", file=sys.stderr)
         return EXIT_ERROR

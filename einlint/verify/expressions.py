@@ -1,10 +1,11 @@
 """The two expressions a fix exchanges, made safe to evaluate.
 
-A fix replaces one expression of the user's file with a ``torch.einsum`` call. The verifier runs both
-expressions, and nothing else: the einsum's operands (whatever code computes them) become placeholders
-``x0, x1, ...`` that the verifier binds to synthetic tensors, every spelling of torch (``t.einsum``, an
-imported ``einsum``) becomes ``torch.<name>``, and what is left must pass an allowlist of the tensor
-methods and torch functions that rewrites use. Anything else - another name, a call the list does not
+A fix replaces one expression of the user's file with another, usually a ``torch.einsum`` call. The
+verifier runs both expressions, and nothing else: the einsum's operands (whatever code computes them;
+without an einsum, the names the original reads) become placeholders ``x0, x1, ...`` that the verifier
+binds to synthetic tensors, every spelling of torch (``t.einsum``, an imported ``einsum``) becomes
+``torch.<name>``, and what is left must pass an allowlist of the tensor methods and torch functions
+that rewrites use. Anything else - another name, a call the list does not
 hold, a dunder attribute, a lambda - makes the fix "not verifiable", with the reason. The user's module
 is never imported and no other code of it is run.
 """
@@ -66,7 +67,7 @@ class ExpressionPair:
     original_code: str
     rewritten_code: str
     operands: tuple[str, ...]  # the source of each placeholder's operand, by placeholder index
-    equation: str
+    equation: str  # the einsum's; empty when neither expression is one (shapes are then searched for)
     einsum_operands: tuple[int, ...]  # the placeholder of each einsum argument, in argument order
 
     @property
@@ -92,16 +93,27 @@ def prepare(original: str, rewritten: str, imports: ImportTable | None = None) -
     imports = imports or ImportTable()
     original_tree = _parse(original, "original")
     rewritten_tree = _parse(rewritten, "rewritten")
+    if _qualify("torch", imports) is None:
+        raise NotVerifiable("'torch' names something other than torch in this file")
+    for tree in (original_tree, rewritten_tree):
+        _refuse_dunders(tree)
     call = _einsum_call(rewritten_tree.body, imports) or _einsum_call(original_tree.body, imports)
-    if call is None:
-        raise NotVerifiable("neither expression is a torch.einsum call with a literal equation, which the inputs are built from")
-    equation_text, operand_nodes = call
-    try:
-        equation = parse_equation(equation_text)
-    except EquationSyntaxError as error:
-        raise NotVerifiable(f"the einsum equation {equation_text!r} is malformed: {error}") from None
-    if len(equation.inputs) != len(operand_nodes):
-        raise NotVerifiable(f"the einsum equation has {len(equation.inputs)} terms for {len(operand_nodes)} operands")
+    if call is not None:
+        equation_text, operand_nodes = call
+        try:
+            parsed = parse_equation(equation_text)
+        except EquationSyntaxError as error:
+            raise NotVerifiable(f"the einsum equation {equation_text!r} is malformed: {error}") from None
+        if len(parsed.inputs) != len(operand_nodes):
+            raise NotVerifiable(f"the einsum equation has {len(parsed.inputs)} terms for {len(operand_nodes)} operands")
+        equation = parsed.text()
+    else:
+        # A rewrite between other tensor operations (a dropped .contiguous()): the operands are the
+        # names the original reads, and their shapes are searched for (see inputs.py).
+        operand_nodes = _named_operands(original_tree.body, imports)
+        if not operand_nodes:
+            raise NotVerifiable("the original expression reads no operand")
+        equation = ""
     operand_keys: dict[str, int] = {}
     operand_texts: list[str] = []
     einsum_operands = []
@@ -120,7 +132,7 @@ def prepare(original: str, rewritten: str, imports: ImportTable | None = None) -
         codes.append(ast.unparse(tree))
     return ExpressionPair(
         " ".join(original.split()), " ".join(rewritten.split()), codes[0], codes[1],
-        tuple(operand_texts), equation.text(), tuple(einsum_operands),
+        tuple(operand_texts), equation, tuple(einsum_operands),
     )  # fmt: skip
 
 
@@ -141,6 +153,40 @@ def _parse(text: str, which: str) -> ast.Expression:
     except (SyntaxError, ValueError, RecursionError) as error:
         raise NotVerifiable(f"the {which} expression does not parse on its own ({type(error).__name__})") from None
     return tree
+
+
+def _refuse_dunders(tree: ast.AST) -> None:
+    """Dunder names are refused anywhere, operands included, even though operands are never run."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _is_dunder(node.attr):
+            raise NotVerifiable(f"attribute access to the dunder name {node.attr!r} is refused")
+        if isinstance(node, ast.Name) and _is_dunder(node.id):
+            raise NotVerifiable(f"the dunder name {node.id!r} is not in the allowlist")
+
+
+def _named_operands(node: ast.expr, imports: ImportTable) -> list[ast.expr]:
+    """The operands an expression without einsum reads, in order: each name or attribute path that
+    does not start at torch (``x``, ``self.weight``), up to the first tensor method or property."""
+    found: list[ast.expr] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            dotted = _dotted(node)
+            if dotted is not None:
+                if _qualify(dotted.split(".")[0], imports) is None:
+                    parts = dotted.split(".")
+                    cut = next((i for i, part in enumerate(parts) if i and part in TENSOR_METHODS | TENSOR_PROPERTIES), len(parts))
+                    operand = node
+                    for _ in range(len(parts) - cut):
+                        operand = operand.value  # type: ignore[attr-defined]
+                    if not any(ast.dump(operand) == ast.dump(seen) for seen in found):
+                        found.append(operand)
+                return
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(node)
+    return found
 
 
 def _dotted(node: ast.expr) -> str | None:
@@ -195,7 +241,7 @@ class _Substitute(ast.NodeTransformer):
     def visit_Name(self, node: ast.Name) -> ast.Name:
         if node.id in self.placeholders:
             # A name of the user's that is not an operand must not pass for one.
-            raise NotVerifiable(f"the name {node.id!r} is neither an operand of the einsum nor torch")
+            raise NotVerifiable(f"the name {node.id!r} is neither an operand nor torch")
         return node
 
 
@@ -211,8 +257,6 @@ class _Canonicalize(ast.NodeTransformer):
             return node
         qualified = _qualify(node.id, self.imports)
         if qualified is None:
-            if node.id == "torch":
-                raise NotVerifiable("'torch' names something other than torch in this file")
             return node
         parts = qualified.split(".")
         built: ast.expr = ast.Name(parts[0], ast.Load())
@@ -257,7 +301,7 @@ class _Allowlist:
             return "module:torch"
         if _is_dunder(node.id):
             raise NotVerifiable(f"the dunder name {node.id!r} is not in the allowlist")
-        raise NotVerifiable(f"the name {node.id!r} is neither an operand of the einsum nor torch")
+        raise NotVerifiable(f"the name {node.id!r} is neither an operand nor torch")
 
     def _Attribute(self, node: ast.Attribute) -> str:
         if _is_dunder(node.attr):

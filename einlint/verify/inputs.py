@@ -4,12 +4,17 @@ Every label gets a different size, so that a swapped axis changes the result's s
 of hiding. Each size profile (tiny, medium, large) is tried with contiguous operands and with
 non-contiguous ones (transposed views of another tensor); the tiny profile adds batch size 1, size-1
 broadcasting between operands and other ellipsis ranks, which only count where the original accepts
-them.
+them. A fix without an einsum (a dropped ``.contiguous()``) has no equation: its labels are found by
+running the original on shape-only meta tensors.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import string
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from einlint.equation.model import ELLIPSIS, Term, parse_equation
@@ -27,6 +32,11 @@ _PROFILE_SIZES = {
 }
 # Dimensions an ellipsis stands for in the base cases; the tiny profile also tries 0 and 1.
 ELLIPSIS_RANK = 2
+# Without an equation: the operand ranks tried (the first that fits is the base case), the distinct
+# sizes labels get while searching, and how many label assignments are tried at most per rank.
+SEARCH_RANKS = (3, 2, 4)
+SEARCH_SIZES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89)
+MAX_SEARCH = 5000
 
 
 @dataclass(frozen=True)
@@ -59,8 +69,22 @@ class _Layout:
     has_ellipsis: bool
 
 
-def plan_cases(pair: ExpressionPair, profiles: tuple[str, ...] = PROFILES) -> list[InputCase]:
-    layout = _layout(pair)
+def plan_cases(pair: ExpressionPair, profiles: tuple[str, ...] = PROFILES, original: Callable | None = None) -> list[InputCase]:
+    """The cases to try. Without an einsum equation the labels are searched for by running
+    ``original`` (the compiled original expression) on meta tensors."""
+    other_ranks: list[tuple[int, _Layout]] = []
+    if pair.equation:
+        layout = _layout(pair)
+    else:
+        if original is None:
+            raise ValueError("a pair without an einsum equation needs the original function to search shapes")
+        found = [(rank, _searched_layout(original, len(pair.operands), rank)) for rank in SEARCH_RANKS]
+        found = [(rank, layout) for rank, layout in found if layout is not None]
+        if not found:
+            ranks = ", ".join(str(rank) for rank in SEARCH_RANKS)
+            raise NotVerifiable(f"no operand shapes found on which the original runs (ranks {ranks} tried)")
+        layout = found[0][1]
+        other_ranks = found[1:]
     cases: list[InputCase] = []
     for profile in profiles:
         if profile not in _PROFILE_SIZES:
@@ -71,6 +95,8 @@ def plan_cases(pair: ExpressionPair, profiles: tuple[str, ...] = PROFILES) -> li
         cases.append(InputCase(profile, "non-contiguous", base, contiguous=False))
         if profile == "tiny":
             cases.extend(_edge_cases(layout, sizes, profile))
+            for rank, other in other_ranks:
+                cases.append(InputCase(profile, f"rank-{rank}", _shapes(other, _sizes(other, profile)), optional=True))
     # A variant can coincide with another (a broadcast where only one operand has the batch dimension).
     unique: dict[tuple, InputCase] = {}
     for case in cases:
@@ -96,6 +122,63 @@ def _layout(pair: ExpressionPair) -> _Layout:
     argument_of = tuple(first_argument[index] for index in range(len(pair.operands)))
     has_ellipsis = any(term.ellipsis_count for term in terms)
     return _Layout(terms, output, argument_of, letters, batch, has_ellipsis)
+
+
+def _searched_layout(original: Callable, operand_count: int, rank: int) -> _Layout | None:
+    """Labels for operands of ``rank`` dimensions each on which ``original`` runs, with as many
+    distinct labels as possible: start from all dimensions distinct and merge two labels at a time
+    (breadth first), running the original on meta tensors, which compute shapes and no values."""
+    torch = require_torch()
+    dimensions = operand_count * rank
+    start = tuple(range(dimensions))
+    seen = {start}
+    frontier = [start]
+    tries = 0
+    while frontier:
+        following = []
+        for blocks in frontier:
+            tries += 1
+            if tries > MAX_SEARCH:
+                return None
+            shapes = [tuple(SEARCH_SIZES[block] for block in blocks[i * rank : (i + 1) * rank]) for i in range(operand_count)]
+            result = _run_on_meta(torch, original, shapes)
+            if result is not None:
+                return _searched(blocks, operand_count, rank, tuple(result.shape))
+            labels = sorted(set(blocks))
+            for first, second in itertools.combinations(labels, 2):
+                merged = _canonical(tuple(first if block == second else block for block in blocks))
+                if merged not in seen:
+                    seen.add(merged)
+                    following.append(merged)
+        frontier = following
+    return None
+
+
+def _run_on_meta(torch, original: Callable, shapes: list[tuple[int, ...]]):
+    tensors = [torch.empty(shape, device="meta") for shape in shapes]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            result = original(*tensors)
+        except Exception:  # noqa: BLE001 - these shapes do not fit; try others
+            return None
+    return result if isinstance(result, torch.Tensor) else None
+
+
+def _canonical(blocks: tuple[int, ...]) -> tuple[int, ...]:
+    names: dict[int, int] = {}
+    return tuple(names.setdefault(block, len(names)) for block in blocks)
+
+
+def _searched(blocks: tuple[int, ...], operand_count: int, rank: int, output_shape: tuple[int, ...]) -> _Layout:
+    letters = string.ascii_letters
+    terms = tuple(Term(tuple(letters[block] for block in blocks[i * rank : (i + 1) * rank])) for i in range(operand_count))
+    # Every label has its own size, so an output dimension of that size is that label.
+    by_size = {SEARCH_SIZES[block]: letters[block] for block in set(blocks)}
+    output = Term(tuple(by_size[size] for size in output_shape if size in by_size))
+    ordered = tuple(dict.fromkeys(label for term in terms for label in term.letters))
+    batch = frozenset(label for label in ordered if label in output.letters and all(label in term.letters for term in terms))
+    return _Layout(terms, output, tuple(range(operand_count)), ordered, batch, False)
 
 
 def _keys(layout: _Layout, ellipsis_rank: int) -> list[str]:

@@ -123,7 +123,8 @@ def verify_pair(original: str, rewritten: str, imports: ImportTable | None = Non
     context = {"device": device_description(device), "torch_version": torch.__version__}
     try:
         pair = prepare(original, rewritten, imports)
-        cases = plan_cases(pair, options.profiles)
+        functions = compile_pair(pair)
+        cases = plan_cases(pair, options.profiles, functions[0])
     except NotVerifiable as reason:
         return PairVerdict(NOT_VERIFIABLE, str(reason), " ".join(original.split()), " ".join(rewritten.split()), **context)
     dtypes = options.dtypes or default_dtypes(device)
@@ -143,14 +144,14 @@ def verify_pair(original: str, rewritten: str, imports: ImportTable | None = Non
             if verdict is not None:
                 # The expressions as written here: equal canonical code may be spelled differently.
                 return replace(verdict, original=pair.original, rewritten=pair.rewritten, operands=pair.operands, cached=True)
-    verdict = _run(pair, cases, dtypes, device, options, context)
+    verdict = _run(pair, functions, cases, dtypes, device, options, context)
     if cache is not None:
         cache.put(key, verdict.to_dict())
     return verdict
 
 
-def _run(pair: ExpressionPair, cases, dtypes: tuple[str, ...], device: str, options: VerifyOptions, context: dict) -> PairVerdict:
-    original, rewritten = compile_pair(pair)
+def _run(pair: ExpressionPair, functions: tuple, cases, dtypes: tuple[str, ...], device: str, options: VerifyOptions, context: dict) -> PairVerdict:
+    original, rewritten = functions
     outcomes: list[CaseOutcome] = []
     failure = None
     for index, case in enumerate(cases):

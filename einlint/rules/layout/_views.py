@@ -45,13 +45,13 @@ def reordering_view(node: cst.BaseExpression, context: RuleContext) -> Reorderin
     else:
         return None
     if name in TRANSPOSE_NAMES:
-        dims = _int_args(rest)
+        dims = _int_args(rest, ("dim0", "dim1"))
         return ReorderingView(node, receiver, "transpose", dims, tensor_only) if dims and len(dims) == 2 else None
     if name == "permute":
-        dims = _int_args(rest) if len(rest) != 1 else (_int_sequence(rest[0].value) or _int_args(rest))
+        dims = _int_args(rest, ()) if len(rest) != 1 else (_int_sequence(rest[0].value) or _int_args(rest, ()))
         return ReorderingView(node, receiver, "permute", dims, True) if dims else None
     if name == "movedim":
-        dims = _int_args(rest)
+        dims = _int_args(rest, ("source", "destination"))
         return ReorderingView(node, receiver, "movedim", dims, True) if dims and len(dims) == 2 else None
     return None
 
@@ -131,16 +131,26 @@ def _int(node: cst.BaseExpression) -> int | None:
     return None
 
 
-def _int_args(args) -> tuple[int, ...] | None:
-    values = []
-    for arg in args:
-        if arg.star or (arg.keyword is not None and arg.keyword.value not in ("dim0", "dim1", "dims", "source", "destination")):
+def _int_args(args, keywords: tuple[str, ...]) -> tuple[int, ...] | None:
+    """Literal integer arguments in parameter order; ``keywords`` names the parameters, so that
+    ``movedim(x, destination=3, source=1)`` reads as (1, 3)."""
+    values: dict[int, int] = {}
+    for index, arg in enumerate(args):
+        if arg.star:
+            return None
+        if arg.keyword is None:
+            slot = index
+        elif arg.keyword.value in keywords:
+            slot = keywords.index(arg.keyword.value)
+        else:
             return None
         value = _int(arg.value)
-        if value is None:
+        if value is None or slot in values:
             return None
-        values.append(value)
-    return tuple(values)
+        values[slot] = value
+    if sorted(values) != list(range(len(values))):
+        return None
+    return tuple(values[slot] for slot in range(len(values)))
 
 
 def _int_sequence(node: cst.BaseExpression) -> tuple[int, ...] | None:

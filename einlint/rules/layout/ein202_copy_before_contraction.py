@@ -54,12 +54,12 @@ class CopyBeforeContraction(Rule):
             return
         qualified = self.context.qualified_name(node.func)
         if qualified in MATMUL_FUNCTIONS:
-            for arg in node.args:
-                self._matmul_operand(arg.value)
+            for operand in _operands(node):
+                self._matmul_operand(operand)
         elif qualified is None and isinstance(node.func, cst.Attribute) and node.func.attr.value in ("matmul", "bmm", "mm"):
             self._matmul_operand(node.func.value)
-            for arg in node.args:
-                self._matmul_operand(arg.value)
+            for operand in _operands(node):
+                self._matmul_operand(operand)
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.MatrixMultiply):
@@ -94,3 +94,8 @@ class CopyBeforeContraction(Rule):
                 f"the .{method}() copy of a transposed view before einsum is not needed; fold the view into the labels: '{new_equation}'",
                 fix,
             )
+
+
+def _operands(node: cst.Call) -> list[cst.BaseExpression]:
+    # ``out=`` is where the product is written, not a factor: a copy there keeps the view's base unwritten.
+    return [arg.value for arg in node.args if arg.keyword is None or arg.keyword.value != "out"]

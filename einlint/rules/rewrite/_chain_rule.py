@@ -8,6 +8,7 @@ from typing import ClassVar
 import libcst as cst
 
 from einlint.diagnostics import Applicability
+from einlint.evidence.operands import DEFAULT_FLOAT, VIEW_METHODS, viewed_names
 from einlint.rewrite.algebra import Chain, ChainError
 from einlint.rewrite.analyzer import CONTRACTION_WORDS, analyze, is_chain_candidate
 from einlint.rewrite.classify import ChainKind, classify
@@ -26,6 +27,10 @@ class ChainRule(Rule):
     benefit: ClassVar[str]
     summary_text: ClassVar[str]
 
+    def __init__(self, context) -> None:
+        super().__init__(context)
+        self._viewed: set[int] = set()  # ids of expressions whose result a .view() reinterprets
+
     @classmethod
     def applies(cls, words) -> bool:
         if words.has_matmul or words.names & MATMUL_WORDS:
@@ -33,6 +38,8 @@ class ChainRule(Rule):
         return "sum" in words.names and (words.has_multiply or "mul" in words.names)
 
     def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in VIEW_METHODS:
+            self._viewed.add(id(node.func.value))
         if not isinstance(node, cst.BaseExpression) or not is_chain_candidate(node):
             return True
         found = self._chain(node)
@@ -65,17 +72,11 @@ class ChainRule(Rule):
             blocked = "torch is not imported under a name this file can use"
         elif _has_comment_outside(node, [leaf.node for leaf in chain.leaves]):
             blocked = "a comment inside the expression would be lost"
-        if self.kind in (ChainKind.MULTIPLY_SUM, ChainKind.OUTER_PRODUCT_SUM):
-            floats = [leaf.is_float for leaf in chain.leaves]
-            if not any(floats):
-                if self.context.assumption_declared("float-dtypes"):
-                    chain.assume("float-dtypes", "the operands have a floating dtype")
-                else:
-                    # sum() promotes integer and bool products to int64, einsum keeps the dtype:
-                    # with integer operands the rewrite would silently change the result's dtype.
-                    blocked = blocked or "the operands' dtype is not known to be floating (sum promotes integers, einsum does not)"
-            elif not all(floats):
-                chain.assume("float-dtypes", "every operand has the same floating dtype")
+        blocked = blocked or _dtype_obligation(chain, self.context.assumption_declared("float-dtypes"))
+        if self._flows_into_view(node):
+            # einsum may return a permuted view (with broadcast batch dimensions, say) where the
+            # original returned a contiguous tensor; .view() then raises.
+            chain.assume("contiguous-result", "the result may be non-contiguous: it flows into .view()")
         for leaf in chain.leaves:
             if not leaf.is_tensor:
                 chain.assume("tensor-operands", f"{leaf.name_hint} is a torch tensor")
@@ -96,6 +97,57 @@ class ChainRule(Rule):
         else:
             message += f" [no fix: {blocked}]"
         self.report(node, message, fix)
+
+
+    def _flows_into_view(self, node: cst.BaseExpression) -> bool:
+        """Is the chain's result reinterpreted by ``.view()``: directly, or through the local it is
+        assigned to?"""
+        if id(node) in self._viewed:
+            return True
+        root = self.context.unit.root
+        if not (isinstance(root, cst.SimpleStatementLine) and len(root.body) == 1):
+            return False
+        statement = root.body[0]
+        if isinstance(statement, cst.Assign) and statement.value is node and len(statement.targets) == 1:
+            target = statement.targets[0].target
+        elif isinstance(statement, cst.AnnAssign) and statement.value is node:
+            target = statement.target
+        else:
+            return False
+        if not isinstance(target, cst.Name):
+            return False
+        scope = self.context.enclosing_function() or self.context.analysis.tree
+        key = ("viewed names", id(scope))
+        memo = self.context.analysis.memo
+        if key not in memo:
+            memo[key] = viewed_names(scope)
+        return target.value in memo[key]
+
+
+def _dtype_obligation(chain: Chain, floats_declared: bool) -> str | None:
+    """Why the operands' dtypes stop the rewrite, or None after recording what it assumes about them.
+
+    ``sum`` promotes integer and bool values to int64 where einsum keeps the dtype, and ``*`` promotes
+    mixed dtypes where einsum raises. A matmul raises on mixed dtypes as einsum does, so a chain without
+    a sum needs nothing, and one floating operand of a matmul proves the other's dtype.
+    """
+    if not chain.sums:
+        return None
+    leaves = chain.leaves
+    if not any(leaf.is_float for leaf in leaves):
+        if not floats_declared:
+            return "the operands' dtype is not known to be floating (sum promotes integers, einsum does not)"
+        chain.assume("float-dtypes", "the operands have a floating dtype")
+        return None
+    if not chain.multiplies:
+        return None
+    dtypes = {leaf.dtype for leaf in leaves}
+    if all(leaf.is_float for leaf in leaves) and len(dtypes) == 1 and None not in dtypes:
+        return None
+    if len(dtypes - {None, DEFAULT_FLOAT}) > 1:
+        return "the operands have different dtypes (the product promotes them, einsum raises)"
+    chain.assume("float-dtypes", "every operand has the same floating dtype")
+    return None
 
 
 def _short(code: str, limit: int = 40) -> str:

@@ -1,0 +1,132 @@
+"""The verifier on real tensors: it rejects rewrites that are wrong (each in a way that only one kind of
+input exposes), accepts correct ones, and accepts every fix the rules' own examples make."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+
+from einlint.config import Settings  # noqa: E402
+from einlint.engine.runner import RuleSet, lint_source  # noqa: E402
+from einlint.engine.source import SourceText  # noqa: E402
+from einlint.rules import all_rules  # noqa: E402
+from einlint.verify.equivalence import check_case  # noqa: E402
+from einlint.verify.inputs import InputCase  # noqa: E402
+from einlint.verify.verifier import EQUIVALENT, NOT_EQUIVALENT, NOT_VERIFIABLE, VerifyOptions, verify_diagnostic, verify_pair  # noqa: E402
+
+# Small shapes, no timing: these tests are about verdicts, never about speed.
+FAST = VerifyOptions(profiles=("tiny", "medium"), timing=False, use_cache=False)
+
+ATTENTION = "torch.matmul(q, k.transpose(-1, -2))"
+BMM = "torch.bmm(q, k.transpose(1, 2))"
+OUTER_SUM = "(x.unsqueeze(-1) * y.unsqueeze(-2)).sum(0)"
+PAIRWISE = "(a.unsqueeze(1) * b.unsqueeze(0)).sum(-1)"
+
+WRONG = [
+    pytest.param(ATTENTION, "torch.einsum('...qd,...kd->...kq', q, k)", "shape", id="swapped-output-transpose"),
+    pytest.param(BMM, "torch.einsum('bqd,bdk->bqk', q, k)", "raises", id="swapped-operand-transpose"),
+    pytest.param(OUTER_SUM, "torch.einsum('di,dj->dij', x, y)", "shape", id="missing-sum-dimension"),
+    pytest.param("(a * b).sum((-1, -2))", "torch.einsum('...ij,...ij->...i', a, b)", "shape", id="missing-one-of-two-sum-dimensions"),
+    pytest.param(ATTENTION, "torch.einsum('...qd,...kd->...qk', q, k).int()", "dtype", id="int-dtype-change"),
+    pytest.param(PAIRWISE, "torch.einsum('id,id->i', a, b)", "shape", id="broadcast-over-another-axis"),
+    pytest.param(ATTENTION, "torch.einsum('bhqd,bhkd->bhqk', q, k)", "rewrite raises", id="batch-broadcast-lost"),
+    pytest.param(BMM, "torch.einsum('bqd,bkd->bqk', q, k).squeeze(0)", "batch-1", id="wrong-only-for-batch-size-1"),
+    pytest.param(BMM, "torch.einsum('bqd,bkd->bqk', q, k.transpose(1, 2))", "rewrite raises", id="rewrite-raises"),
+    pytest.param(OUTER_SUM, "torch.einsum('di,dj->ij', x, y) * 1.001", "values differ", id="values-slightly-off"),
+    pytest.param(
+        "torch.matmul(a, b.transpose(-1, -2).contiguous())", "torch.matmul(a, b)", "raises", id="contiguous-drop-loses-transpose"
+    ),
+]
+
+
+@pytest.mark.parametrize(("original", "rewritten", "detail"), WRONG)
+def test_rejects_a_wrong_rewrite(original: str, rewritten: str, detail: str) -> None:
+    result = verify_pair(original, rewritten, options=FAST)
+    assert result.verdict == NOT_EQUIVALENT, result
+    assert detail in result.reason
+
+
+def test_a_wrong_gradient_is_caught_where_values_agree() -> None:
+    # No allowlisted expression changes gradients but not values, so compare two functions directly:
+    # equal values (a*3 - a*3 is exactly zero), but no gradient through the detached term.
+    case = InputCase("tiny", "contiguous", ((3, 4),))
+    outcome = check_case(lambda a: a * 2, lambda a: (a * 2).detach() + (a * 3 - a * 3), case, "float64", "cpu", seed=0)
+    assert (outcome.status, outcome.max_error) == ("mismatch", 0.0)
+    assert outcome.detail.startswith("the gradient of operand x0 differs")
+    detached = check_case(lambda a: a * 2, lambda a: (a * 2).detach(), case, "float64", "cpu", seed=0)
+    assert detached.detail == "no gradient flows through the rewrite"
+
+
+RIGHT = [
+    pytest.param(ATTENTION, "torch.einsum('...qd,...kd->...qk', q, k)", id="attention-q-kT"),
+    pytest.param(BMM, "torch.einsum('bqd,bkd->bqk', q, k)", id="bmm-transposed-operand"),
+    pytest.param("x @ w.T", "torch.einsum('...d,od->...o', x, w)", id="linear-x-wT"),
+    pytest.param("torch.bmm(a, b).transpose(1, 2)", "torch.einsum('bid,bdj->bji', a, b)", id="transposed-result"),
+    pytest.param(OUTER_SUM, "torch.einsum('di,dj->ij', x, y)", id="outer-product-sum"),
+    pytest.param(PAIRWISE, "torch.einsum('id,jd->ij', a, b)", id="pairwise-dot"),
+    pytest.param("(a * b).sum(-1)", "torch.einsum('...i,...i->...', a, b)", id="multiply-sum"),
+    pytest.param("(x * x).sum(-1)", "torch.einsum('...i,...i->...', x, x)", id="same-operand-twice"),
+    pytest.param(
+        "torch.matmul(q.permute(0, 2, 1, 3), k.permute(0, 2, 3, 1))", "torch.einsum('bqhd,bkhd->bhqk', q, k)", id="permute-fold"
+    ),
+    pytest.param(
+        "torch.matmul(a, b.transpose(-1, -2).contiguous())", "torch.matmul(a, b.transpose(-1, -2))", id="contiguous-drop"
+    ),
+    pytest.param(
+        "torch.matmul(torch.matmul(a, b.transpose(-1, -2)), c)", "torch.einsum('...ij,...kj,...kl->...il', a, b, c)",
+        id="three-operand-chain",
+    ),
+    pytest.param("torch.einsum('ij,jk', a, b)", "torch.einsum('ij,jk->ik', a, b)", id="implicit-output-made-explicit"),
+]
+
+
+@pytest.mark.parametrize(("original", "rewritten"), RIGHT)
+def test_accepts_a_correct_rewrite(original: str, rewritten: str) -> None:
+    result = verify_pair(original, rewritten, options=FAST)
+    assert result.verdict == EQUIVALENT, result.reason
+    assert result.max_error is not None and result.max_error <= 1e-5
+    assert result.contiguous is not None
+    assert {case.dtype for case in result.cases} == {"float32", "float64"}
+
+
+def test_contiguity_of_the_results_is_reported() -> None:
+    result = verify_pair("torch.bmm(a, b).transpose(1, 2)", "torch.einsum('bid,bdj->bji', a, b)", options=FAST)
+    assert result.contiguous == (False, True)  # a transposed view before, a fresh tensor after
+
+
+def test_variants_the_original_rejects_are_skipped_with_a_note() -> None:
+    result = verify_pair(BMM, "torch.einsum('bqd,bkd->bqk', q, k)", options=FAST)
+    assert result.verdict == EQUIVALENT
+    assert any(note.startswith("tiny/broadcast: the original rejects") for note in result.notes)
+
+
+def test_an_original_that_always_raises_is_not_verifiable() -> None:
+    result = verify_pair("torch.mm(a, b)", "torch.einsum('bij,bjk->bik', a, b)", options=FAST)
+    assert result.verdict == NOT_VERIFIABLE
+    assert "raises on every input" in result.reason
+
+
+def test_the_allowlist_reason_reaches_the_verdict() -> None:
+    result = verify_pair("os.system('ls')", "torch.einsum('ij->ji', x)", options=FAST)
+    assert (result.verdict, result.reason) == (NOT_VERIFIABLE, "the call of 'os.system' is not in the allowlist of torch functions and tensor methods")
+
+
+def _example_fixes():
+    """Every fix the rules' own examples make (the rewriter's fixtures), as (id, code, rule code)."""
+    for rule in all_rules():
+        for index, example in enumerate(rule.invalid):
+            if example.fixed is not None:
+                code = example.code if "import torch" in example.code else "import torch\n" + example.code
+                yield pytest.param(code, rule.code, id=f"{rule.code}-{index}")
+
+
+@pytest.mark.parametrize(("code", "rule_code"), list(_example_fixes()))
+def test_accepts_every_fix_of_the_rule_examples(code: str, rule_code: str) -> None:
+    settings = Settings(select=(rule_code,))
+    source = SourceText("example.py", code)
+    diagnostics = [d for d in lint_source(source, settings, RuleSet.for_settings(settings)).diagnostics if d.fix]
+    assert diagnostics, "the example no longer produces a fix"
+    for diagnostic in diagnostics:
+        result = verify_diagnostic(diagnostic, source.text, options=FAST).result
+        assert result.verdict == EQUIVALENT, f"{result.original} -> {result.rewritten}: {result.reason}"
