@@ -13,8 +13,21 @@ CODE_GENERATION_WORDS = frozenset(
 )
 
 
+def repeating_loops(context: RuleContext) -> list[ast.AST]:
+    """The enclosing loops (innermost first) that run the unit on every iteration: those whose body holds
+    it, and a ``while`` whose condition it is. A ``for`` loop's iterable and its ``else`` clause run once."""
+    candidate = context.unit.candidate
+    chain = (*candidate.ancestors, candidate.node)
+    loops = []
+    for loop in context.enclosing_loops():
+        inner = chain[chain.index(loop) + 1]
+        if any(inner is statement for statement in loop.body) or (isinstance(loop, ast.While) and inner is loop.test):
+            loops.append(loop)
+    return loops
+
+
 def in_loop(context: RuleContext) -> bool:
-    return bool(context.enclosing_loops())
+    return bool(repeating_loops(context))
 
 
 def in_forward(context: RuleContext) -> bool:
@@ -42,7 +55,7 @@ def generates_code(context: RuleContext) -> bool:
 def loop_targets(context: RuleContext) -> set[str]:
     """Names bound by the targets of the enclosing loops (``for i, eq in ...``)."""
     names: set[str] = set()
-    for loop in context.enclosing_loops():
+    for loop in repeating_loops(context):
         target = getattr(loop, "target", None)
         if target is not None:
             names.update(node.id for node in ast.walk(target) if isinstance(node, ast.Name))
@@ -50,7 +63,7 @@ def loop_targets(context: RuleContext) -> set[str]:
 
 
 def innermost_for(context: RuleContext) -> ast.For | None:
-    for loop in context.enclosing_loops():
+    for loop in repeating_loops(context):
         if isinstance(loop, ast.For):
             return loop
     return None

@@ -44,8 +44,9 @@ class MultiOperandEinsumInLoop(Rule):
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if isinstance(node, COMPREHENSIONS) and not (in_loop(self.context) or in_forward(self.context)):
-            for call in _calls_in(node):
-                self._check(call, "in a comprehension")
+            for part in _repeated_parts(node):
+                for call in _calls_in(part):
+                    self._check(call, "in a comprehension")
             return False
         return super().on_visit(node)
 
@@ -58,6 +59,15 @@ class MultiOperandEinsumInLoop(Rule):
             f"torch.einsum with {len(call.operands)} operands {where} searches a contraction path on every call; "
             "build an opt_einsum.contract_expression once (or use torch.linalg.multi_dot)",
         )
+
+
+def _repeated_parts(node: cst.ListComp | cst.SetComp | cst.DictComp | cst.GeneratorExp) -> list[cst.CSTNode]:
+    """What a comprehension evaluates once per item: all of it but its first iterable, which runs once."""
+    parts: list[cst.CSTNode] = [node.key, node.value] if isinstance(node, cst.DictComp) else [node.elt]
+    parts.extend(node.for_in.ifs)
+    if node.for_in.inner_for_in is not None:
+        parts.append(node.for_in.inner_for_in)
+    return parts
 
 
 def _calls_in(node: cst.CSTNode) -> list[cst.Call]:

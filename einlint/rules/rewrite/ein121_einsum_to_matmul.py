@@ -28,8 +28,9 @@ class EinsumToMatmul(Rule):
 
     Fix safety: safe. einsum only accepts tensors; explicit labels make einsum require exact ranks,
     and wherever einsum succeeds matmul computes the same batched product (size-1 batch dimensions
-    broadcast in both; ``...`` broadcasts as matmul's batch dimensions do). The output order is
-    matmul's natural order, so the result is contiguous in both.
+    broadcast in both; ``...`` broadcasts as matmul's batch dimensions do). matmul's result is always
+    contiguous while einsum's is not when batch dimensions broadcast, so a later ``.view()`` can only
+    start working, never stop.
     """
 
     code = "EIN121"
