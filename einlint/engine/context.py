@@ -101,6 +101,8 @@ class RuleContext:
 
     def name_evidence(self, name: str) -> OperandEvidence:
         """What is known about local ``name`` where this unit uses it."""
+        if name in self._names_bound_inside_unit():
+            return UNKNOWN  # a comprehension or lambda variable shadows the function's name
         scope = self.enclosing_function() or self.analysis.tree
         facts = self.analysis.facts_for(scope)
         candidate = self.unit.candidate
@@ -139,6 +141,22 @@ class RuleContext:
     def preferred_quote(self) -> str:
         text = self.analysis.text
         return '"' if text.count('"') > text.count("'") else "'"
+
+    def _names_bound_inside_unit(self) -> frozenset[str]:
+        memo = self.unit.memo
+        if "inner-bindings" not in memo:
+            names: set[str] = set()
+            for node in ast.walk(self.unit.candidate.node):
+                if isinstance(node, ast.comprehension):
+                    names.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
+                elif isinstance(node, ast.Lambda):
+                    arguments = node.args
+                    names.update(a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs))
+                    names.update(a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None)
+                elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+                    names.add(node.target.id)
+            memo["inner-bindings"] = frozenset(names)
+        return memo["inner-bindings"]
 
     def assumption_declared(self, assumption: str) -> bool:
         return assumption in self.analysis.declared_assumptions

@@ -76,16 +76,30 @@ class ExpressionPair:
 
 
 def fix_expressions(diagnostic: Diagnostic, source_text: str) -> tuple[str, str]:
-    """The text a fix replaces and the text it puts there."""
+    """The expression a fix changes, before and after. Fixes that edit parts of the flagged expression
+    (an equation string, an operand) are read as the whole flagged expression with the edits applied."""
+    from einlint.engine.source import SourceText
+
     fix = diagnostic.fix
-    if fix is None:
+    if fix is None or not fix.edits:
         raise NotVerifiable("the finding has no fix")
-    if len(fix.edits) != 1:
-        raise NotVerifiable(f"the fix makes {len(fix.edits)} edits; only fixes of one expression are verified")
-    edit = fix.edits[0]
-    if not 0 <= edit.start <= edit.end <= len(source_text):
+    line_starts = SourceText(diagnostic.path, source_text).line_starts
+    if not 1 <= diagnostic.line <= diagnostic.end_line <= len(line_starts):
+        raise NotVerifiable("the finding does not match the file's current text")
+    start = line_starts[diagnostic.line - 1] + diagnostic.col
+    end = line_starts[diagnostic.end_line - 1] + diagnostic.end_col
+    edits = sorted(fix.edits, key=lambda edit: edit.start)
+    if not all(0 <= edit.start <= edit.end <= len(source_text) for edit in edits):
         raise NotVerifiable("the fix does not match the file's current text")
-    return source_text[edit.start : edit.end], edit.replacement
+    if not all(start <= edit.start and edit.end <= end for edit in edits):
+        if len(edits) != 1:
+            raise NotVerifiable(f"the fix makes {len(edits)} edits outside the flagged expression")
+        start, end = edits[0].start, edits[0].end
+    original = source_text[start:end]
+    rewritten = original
+    for edit in reversed(edits):
+        rewritten = rewritten[: edit.start - start] + edit.replacement + rewritten[edit.end - start :]
+    return original, rewritten
 
 
 def prepare(original: str, rewritten: str, imports: ImportTable | None = None) -> ExpressionPair:
@@ -98,6 +112,7 @@ def prepare(original: str, rewritten: str, imports: ImportTable | None = None) -
     for tree in (original_tree, rewritten_tree):
         _refuse_dunders(tree)
     call = _einsum_call(rewritten_tree.body, imports) or _einsum_call(original_tree.body, imports)
+    call = call or _nested_einsum_call(rewritten_tree.body, imports) or _nested_einsum_call(original_tree.body, imports)
     if call is not None:
         equation_text, operand_nodes = call
         try:
@@ -222,6 +237,16 @@ def _einsum_call(node: ast.expr, imports: ImportTable) -> tuple[str, list[ast.ex
     if not operands or any(isinstance(operand, ast.Starred) for operand in operands):
         return None
     return node.args[0].value, list(operands)
+
+
+def _nested_einsum_call(node: ast.expr, imports: ImportTable) -> tuple[str, list[ast.expr]] | None:
+    """The first einsum call inside an expression (``torch.einsum(...).mT``), in reading order."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, ast.expr):
+            found = _einsum_call(child, imports) or _nested_einsum_call(child, imports)
+            if found is not None:
+                return found
+    return None
 
 
 class _Substitute(ast.NodeTransformer):

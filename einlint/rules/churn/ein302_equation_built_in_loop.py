@@ -5,7 +5,7 @@ import ast
 import libcst as cst
 
 from einlint.rules.base import Example, Rule
-from einlint.rules.churn._loops import generates_code, innermost_for, loop_targets
+from einlint.rules.churn._loops import generates_code, innermost_for, loop_targets, repeating_loops
 from einlint.rules.einsum_calls import is_einsum
 from einlint.rules.equation._checked import EINSUM_TRIGGERS
 
@@ -18,8 +18,10 @@ class EquationBuiltInLoop(Rule):
 
     What it flags: ``for i in range(3): torch.einsum(f'b{chr(105 + i)}j->bj', x)``,
     ``torch.einsum(eq_prefix + letters[i] + '->b', x)`` - an equation (f-string, ``+``, ``.format``,
-    ``join``) that depends on a loop variable. When the loop runs over a literal range or tuple and the
-    equation is an f-string of the loop variable, the message lists the equations it produces.
+    ``join``) that depends on a loop variable, written in the call or assigned to a name in the loop
+    body. When the loop runs over a literal range, string or tuple and the equation is an f-string of
+    the loop variable, the message lists the equations it produces. Iterating over equations that
+    exist before the loop (``for eq in EQUATIONS``) is the fix, not the problem, and is not flagged.
 
     Why it matters: building the string is cheap (~0.2 us); an equation that changes every iteration
     is not. It defeats caching of contraction paths (for 3+ operands a path search runs each time) and
@@ -38,67 +40,77 @@ class EquationBuiltInLoop(Rule):
     valid = (
         "def f(xs):\n    for x in xs:\n        y = torch.einsum('bi->b', x)",
         "def f(x, n):\n    eq = f'b{n}->b'\n    return torch.einsum(eq, x)",
+        "def f(x):\n    for eq in ('bi->b', 'bi->i'):\n        y = torch.einsum(eq, x)",
     )
 
     def visit_Call(self, node: cst.Call) -> None:
-        if not node.args or not is_einsum(node, self.context):
+        if not node.args or node.args[0].keyword is not None or not is_einsum(node, self.context):
             return
         targets = loop_targets(self.context)
         if not targets:
             return
-        equation = node.args[0].value
-        if isinstance(equation, cst.SimpleString) or not _is_string_building(equation):
+        argument = node.args[0].value
+        equation = self.context.as_ast(argument)
+        if isinstance(equation, ast.Name) and equation.id not in targets:
+            equation = _built_in_loop(equation.id, targets, repeating_loops(self.context))
+        if equation is None or not _is_string_building(equation) or not _free_names(equation) & targets:
             return
-        used = _names(equation)
-        if not used & targets or generates_code(self.context):
+        if generates_code(self.context):
             return
-        produced = self._static_equations(equation)
-        listed = f": {', '.join(repr(e) for e in produced)}" if produced else ""
-        self.report(equation, f"einsum equation rebuilt from the loop variable on every iteration{listed}; precompute the equations outside the loop")
+        produced = _static_equations(equation, innermost_for(self.context))
+        listed = ""
+        if produced:
+            listed = ": " + ", ".join(repr(e) for e in produced[:MAX_LISTED])
+            if len(produced) > MAX_LISTED:
+                listed += f", ... ({len(produced)} in all)"
+        self.report(argument, f"einsum equation rebuilt from the loop variable on every iteration{listed}; precompute the equations outside the loop")
 
-    def _static_equations(self, equation: cst.BaseExpression) -> list[str]:
-        loop = innermost_for(self.context)
-        if loop is None or not isinstance(loop.target, ast.Name) or not isinstance(equation, cst.FormattedString):
-            return []
-        values = _literal_iterable(loop.iter)
-        if values is None:
-            return []
-        source = self.context.unit.code_for(equation)
+
+def _static_equations(template: ast.expr, loop: ast.For | None) -> list[str]:
+    """The distinct equations an f-string of the loop variable produces over a literal iterable."""
+    if loop is None or not isinstance(loop.target, ast.Name) or not isinstance(template, ast.JoinedStr):
+        return []
+    values = _literal_iterable(loop.iter)
+    if values is None:
+        return []
+    if _free_names(template) != {loop.target.id} or not all(isinstance(node, EVALUATED_NODES) for node in ast.walk(template)):
+        return []  # only names, literals and indexing: evaluating it runs no user code
+    code = compile(ast.fix_missing_locations(ast.Expression(template)), "<equation>", "eval")
+    results = []
+    for value in values:
         try:
-            template = ast.parse(source, mode="eval").body
-        except SyntaxError:
+            # Only an f-string over one literal value is evaluated, with no builtins.
+            results.append(eval(code, {"__builtins__": {}}, {loop.target.id: value}))
+        except Exception:  # noqa: BLE001 - anything unexpected: do not list
             return []
-        names = {node.id for node in ast.walk(template) if isinstance(node, ast.Name)}
-        if names != {loop.target.id} or not all(isinstance(node, EVALUATED_NODES) for node in ast.walk(template)):
-            return []  # only names, literals and indexing: evaluating it runs no user code
-        results = []
-        for value in values:
-            try:
-                # Only an f-string over one literal value is evaluated, with no builtins.
-                results.append(eval(compile(ast.Expression(template), "<equation>", "eval"), {"__builtins__": {}}, {loop.target.id: value}))
-            except Exception:  # noqa: BLE001 - anything unexpected: do not list
-                return []
-        unique = list(dict.fromkeys(r for r in results if isinstance(r, str)))
-        return unique[:MAX_LISTED]
+    return list(dict.fromkeys(r for r in results if isinstance(r, str)))
 
 
-def _is_string_building(node: cst.BaseExpression) -> bool:
-    if isinstance(node, (cst.FormattedString, cst.BinaryOperation, cst.ConcatenatedString)):
+def _is_string_building(node: ast.expr) -> bool:
+    if isinstance(node, (ast.JoinedStr, ast.BinOp)):
         return True
-    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
-        return node.func.attr.value in ("format", "join", "replace")
-    return isinstance(node, cst.Name)  # a name assigned in the loop is checked by the loop-variable test
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("format", "join", "replace")
 
 
-def _names(node: cst.CSTNode) -> set[str]:
-    found: set[str] = set()
+def _free_names(node: ast.AST) -> set[str]:
+    # ast keeps attribute and keyword names as strings, so ``spec.mode`` mentions only ``spec``.
+    return {child.id for child in ast.walk(node) if isinstance(child, ast.Name)}
 
-    class _Collector(cst.CSTVisitor):
-        def visit_Name(self, name: cst.Name) -> None:
-            found.add(name.value)
 
-    node.visit(_Collector())
-    return found
+def _built_in_loop(name: str, targets: set[str], loops: list[ast.AST]) -> ast.expr | None:
+    """The string-building value assigned to ``name`` from a loop variable in one of ``loops``' bodies."""
+    pending = [statement for loop in loops for statement in loop.body]  # type: ignore[attr-defined]
+    while pending:
+        statement = pending.pop()
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue  # their names are their own
+        if isinstance(statement, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in statement.targets):
+            if _is_string_building(statement.value) and _free_names(statement.value) & targets:
+                return statement.value
+        for field in ("body", "orelse", "finalbody"):
+            pending.extend(getattr(statement, field, ()))
+        pending.extend(child for handler in getattr(statement, "handlers", ()) for child in handler.body)
+    return None
 
 
 def _literal_iterable(node: ast.expr) -> list | None:
