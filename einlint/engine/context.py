@@ -10,6 +10,7 @@ import libcst as cst
 
 from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix
 from einlint.evidence.imports import ImportTable
+from einlint.evidence.temporaries import foldable_definition
 from einlint.evidence.operands import UNKNOWN, FunctionFacts, OperandEvidence, expression_evidence
 
 if TYPE_CHECKING:
@@ -138,6 +139,34 @@ class RuleContext:
                 return alias
         return None
 
+    def foldable_temporary(self, name: str) -> tuple[cst.BaseExpression, Edit] | None:
+        """The definition of single-use temporary ``name`` as a concrete expression, and the edit that
+        deletes its statement, when folding it into this unit's use is sound (see
+        evidence.temporaries) and the statement stands alone on its lines with no comment."""
+        function = self.enclosing_function()
+        candidate = self.unit.candidate
+        if function is None or not candidate.is_statement or name in self._names_bound_inside_unit():
+            return None
+        facts = self.analysis.facts_for(function)
+        definition = foldable_definition(function, facts, name, facts.use_chain(candidate.ancestors, candidate.node))
+        if definition is None or definition.end_lineno is None:
+            return None
+        source = self.unit.source
+        first, last = definition.lineno, definition.end_lineno
+        start_col = source.char_col(first, definition.col_offset)
+        end_col = source.char_col(last, definition.end_col_offset or 0)
+        if source.line_text(first)[:start_col].strip() or source.line_text(last)[end_col:].strip():
+            return None  # shares its line with other code or a comment
+        value = definition.value
+        value_start = source.offset(value.lineno, source.char_col(value.lineno, value.col_offset))
+        value_end = source.offset(value.end_lineno or value.lineno, source.char_col(value.end_lineno or value.lineno, value.end_col_offset or 0))
+        try:
+            expression = cst.parse_expression(source.text[value_start:value_end])
+        except cst.ParserSyntaxError:
+            return None
+        delete_end = source.line_starts[last] if last < len(source.line_starts) else len(source.text)
+        return expression, Edit(source.line_starts[first - 1], delete_end, "")
+
     def preferred_quote(self) -> str:
         text = self.analysis.text
         return '"' if text.count('"') > text.count("'") else "'"
@@ -186,7 +215,9 @@ class RuleContext:
         remaining = tuple(a for a in proposal.assumptions if not self.assumption_declared(a))
         if applicability is Applicability.UNSAFE and proposal.assumptions and not remaining:
             applicability = Applicability.SAFE
-        return Fix(applicability, tuple(sorted(edits, key=lambda e: e.start)), proposal.assumptions)
+        edits.extend(proposal.extra_edits)
+        # The main edit stays first: reporters show it as the fix's replacement.
+        return Fix(applicability, tuple(edits), proposal.assumptions)
 
 
 def _dotted(node: cst.CSTNode) -> str | None:

@@ -350,6 +350,10 @@ class FunctionFacts:
                 result = _merge(result, evidence)
         return result
 
+    def dominates(self, statement: ast.AST, use_chain: list[tuple[int, int]]) -> bool:
+        """Does ``statement`` run before the use on every path to it (same or enclosing block, earlier)?"""
+        return self._dominates(statement, use_chain)
+
     def _dominates(self, statement: ast.AST, use_chain: list[tuple[int, int]]) -> bool:
         place = self.location.get(id(statement))
         if place is None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import libcst as cst
 
-from einlint.diagnostics import Applicability
+from einlint.diagnostics import Applicability, Edit
 
 if TYPE_CHECKING:
     from einlint.engine.candidates import Words
@@ -48,6 +48,8 @@ class FixProposal:
     assumptions: tuple[str, ...] = ()
     # Further (node, replacement) pairs in the same unit, e.g. a temporary that is folded away.
     extra: tuple[tuple[cst.CSTNode, cst.CSTNode | str], ...] = field(default=())
+    # Edits outside the unit, by character offsets (deleting a folded temporary's statement).
+    extra_edits: tuple[Edit, ...] = field(default=())
 
 
 class Rule(cst.CSTVisitor):
