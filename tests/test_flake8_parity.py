@@ -18,10 +18,15 @@ from einlint.rules import all_rules
 Finding = tuple[str, int, int, str, str]
 
 
+def _select(root: Path, codes: list[str]) -> None:
+    # Both tools read [tool.einlint]; naming a code turns it on even when it is off by default.
+    listed = ", ".join(f'"{code}"' for code in codes)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(f"[tool.einlint]\nselect = [{listed}]\n", encoding="utf-8")
+
+
 def _select_everything(root: Path) -> None:
-    # Both tools read [tool.einlint]; naming every code turns on the rules that are off by default too.
-    codes = ", ".join(f'"{rule.code}"' for rule in all_rules())
-    (root / "pyproject.toml").write_text(f"[tool.einlint]\nselect = [{codes}]\n", encoding="utf-8")
+    _select(root, [rule.code for rule in all_rules()])
 
 
 def flake8_findings(root: Path, target: str) -> set[Finding]:
@@ -47,21 +52,35 @@ def cli_findings(root: Path, target: str) -> set[Finding]:
     return {(os.path.normpath(d["path"]), d["line"], d["col"], d["code"], d["message"]) for d in json.loads(result.stdout)}
 
 
-@pytest.fixture(scope="module")
-def fixtures_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("parity")
-    shutil.copytree(FIXTURES, root / "fixtures")
-    _select_everything(root)
-    return root
-
-
-def test_same_findings_on_all_fixtures(fixtures_copy: Path) -> None:
-    from_flake8 = flake8_findings(fixtures_copy, "fixtures")
-    from_cli = cli_findings(fixtures_copy, "fixtures")
+def test_same_findings_on_each_fixture_with_its_own_rule(tmp_path: Path, einlint) -> None:
+    # Each fixture in a project of its own that selects its rule: one flake8 run covers them all (the
+    # plugin reads the configuration nearest each file), the CLI runs once per project.
+    fixtures = fixture_files()
+    for fixture in fixtures:
+        project = tmp_path / fixture.stem
+        _select(project, [fixture.stem])
+        copy = project / fixture.relative_to(FIXTURES.parent)
+        copy.parent.mkdir(parents=True)
+        shutil.copyfile(fixture, copy)
+    from_flake8 = flake8_findings(tmp_path, ".")
+    from_cli: set[Finding] = set()
+    for fixture in fixtures:
+        run = einlint("--no-cache", "--format", "json", str(tmp_path / fixture.stem))
+        for d in json.loads(run.out):
+            from_cli.add((os.path.relpath(d["path"], tmp_path), d["line"], d["col"], d["code"], d["message"]))
     assert sorted(from_flake8 - from_cli) == [], "reported by flake8 only"
     assert sorted(from_cli - from_flake8) == [], "reported by einlint only"
-    fixture_codes = {path.stem for path in fixture_files()}
-    assert fixture_codes <= {code for _, _, _, code, _ in from_cli}, "the comparison must cover every fixture's rule"
+    assert {fixture.stem for fixture in fixtures} == {code for _, _, _, code, _ in from_cli}, "every fixture must be compared"
+
+
+def test_same_findings_on_all_fixtures_with_every_rule(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES, tmp_path / "fixtures")
+    _select(tmp_path, [rule.code for rule in all_rules()])
+    from_flake8 = flake8_findings(tmp_path, "fixtures")
+    from_cli = cli_findings(tmp_path, "fixtures")
+    assert sorted(from_flake8 - from_cli) == [], "reported by flake8 only"
+    assert sorted(from_cli - from_flake8) == [], "reported by einlint only"
+    assert len(from_cli) > 100
 
 
 # Each noqa form on an EIN003 finding (the 'z', column 31 on one-line statements).

@@ -8,7 +8,7 @@ import ast
 import pytest
 
 from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix
-from einlint.verify.expressions import NotVerifiable, fix_expressions, imports_of, prepare
+from einlint.verify.expressions import NotVerifiable, SourceExpressions, fix_expressions, prepare
 
 REWRITE = "torch.einsum('ij,jk->ik', q, k)"
 
@@ -49,7 +49,7 @@ def test_canonical_form(original: str, rewritten: str, original_code: str, rewri
 
 
 def test_torch_aliases_of_the_file_are_spelled_torch() -> None:
-    imports = imports_of("import torch as t\nfrom torch import einsum as es, matmul\n")
+    imports = SourceExpressions("import torch as t\nfrom torch import einsum as es, matmul\n").imports
     pair = prepare("matmul(q, k.mT)", "es('...qd,...kd->...qk', q, k)", imports)
     assert pair.original_code == "torch.matmul(x0, x1.mT)"
     assert pair.rewritten_code == "torch.einsum('...qd,...kd->...qk', x0, x1)"
@@ -86,7 +86,7 @@ def test_the_rewritten_expression_is_checked_too() -> None:
 
 def test_torch_bound_to_something_else_is_refused() -> None:
     with pytest.raises(NotVerifiable, match="'torch' names something other than torch"):
-        prepare("torch.matmul(q, k)", REWRITE, imports_of("import numpy as torch\n"))
+        prepare("torch.matmul(q, k)", REWRITE, SourceExpressions("import numpy as torch\n").imports)
 
 
 def test_a_user_name_that_looks_like_a_placeholder_is_not_an_operand() -> None:
@@ -100,12 +100,46 @@ def test_the_canonical_code_is_plain_python_with_only_torch_and_placeholders() -
     assert names == {"torch", "x0", "x1"}
 
 
-def test_fix_expressions_reads_the_fix_from_the_source_text() -> None:
-    text = "y = torch.bmm(a, b.transpose(1, 2))\n"
-    start, end = text.index("torch"), len(text) - 1
-    fix = Fix(Applicability.SAFE, (Edit(start, end, "torch.einsum('bid,bjd->bij', a, b)"),))
-    diagnostic = Diagnostic("f.py", 1, start, 1, end, "EIN101", "m", fix)
-    assert fix_expressions(diagnostic, text) == ("torch.bmm(a, b.transpose(1, 2))", "torch.einsum('bid,bjd->bij', a, b)")
-    two_edits = Diagnostic("f.py", 1, 0, 1, 1, "EIN101", "m", Fix(Applicability.SAFE, (Edit(0, 1, "x"), Edit(2, 3, "y"))))
-    with pytest.raises(NotVerifiable, match="2 edits"):
-        fix_expressions(two_edits, text)
+def _diagnostic(text: str, flagged: str, edits: list[tuple[str, str]]) -> Diagnostic:
+    """A finding on ``flagged`` whose fix replaces each ``old`` (first occurrence) by ``new``."""
+    source = SourceExpressions(text)
+    start = text.index(flagged)
+    line = text.count("\n", 0, start) + 1
+    col = start - source.line_starts[line - 1]
+    fix_edits = tuple(Edit(text.index(old), text.index(old) + len(old), new) for old, new in edits)
+    return Diagnostic("f.py", line, col, line, col + len(flagged), "EIN999", "m", Fix(Applicability.SAFE, fix_edits))
+
+
+@pytest.mark.parametrize(
+    ("text", "flagged", "edits", "expected"),
+    [
+        pytest.param(
+            "y = torch.bmm(a, b.transpose(1, 2))\n", "torch.bmm(a, b.transpose(1, 2))",
+            [("torch.bmm(a, b.transpose(1, 2))", "torch.einsum('bid,bjd->bij', a, b)")],
+            [("torch.bmm(a, b.transpose(1, 2))", "torch.einsum('bid,bjd->bij', a, b)")],
+            id="a-whole-expression",
+        ),
+        pytest.param(
+            "y = torch.einsum('ij,jk', a, b)\n", "i", [("'ij,jk'", "'ij,jk->ik'")],
+            [("torch.einsum('ij,jk', a, b)", "torch.einsum('ij,jk->ik', a, b)")],
+            id="an-equation-string-is-read-in-its-call",
+        ),
+        pytest.param(
+            "y = torch.einsum('ij,jk->ik', a.T, b)\n", "a.T", [("'ij,jk->ik'", "'ji,jk->ik'"), ("a.T", "a")],
+            [("torch.einsum('ij,jk->ik', a.T, b)", "torch.einsum('ji,jk->ik', a, b)")],
+            id="two-edits-in-one-call",
+        ),
+        pytest.param(
+            "y = torch.matmul(a, b.mT.contiguous())\n", "b.mT.contiguous()", [("b.mT.contiguous()", "b.mT")],
+            [("torch.matmul(a, b.mT.contiguous())", "torch.matmul(a, b.mT)"), ("b.mT.contiguous()", "b.mT")],
+            id="an-operand-is-read-in-the-contraction-first",
+        ),
+        pytest.param(
+            "s = 'é'; y = f(x @ w.T)\n", "x @ w.T", [("x @ w.T", "torch.einsum('...d,od->...o', x, w)")],
+            [("x @ w.T", "torch.einsum('...d,od->...o', x, w)")],
+            id="non-ascii-before-on-the-line",
+        ),
+    ],
+)  # fmt: skip
+def test_fix_expressions(text: str, flagged: str, edits: list[tuple[str, str]], expected: list[tuple[str, str]]) -> None:
+    assert fix_expressions(_diagnostic(text, flagged, edits), SourceExpressions(text)) == expected

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import ast
-
 import libcst as cst
 
 from einlint.engine.context import RuleContext
-from einlint.evidence.operands import UNKNOWN, OperandEvidence, expression_evidence
 from einlint.rewrite import algebra
 from einlint.rewrite.algebra import Chain, ChainError, Value
 
@@ -220,7 +217,7 @@ class _Reader:
     def _leaf(self, node: cst.BaseExpression, proven_rank: int | None = None) -> Value:
         if isinstance(node, NOT_TENSORS):
             raise ChainError("a literal operand")
-        evidence = self._evidence(node)
+        evidence = self.context.operand_evidence(node)
         if evidence.not_tensor:
             raise ChainError(f"an operand known not to be a torch tensor ({evidence.not_tensor})")
         rank = evidence.rank
@@ -230,37 +227,6 @@ class _Reader:
             rank = proven_rank
         hint = _name_hint(node)
         return algebra.new_leaf(self.chain, node, hint, rank, evidence.is_tensor, evidence.is_float, evidence.dtype)
-
-    def _evidence(self, node: cst.BaseExpression) -> OperandEvidence:
-        """What is known about an operand; a name that a lambda or a comprehension of this statement
-        binds is another variable than the function's own of that name, so nothing is known about it."""
-        rebound = _names_bound_inside(self.context)
-        if not rebound:
-            return self.context.operand_evidence(node)
-
-        def resolve(name: str) -> OperandEvidence:
-            return UNKNOWN if name in rebound else self.context.name_evidence(name)
-
-        if isinstance(node, cst.Name):
-            return resolve(node.value)
-        expression = self.context.as_ast(node)
-        return UNKNOWN if expression is None else expression_evidence(expression, self.context.analysis.imports, resolve)
-
-
-def _names_bound_inside(context: RuleContext) -> frozenset[str]:
-    """Parameters of lambdas and targets of comprehensions in the statement being analysed."""
-    memo = context.unit.memo
-    if "names bound inside" not in memo:
-        names = set()
-        for node in ast.walk(context.unit.ast_node):
-            if isinstance(node, ast.Lambda):
-                arguments = node.args
-                every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
-                names.update(argument.arg for argument in every if argument is not None)
-            elif isinstance(node, ast.comprehension):
-                names.update(target.id for target in ast.walk(node.target) if isinstance(target, ast.Name))
-        memo["names bound inside"] = frozenset(names)
-    return memo["names bound inside"]
 
 
 def _positional(args, count: int) -> bool:

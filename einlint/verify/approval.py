@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from einlint.diagnostics import Diagnostic
-from einlint.verify.expressions import NotVerifiable, fix_expressions
+from einlint.verify.expressions import edits_key
 from einlint.verify.timing import SLOWER
 
 
@@ -16,20 +16,16 @@ class ApprovedFixes:
     """A predicate for the fixer: ``approved(diagnostic, source_text)``. Plain data, so that it travels
     to worker processes without importing torch there."""
 
-    keys: frozenset[tuple[str, str, str]]  # (path, replaced text, replacement)
+    keys: frozenset[tuple[str, tuple[tuple[str, str], ...]]]  # (path, (replaced text, replacement) per edit)
 
     @classmethod
     def from_verifications(cls, verifications: Iterable, only_faster: bool = False) -> ApprovedFixes:
         keys = frozenset(
-            (item.path, item.replaced_text, item.replacement)
+            (item.path, item.edits)
             for item in verifications
             if item.result.equivalent and not (only_faster and item.result.speed == SLOWER)
         )  # fmt: skip
         return cls(keys)
 
     def __call__(self, diagnostic: Diagnostic, source_text: str) -> bool:
-        try:
-            replaced, replacement = fix_expressions(diagnostic, source_text)
-        except NotVerifiable:
-            return False
-        return (diagnostic.path, replaced, replacement) in self.keys
+        return (diagnostic.path, edits_key(diagnostic, source_text)) in self.keys

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from einlint.config import ConfigError, Settings
+from einlint.diagnostics import FileError
 from einlint.verify.runtime import VerifierUnavailable, require_torch, resolve_device
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -43,14 +44,19 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
         try:
             source = SourceText.from_bytes(report.path, Path(report.path).read_bytes())
         except (OSError, SourceError) as error:
-            errors.append(_file_error(report.path, f"cannot read for verification: {error}"))
+            errors.append(FileError(report.path, f"cannot read for verification: {error}"))
             continue
         findings.extend((diagnostic, source.text) for diagnostic in fixable)
+    options = VerifyOptions(device=device, profiles=CLI_PROFILES, min_run_time=CLI_MIN_RUN_TIME, use_cache=use_cache)
+    progress = _Progress() if sys.stderr.isatty() else None
     try:
-        verifications = verify_findings(findings, VerifyOptions(device=device, profiles=CLI_PROFILES, min_run_time=CLI_MIN_RUN_TIME, use_cache=use_cache))
+        verifications = verify_findings(findings, options, on_progress=progress.update if progress else None)
     except VerifierUnavailable as error:
         print(f"einlint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        if progress:
+            progress.close()
 
     fixed = None
     diff = ""
@@ -99,13 +105,28 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_CLEAN
 
 
-def _file_error(path: str, reason: str):
-    from einlint.diagnostics import FileError
-
-    return FileError(path, reason)
-
-
 def _width() -> int:
     import shutil
 
     return max(120, shutil.get_terminal_size((160, 24)).columns)
+
+
+class _Progress:
+    """A transient progress bar on stderr: verifying a fix takes seconds, not microseconds."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self._bar = Progress(transient=True, console=Console(file=sys.stderr))
+        self._task = None
+
+    def update(self, done: int, total: int) -> None:
+        if self._task is None:
+            self._bar.start()
+            self._task = self._bar.add_task("verifying fixes", total=total)
+        self._bar.update(self._task, completed=done)
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._bar.stop()

@@ -75,31 +75,113 @@ class ExpressionPair:
         return tuple(PLACEHOLDER.format(index) for index in range(len(self.operands)))
 
 
-def fix_expressions(diagnostic: Diagnostic, source_text: str) -> tuple[str, str]:
-    """The expression a fix changes, before and after. Fixes that edit parts of the flagged expression
-    (an equation string, an operand) are read as the whole flagged expression with the edits applied."""
-    from einlint.engine.source import SourceText
+CONTRACTIONS = frozenset({"torch.matmul", "torch.bmm", "torch.mm", "torch.einsum"})
+# Expressions too small to be what a fix changes: a fix that edits one is read at the enclosing one.
+_PARTS = (
+    ast.Constant, ast.JoinedStr, ast.FormattedValue, ast.Tuple, ast.List, ast.Set, ast.Dict, ast.Starred, ast.Slice, ast.Name,
+)  # fmt: skip
 
+
+class SourceExpressions:
+    """The expressions of a file by character span (``ast`` reports UTF-8 byte columns), and the file's
+    import aliases: what is needed to read the expression a fix changes."""
+
+    def __init__(self, source_text: str) -> None:
+        from einlint.engine.source import SourceText
+
+        self.text = source_text
+        self.line_starts = SourceText("", source_text).line_starts
+        self.spans: list[tuple[int, int, ast.expr, ast.AST | None]] = []
+        try:
+            tree = ast.parse(source_text)
+        except (SyntaxError, ValueError, RecursionError):
+            self.imports = ImportTable()
+            return
+        self.imports = ImportTable.from_module(tree)
+        encoded: dict[int, bytes] = {}
+        for parent in ast.walk(tree):
+            for child in ast.iter_child_nodes(parent):
+                if isinstance(child, ast.expr) and child.end_lineno is not None:
+                    start = self._offset(child.lineno, child.col_offset, encoded)
+                    end = self._offset(child.end_lineno, child.end_col_offset or 0, encoded)
+                    self.spans.append((start, end, child, parent))
+
+    def _offset(self, line: int, byte_column: int, encoded: dict[int, bytes]) -> int:
+        start = self.line_starts[line - 1]
+        if line not in encoded:
+            following = self.line_starts[line] if line < len(self.line_starts) else len(self.text)
+            encoded[line] = self.text[start:following].encode("utf-8", "surrogatepass")
+        return start + len(encoded[line][:byte_column].decode("utf-8", "replace"))
+
+    def enclosing(self, start: int, end: int) -> tuple[int, int, ast.expr, ast.AST | None] | None:
+        """The smallest expression (not a bare name or literal) that covers ``[start, end)``."""
+        covering = [span for span in self.spans if span[0] <= start and end <= span[1] and not isinstance(span[2], _PARTS)]
+        return min(covering, key=lambda span: span[1] - span[0], default=None)
+
+    def span_of(self, node: ast.AST) -> tuple[int, int] | None:
+        return next(((start, end) for start, end, child, _ in self.spans if child is node), None)
+
+
+def fix_expressions(diagnostic: Diagnostic, source: SourceExpressions) -> list[tuple[str, str]]:
+    """The expression a fix changes, before and after, as candidates to verify, best first.
+
+    A fix that edits parts of an expression (an equation string, an operand) is read as the smallest
+    expression covering the edits and the finding. When that expression is an operand of a matmul or
+    an einsum (a dropped ``.contiguous()``), the contraction that consumes it comes first: that is
+    where the change shows, in values and in time."""
     fix = diagnostic.fix
     if fix is None or not fix.edits:
         raise NotVerifiable("the finding has no fix")
-    line_starts = SourceText(diagnostic.path, source_text).line_starts
-    if not 1 <= diagnostic.line <= diagnostic.end_line <= len(line_starts):
-        raise NotVerifiable("the finding does not match the file's current text")
-    start = line_starts[diagnostic.line - 1] + diagnostic.col
-    end = line_starts[diagnostic.end_line - 1] + diagnostic.end_col
+    text = source.text
     edits = sorted(fix.edits, key=lambda edit: edit.start)
-    if not all(0 <= edit.start <= edit.end <= len(source_text) for edit in edits):
+    if not all(0 <= edit.start <= edit.end <= len(text) for edit in edits):
         raise NotVerifiable("the fix does not match the file's current text")
-    if not all(start <= edit.start and edit.end <= end for edit in edits):
-        if len(edits) != 1:
-            raise NotVerifiable(f"the fix makes {len(edits)} edits outside the flagged expression")
-        start, end = edits[0].start, edits[0].end
-    original = source_text[start:end]
+    low, high = edits[0].start, max(edit.end for edit in edits)
+    found = []
+    if 1 <= diagnostic.line <= diagnostic.end_line <= len(source.line_starts):
+        flagged_start = source.line_starts[diagnostic.line - 1] + diagnostic.col
+        flagged_end = source.line_starts[diagnostic.end_line - 1] + diagnostic.end_col
+        found.append(source.enclosing(min(low, flagged_start), max(high, flagged_end)))
+    found.append(source.enclosing(low, high))
+    spans: list[tuple[int, int]] = []
+    for item in found:
+        if item is None:
+            continue
+        start, end, node, parent = item
+        if _consumes(parent, node, source.imports):
+            spans.append(source.span_of(parent) or (start, end))
+        spans.append((start, end))
+    if not spans and len(edits) == 1:
+        spans.append((low, high))
+    if not spans:
+        raise NotVerifiable("the fix's edits are not inside one expression")
+    return [_apply(text, start, end, edits) for start, end in dict.fromkeys(spans)]
+
+
+def _consumes(parent: ast.AST | None, node: ast.expr, imports: ImportTable) -> bool:
+    """``node`` is an operand of the contraction ``parent``."""
+    if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.MatMult):
+        return True
+    if isinstance(parent, ast.Call) and any(argument is node for argument in parent.args):
+        dotted = _dotted(parent.func)
+        return dotted is not None and _qualify(dotted, imports) in CONTRACTIONS
+    return False
+
+
+def _apply(text: str, start: int, end: int, edits) -> tuple[str, str]:
+    original = text[start:end]
     rewritten = original
     for edit in reversed(edits):
         rewritten = rewritten[: edit.start - start] + edit.replacement + rewritten[edit.end - start :]
     return original, rewritten
+
+
+def edits_key(diagnostic: Diagnostic, source_text: str) -> tuple[tuple[str, str], ...]:
+    """What a fix replaces and with what, independent of where: offsets move as other fixes apply."""
+    fix = diagnostic.fix
+    if fix is None:
+        return ()
+    return tuple((source_text[edit.start : edit.end], edit.replacement) for edit in sorted(fix.edits, key=lambda e: e.start))
 
 
 def prepare(original: str, rewritten: str, imports: ImportTable | None = None) -> ExpressionPair:
@@ -151,14 +233,6 @@ def prepare(original: str, rewritten: str, imports: ImportTable | None = None) -
     )  # fmt: skip
 
 
-def imports_of(source_text: str) -> ImportTable:
-    """The file's import aliases, read with ``ast``; an unparsable file has none."""
-    try:
-        return ImportTable.from_module(ast.parse(source_text))
-    except (SyntaxError, ValueError, RecursionError):
-        return ImportTable()
-
-
 def _parse(text: str, which: str) -> ast.Expression:
     if len(text) > LONGEST_EXPRESSION:
         raise NotVerifiable(f"the {which} expression is longer than {LONGEST_EXPRESSION} characters")
@@ -190,7 +264,8 @@ def _named_operands(node: ast.expr, imports: ImportTable) -> list[ast.expr]:
             if dotted is not None:
                 if _qualify(dotted.split(".")[0], imports) is None:
                     parts = dotted.split(".")
-                    cut = next((i for i, part in enumerate(parts) if i and part in TENSOR_METHODS | TENSOR_PROPERTIES), len(parts))
+                    tensor_names = TENSOR_METHODS | TENSOR_PROPERTIES
+                    cut = next((i for i, part in enumerate(parts) if i and part in tensor_names), len(parts))
                     operand = node
                     for _ in range(len(parts) - cut):
                         operand = operand.value  # type: ignore[attr-defined]

@@ -144,8 +144,12 @@ def _searched_layout(original: Callable, operand_count: int, rank: int) -> _Layo
             result = _run_on_meta(torch, original, shapes)
             if result is not None:
                 return _searched(blocks, operand_count, rank, tuple(result.shape))
-            labels = sorted(set(blocks))
-            for first, second in itertools.combinations(labels, 2):
+            owners: dict[int, set[int]] = {}
+            for position, block in enumerate(blocks):
+                owners.setdefault(block, set()).add(position // rank)
+            for first, second in itertools.combinations(sorted(owners), 2):
+                if owners[first] & owners[second]:
+                    continue  # one operand would have the same label twice (a diagonal): never needed
                 merged = _canonical(tuple(first if block == second else block for block in blocks))
                 if merged not in seen:
                     seen.add(merged)
@@ -227,7 +231,9 @@ def _cost_fits(layout: _Layout, sizes: dict[str, int], flop_budget: int | None, 
     return all(math.prod(shape) <= numel_budget for shape in shapes)
 
 
-def _term_shape(term: Term, sizes: dict[str, int], overrides: dict[str, int], ellipsis_rank: int | None = None) -> tuple[int, ...]:
+def _term_shape(
+    term: Term, sizes: dict[str, int], overrides: dict[str, int], ellipsis_rank: int | None = None
+) -> tuple[int, ...]:
     ellipsis = sorted((key for key in sizes if key.startswith(ELLIPSIS)), key=lambda key: int(key[3:]))
     if ellipsis_rank is not None:
         ellipsis = ellipsis[len(ellipsis) - ellipsis_rank :] if ellipsis_rank else []

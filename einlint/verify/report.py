@@ -178,7 +178,8 @@ def write_markdown(verifications: list[FixVerification], path: Path) -> list[str
         lines += [f"### {item.location} {item.code} - {result.verdict}", ""]
         lines += [f"- original: `{result.original}`", f"- rewritten: `{result.rewritten}`"]
         if item.assumptions:
-            lines.append(f"- fix applicability: {item.applicability}, assumes {', '.join(item.assumptions)} (not established by verification)")
+            assumed = ", ".join(item.assumptions)
+            lines.append(f"- fix applicability: {item.applicability}, assumes {assumed} (not established by verification)")
         if result.reason:
             lines.append(f"- {result.reason}")
         if result.contiguous is not None:
@@ -209,7 +210,8 @@ def write_chart(verifications: list[FixVerification], path: Path) -> tuple[bool,
                 comparison = getattr(timing, which) if timing else None
                 values.append(comparison.ratio if comparison else math.nan)
             positions = [position + index * width for position in range(len(timed))]
-            axis.bar(positions, values, width, label=shape)
+            # Bars start at 1 (no change): a slowdown points down, a speedup up, on a log scale.
+            axis.bar(positions, [value - 1.0 for value in values], width, bottom=1.0, label=shape)
         axis.axhline(1.0, color="black", linewidth=0.8)
         axis.set_xticks([position + 0.4 - width / 2 for position in range(len(timed))])
         axis.set_xticklabels([f"{item.code}\n{Path(item.path).name}:{item.line}" for item in timed], fontsize=7)

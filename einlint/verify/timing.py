@@ -1,22 +1,25 @@
-"""Time both expressions of a fix with ``torch.utils.benchmark`` (blocked autorange; the timer
-synchronises CUDA), forward and forward+backward, and say whether the rewrite is faster, slower or the
-same within the noise measured on this machine."""
+"""Time both expressions of a fix with ``torch.utils.benchmark`` (blocked autorange, then blocks of the
+two timed alternately; the timer synchronises CUDA), forward and forward+backward, and say whether the
+rewrite is faster, slower or the same within the noise measured on this machine."""
 
 from __future__ import annotations
 
 import math
+import statistics
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from einlint.verify.inputs import InputCase, make_inputs
 from einlint.verify.runtime import require_torch
 
-DEFAULT_MIN_RUN_TIME = 0.1  # seconds per measurement; blocks of >= 10 ms give about ten replicates
+DEFAULT_MIN_RUN_TIME = 0.1  # seconds per side and phase; blocks of >= 10 ms give about ten replicates
 # The smallest difference ever called real: run-to-run drift on a quiet machine is about this large
 # even when the spread inside one measurement is smaller.
 NOISE_FLOOR = 0.03
-# With fewer replicates than this the spread is not known; assume a wide one.
-MIN_BLOCKS, FEW_BLOCKS_NOISE = 4, 0.10
+# After each side's blocked autorange, blocks of the two are timed alternately, so that a burst of load
+# on a shared machine hits both sides; the spread of these paired ratios is the noise.
+MIN_PAIRS, MAX_PAIRS = 5, 50
 
 FASTER, SLOWER, SAME = "faster", "slower", "same"
 
@@ -27,15 +30,13 @@ class Measurement:
     iqr: float
     blocks: int
 
-    @property
-    def spread(self) -> float:
-        return self.iqr / self.median if self.median > 0 else 0.0
-
 
 @dataclass(frozen=True)
 class Comparison:
     original: Measurement
     rewritten: Measurement
+    # Interquartile range over median of the ratios of alternately timed blocks.
+    paired_spread: float = 0.0
 
     @property
     def ratio(self) -> float:
@@ -44,10 +45,7 @@ class Comparison:
 
     @property
     def noise(self) -> float:
-        noise = max(NOISE_FLOOR, math.hypot(self.original.spread, self.rewritten.spread))
-        if min(self.original.blocks, self.rewritten.blocks) < MIN_BLOCKS:
-            noise = max(noise, FEW_BLOCKS_NOISE)
-        return noise
+        return max(NOISE_FLOOR, self.paired_spread)
 
     @property
     def label(self) -> str:
@@ -59,13 +57,13 @@ class Comparison:
 
     def to_dict(self) -> dict:
         return {
-            "original": asdict(self.original), "rewritten": asdict(self.rewritten),
+            "original": asdict(self.original), "rewritten": asdict(self.rewritten), "paired_spread": self.paired_spread,
             "ratio": self.ratio, "noise": self.noise, "label": self.label,
         }  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict) -> Comparison:
-        return cls(Measurement(**data["original"]), Measurement(**data["rewritten"]))
+        return cls(Measurement(**data["original"]), Measurement(**data["rewritten"]), data["paired_spread"])
 
 
 @dataclass(frozen=True)
@@ -102,9 +100,7 @@ def time_case(
         rewritten(*inputs)
     except Exception:  # noqa: BLE001 - a case that raises has nothing to time
         return None
-    forward = Comparison(
-        _measure(lambda: original(*detached), min_run_time), _measure(lambda: rewritten(*detached), min_run_time)
-    )
+    forward = _compare(lambda: original(*detached), lambda: rewritten(*detached), min_run_time)
     backward = None
     if isinstance(result, torch.Tensor) and result.dtype.is_floating_point and result.requires_grad:
         upstream = torch.ones_like(result)
@@ -112,17 +108,42 @@ def time_case(
         def round_trip(function: Callable) -> Callable[[], object]:
             return lambda: torch.autograd.grad(function(*inputs), inputs, upstream, allow_unused=True)
 
-        backward = Comparison(_measure(round_trip(original), min_run_time), _measure(round_trip(rewritten), min_run_time))
+        backward = _compare(round_trip(original), round_trip(rewritten), min_run_time)
     return ShapeTiming(case.name, case.shapes, dtype, forward, backward)
 
 
-def _measure(function: Callable[[], object], min_run_time: float) -> Measurement:
+def _compare(original: Callable[[], object], rewritten: Callable[[], object], min_run_time: float) -> Comparison:
     torch = require_torch()
     from torch.utils import benchmark
 
-    timer = benchmark.Timer(stmt="run()", globals={"run": function}, num_threads=torch.get_num_threads())
-    measurement = timer.blocked_autorange(min_run_time=min_run_time)
-    return Measurement(measurement.median, measurement.iqr, len(measurement.times))
+    timers = [
+        benchmark.Timer(stmt="run()", globals={"run": function}, num_threads=torch.get_num_threads())
+        for function in (original, rewritten)
+    ]  # fmt: skip
+    # Blocked autorange per side: warm-up, the block size, and the first replicates.
+    first = [timer.blocked_autorange(min_run_time=min_run_time) for timer in timers]
+    times = [list(measurement.times) for measurement in first]
+    ratios: list[float] = []
+    deadline = time.perf_counter() + min_run_time
+    while len(ratios) < MIN_PAIRS or (time.perf_counter() < deadline and len(ratios) < MAX_PAIRS):
+        pair = [timer.timeit(measurement.number_per_run).median for timer, measurement in zip(timers, first)]
+        times[0].append(pair[0])
+        times[1].append(pair[1])
+        ratios.append(pair[0] / pair[1] if pair[1] > 0 else math.inf)
+    median_ratio = statistics.median(ratios)
+    spread = _iqr(ratios) / median_ratio if 0 < median_ratio < math.inf else math.inf
+    return Comparison(_summary(times[0]), _summary(times[1]), spread)
+
+
+def _summary(times: list[float]) -> Measurement:
+    return Measurement(statistics.median(times), _iqr(times), len(times))
+
+
+def _iqr(values: list[float]) -> float:
+    if len(values) < 2:
+        return 0.0
+    quartiles = statistics.quantiles(values, n=4)
+    return quartiles[2] - quartiles[0]
 
 
 def overall_label(timings: list[ShapeTiming] | tuple[ShapeTiming, ...]) -> str | None:

@@ -7,7 +7,7 @@ unsafe fix stays unsafe."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from einlint.diagnostics import Diagnostic
 from einlint.evidence.imports import ImportTable
 from einlint.verify.cache import VerdictCache, verdict_key
 from einlint.verify.equivalence import BOTH_RAISE, MATCH, MISMATCH, SKIPPED, CaseOutcome, check_case, compile_pair
-from einlint.verify.expressions import ExpressionPair, NotVerifiable, fix_expressions, imports_of, prepare
+from einlint.verify.expressions import ExpressionPair, NotVerifiable, SourceExpressions, edits_key, fix_expressions, prepare
 from einlint.verify.inputs import PROFILES, plan_cases
 from einlint.verify.runtime import default_dtypes, device_description, require_torch, resolve_device, tf32_state
 from einlint.verify.timing import DEFAULT_MIN_RUN_TIME, ShapeTiming, overall_label, time_case
@@ -68,7 +68,7 @@ class PairVerdict:
             "verdict": self.verdict, "reason": self.reason, "original": self.original, "rewritten": self.rewritten,
             "original_code": self.original_code, "rewritten_code": self.rewritten_code, "operands": list(self.operands),
             "equation": self.equation, "max_error": self.max_error, "grad_error": self.grad_error,
-            "contiguous": None if self.contiguous is None else {"original": self.contiguous[0], "rewritten": self.contiguous[1]},
+            "contiguous": None if self.contiguous is None else dict(zip(("original", "rewritten"), self.contiguous)),
             "speed": self.speed, "timings": [timing.to_dict() for timing in self.timings],
             "cases": [case.to_dict() for case in self.cases], "notes": list(self.notes), "device": self.device,
             "torch": self.torch_version, "float32_matmul_precision": self.float32_matmul_precision, "cached": self.cached,
@@ -98,8 +98,7 @@ class FixVerification:
     code: str
     applicability: str
     assumptions: tuple[str, ...]
-    replaced_text: str  # exactly what the fix replaces, for matching the fix again under --fix
-    replacement: str
+    edits: tuple[tuple[str, str], ...]  # (replaced text, replacement) per edit: the fix, wherever it moves
     result: PairVerdict = field(compare=False)
 
     @property
@@ -115,7 +114,9 @@ class FixVerification:
         return data
 
 
-def verify_pair(original: str, rewritten: str, imports: ImportTable | None = None, options: VerifyOptions = VerifyOptions()) -> PairVerdict:
+def verify_pair(
+    original: str, rewritten: str, imports: ImportTable | None = None, options: VerifyOptions = VerifyOptions()
+) -> PairVerdict:
     """Verify that ``rewritten`` computes what ``original`` does. ``imports`` are the file's import
     aliases (``t`` for ``import torch as t``); without them ``torch`` is taken to be torch."""
     torch = require_torch()
@@ -150,7 +151,9 @@ def verify_pair(original: str, rewritten: str, imports: ImportTable | None = Non
     return verdict
 
 
-def _run(pair: ExpressionPair, functions: tuple, cases, dtypes: tuple[str, ...], device: str, options: VerifyOptions, context: dict) -> PairVerdict:
+def _run(
+    pair: ExpressionPair, functions: tuple, cases, dtypes: tuple[str, ...], device: str, options: VerifyOptions, context: dict
+) -> PairVerdict:
     original, rewritten = functions
     outcomes: list[CaseOutcome] = []
     failure = None
@@ -198,34 +201,42 @@ def _run(pair: ExpressionPair, functions: tuple, cases, dtypes: tuple[str, ...],
     )  # fmt: skip
 
 
-def verify_diagnostic(diagnostic: Diagnostic, source_text: str, imports: ImportTable | None = None, options: VerifyOptions = VerifyOptions()) -> FixVerification:
-    if imports is None:
-        imports = imports_of(source_text)
+def verify_diagnostic(
+    diagnostic: Diagnostic, source: SourceExpressions | str, options: VerifyOptions = VerifyOptions()
+) -> FixVerification:
+    """Verify one finding's fix; ``source`` is its file's text (or that text already indexed)."""
+    if isinstance(source, str):
+        source = SourceExpressions(source)
     fix = diagnostic.fix
-    applicability = fix.applicability.value if fix else ""
-    assumptions = fix.assumptions if fix else ()
     try:
-        replaced, replacement = fix_expressions(diagnostic, source_text)
+        candidates = fix_expressions(diagnostic, source)
     except NotVerifiable as reason:
-        replaced, replacement = "", fix.replacement if fix else ""
-        result = PairVerdict(NOT_VERIFIABLE, str(reason), "", replacement)
+        result = PairVerdict(NOT_VERIFIABLE, str(reason), "", fix.replacement if fix else "")
     else:
-        result = verify_pair(replaced, replacement, imports, options)
+        for original, rewritten in candidates:
+            result = verify_pair(original, rewritten, source.imports, options)
+            if result.verdict != NOT_VERIFIABLE:
+                break
     return FixVerification(
-        diagnostic.path, diagnostic.line, diagnostic.col + 1, diagnostic.code, applicability, assumptions,
-        replaced, replacement, result,
+        diagnostic.path, diagnostic.line, diagnostic.col + 1, diagnostic.code,
+        fix.applicability.value if fix else "", fix.assumptions if fix else (), edits_key(diagnostic, source.text), result,
     )  # fmt: skip
 
 
-def verify_findings(findings: Iterable[tuple[Diagnostic, str]], options: VerifyOptions = VerifyOptions()) -> list[FixVerification]:
+def verify_findings(
+    findings: list[tuple[Diagnostic, str]],
+    options: VerifyOptions = VerifyOptions(),
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[FixVerification]:
     """Verify the fix of every finding that has one; ``findings`` pairs each with its file's text."""
     results = []
-    imports_by_path: dict[str, ImportTable] = {}
-    for diagnostic, source_text in findings:
-        if diagnostic.fix is None:
-            continue
-        if diagnostic.path not in imports_by_path:
-            imports_by_path[diagnostic.path] = imports_of(source_text)
-        imports = imports_by_path[diagnostic.path]
-        results.append(verify_diagnostic(diagnostic, source_text, imports, options))
+    indexed: dict[str, SourceExpressions] = {}
+    fixable = [(diagnostic, text) for diagnostic, text in findings if diagnostic.fix is not None]
+    for done, (diagnostic, source_text) in enumerate(fixable):
+        if on_progress:
+            on_progress(done, len(fixable))
+        source = indexed.get(diagnostic.path)
+        if source is None or source.text != source_text:
+            source = indexed[diagnostic.path] = SourceExpressions(source_text)
+        results.append(verify_diagnostic(diagnostic, source, options))
     return results

@@ -7,9 +7,10 @@ import ast
 
 from einlint.engine.context import RuleContext
 
-# Names whose presence marks a function that builds code rather than running it.
+# Names whose presence marks a function that builds code rather than running it. ``Proxy``: a helper
+# handed fx proxies (``fx.Proxy(node, tracer)``) records graph nodes even when it never names the graph.
 CODE_GENERATION_WORDS = frozenset(
-    {"call_function", "create_node", "Graph", "GraphModule", "exec", "codegen", "emit", "CodeGen", "Tracer", "symbolic_trace"}
+    {"call_function", "create_node", "Graph", "GraphModule", "Proxy", "exec", "codegen", "emit", "CodeGen", "Tracer", "symbolic_trace"}
 )
 
 

@@ -25,9 +25,10 @@ class CopyBeforeContraction(Rule):
     Fix: before einsum, drop the copy and fold the view into the labels (as EIN201); before matmul,
     drop the copy.
 
-    Fix safety: safe. The copy is used only as this argument (it is written inline), and the result is
-    a freshly computed tensor in both versions (einsum with two or more operands or a summed label,
-    matmul always), so dropping the copy changes neither values nor aliasing. An einsum that could
+    Fix safety: safe. The copy is used only as this argument (it is written inline; a copy passed as
+    matmul's ``out=`` buffer is where the result goes, and is left alone), and the result is a freshly
+    computed tensor in both versions (einsum with two or more operands or a summed label, matmul
+    always), so dropping the copy changes neither values nor aliasing. An einsum that could
     return a view of its single input is left alone. Before einsum the fold needs the receiver to be a
     tensor: ``.contiguous()`` is a tensor method, so it is.
     """

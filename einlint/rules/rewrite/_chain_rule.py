@@ -30,6 +30,9 @@ class ChainRule(Rule):
     def __init__(self, context) -> None:
         super().__init__(context)
         self._viewed: set[int] = set()  # ids of expressions whose result a .view() reinterprets
+        # ids of nodes inside f-strings -> the quote characters those f-strings use (before Python
+        # 3.12 an expression in an f-string cannot contain its quote character)
+        self._enclosing_quotes: dict[int, set[str]] = {}
 
     @classmethod
     def applies(cls, words) -> bool:
@@ -40,6 +43,9 @@ class ChainRule(Rule):
     def on_visit(self, node: cst.CSTNode) -> bool:
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in VIEW_METHODS:
             self._viewed.add(id(node.func.value))
+        if isinstance(node, cst.FormattedString):
+            for inner in _descendants(node):
+                self._enclosing_quotes.setdefault(id(inner), set()).add(node.start[-1])
         if not isinstance(node, cst.BaseExpression) or not is_chain_candidate(node):
             return True
         found = self._chain(node)
@@ -72,6 +78,12 @@ class ChainRule(Rule):
             blocked = "torch is not imported under a name this file can use"
         elif _has_comment_outside(node, [leaf.node for leaf in chain.leaves]):
             blocked = "a comment inside the expression would be lost"
+        quote = self.context.preferred_quote()
+        enclosing = self._enclosing_quotes.get(id(node), set())
+        if quote in enclosing:
+            quote = "'" if quote == '"' else '"'
+            if quote in enclosing:
+                blocked = blocked or "the f-strings around it use both quote characters"
         blocked = blocked or _dtype_obligation(chain, self.context.assumption_declared("float-dtypes"))
         if self._flows_into_view(node):
             # einsum may return a permuted view (with broadcast batch dimensions, say) where the
@@ -80,7 +92,6 @@ class ChainRule(Rule):
         for leaf in chain.leaves:
             if not leaf.is_tensor:
                 chain.assume("tensor-operands", f"{leaf.name_hint} is a torch tensor")
-        quote = self.context.preferred_quote()
         leaves = ", ".join(self.context.unit.code_for(leaf.node) for leaf in chain.leaves)
         message = f"{self.summary_text}: torch.einsum({quote}{equation}{quote}, {names}) ({self.benefit})"
         fix = None
@@ -148,6 +159,12 @@ def _dtype_obligation(chain: Chain, floats_declared: bool) -> str | None:
         return "the operands have different dtypes (the product promotes them, einsum raises)"
     chain.assume("float-dtypes", "every operand has the same floating dtype")
     return None
+
+
+def _descendants(node: cst.CSTNode):
+    for child in node.children:
+        yield child
+        yield from _descendants(child)
 
 
 def _short(code: str, limit: int = 40) -> str:

@@ -1,0 +1,187 @@
+"""EIN3xx beyond the fixtures: the equations EIN302 lists are the ones Python builds, EIN301 counts
+operands only where the call shows them, and code generators draw no EIN3 finding at all."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import FIXTURES
+from einlint.rules.churn import _loops
+
+CHURN = FIXTURES / "churn"
+LISTING = re.compile(r"every iteration: (?P<listed>.*?)(?:, \.\.\. \((?P<total>\d+) in all\))?; precompute")
+
+
+def _findings(einlint, path: Path, select: str) -> list[dict]:
+    run = einlint("--select", select, "--no-cache", "--format", "json", str(path))
+    assert run.err == "", run.err
+    return json.loads(run.out)
+
+
+def _lint_snippet(einlint, tmp_path: Path, code: str, select: str) -> list[dict]:
+    path = tmp_path / "snippet.py"
+    path.write_text("import torch\n" + code, encoding="utf-8")
+    return _findings(einlint, path, select)
+
+
+def _listed(message: str) -> tuple[list[str], int] | None:
+    """The equations an EIN302 message lists, and how many there are in all; None when it lists none."""
+    match = LISTING.search(message)
+    if match is None:
+        return None
+    listed = ast.literal_eval(f"[{match['listed']}]")
+    return listed, int(match["total"] or len(listed))
+
+
+def _python_equations(source: str, line: int) -> list[str]:
+    """Run what the loop around the einsum call on ``line`` runs: its iterable and the f-string equation
+    (written in the call or assigned in the loop), in plain Python, and collect the distinct results."""
+    tree = ast.parse(source)
+    loop = next(
+        node for node in ast.walk(tree)
+        if isinstance(node, ast.For) and node.lineno < line <= node.end_lineno
+        and not any(isinstance(inner, ast.For) and inner is not node and inner.lineno < line <= inner.end_lineno for inner in ast.walk(node))
+    )  # fmt: skip
+    call = next(node for node in ast.walk(loop) if isinstance(node, ast.Call) and node.lineno == line and getattr(node.func, "attr", "") == "einsum")
+    equation = call.args[0]
+    if isinstance(equation, ast.Name):
+        equation = next(
+            statement.value for statement in ast.walk(loop)
+            if isinstance(statement, ast.Assign) and any(getattr(t, "id", None) == equation.id for t in statement.targets)
+        )  # fmt: skip
+    template = compile(ast.Expression(equation), "<equation>", "eval")
+    values = eval(compile(ast.Expression(loop.iter), "<iterable>", "eval"))  # noqa: S307 - fixture code
+    return list(dict.fromkeys(eval(template, {}, {loop.target.id: value}) for value in values))  # noqa: S307
+
+
+# --- EIN302: the listed equations ----------------------------------------------------------------
+
+def test_fixture_listings_match_python(einlint) -> None:
+    fixture = CHURN / "EIN302.py"
+    source = fixture.read_text(encoding="utf-8")
+    listings = 0
+    for finding in _findings(einlint, fixture, "EIN302"):
+        listing = _listed(finding["message"])
+        if listing is None:
+            continue
+        listings += 1
+        listed, total = listing
+        expected = _python_equations(source, finding["line"])
+        assert total == len(expected), finding["message"]
+        assert listed == expected[: len(listed)], finding["message"]
+        assert len(listed) == min(total, 8)
+    assert listings >= 4
+
+
+LETTER_CHUNKS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz,", min_size=0, max_size=4)
+LOOP_ITERABLES = st.one_of(
+    st.text(alphabet="abcdefghijklmnop", min_size=1, max_size=12).map(repr),
+    st.integers(min_value=1, max_value=12).map(lambda n: f"range({n})"),
+    st.tuples(st.integers(0, 3), st.integers(4, 12)).map(lambda bounds: f"range({bounds[0]}, {bounds[1]})"),
+    st.lists(st.integers(min_value=0, max_value=9), min_size=1, max_size=6).map(lambda xs: repr(tuple(xs))),
+)
+# Each placeholder turns the loop value into letters: the value itself, or a letter picked by it.
+PLACEHOLDERS = st.sampled_from(["{v}", "{'abcdefghijklmnopqrstuvwxyz'[v]}", "{'zyxwvutsrqponmlkjihgfedcba'[v:]}", "{v!s}"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    iterable=LOOP_ITERABLES,
+    pieces=st.lists(st.tuples(LETTER_CHUNKS, PLACEHOLDERS), min_size=1, max_size=3),
+    tail=LETTER_CHUNKS,
+)
+def test_listing_matches_python_for_any_literal_loop(einlint, tmp_path: Path, iterable: str, pieces, tail: str) -> None:
+    template = "".join(chunk + placeholder for chunk, placeholder in pieces) + tail + "->"
+    code = f"def f(x):\n    for v in {iterable}:\n        y = torch.einsum(f\"{template}\", x)\n"
+    values = eval(iterable)  # noqa: S307 - built above from literals
+    try:
+        expected = list(dict.fromkeys(eval(f'f"{template}"', {}, {"v": value}) for value in values))  # noqa: S307
+    except (TypeError, IndexError):
+        expected = None  # indexing a string with a letter, or past its end: nothing to list
+
+    findings = _lint_snippet(einlint, tmp_path, code, "EIN302")
+
+    assert len(findings) == 1
+    listing = _listed(findings[0]["message"])
+    if expected is None:
+        assert listing is None
+        return
+    assert listing is not None, findings[0]["message"]
+    listed, total = listing
+    assert total == len(expected)
+    assert listed == expected[:8]
+
+
+# --- EIN301: operands counted only when the call shows them --------------------------------------
+
+@pytest.mark.parametrize(
+    ("call", "count"),
+    [
+        ("torch.einsum('ij,jk,kl->il', a, b, c)", 3),
+        ("torch.einsum('ij,jk,kl->il', [a, b, c])", 3),
+        ("torch.einsum('ij,jk,kl->il', (a, b, c))", 3),
+        ("torch.einsum('ij,jk,kl,lm->im', a, b, c, d)", 4),
+        ("torch.einsum(equation, a, b, c)", 3),
+        ("torch.einsum('ij,jk->ik', a, b)", None),
+        ("torch.einsum('ij,jk->ik', [a, b])", None),
+        ("torch.einsum('ij,jk,kl->il', *operands)", None),
+        ("torch.einsum('ij,jk,kl->il', [a, *operands])", None),
+        ("torch.einsum('ij,jk,kl->il', operands)", None),
+        ("torch.einsum(equation, operands)", None),
+    ],
+)
+def test_operand_count_only_when_known(einlint, tmp_path: Path, call: str, count: int | None) -> None:
+    code = f"def f(batches, equation, operands, a, b, c, d):\n    for a in batches:\n        y = {call}\n"
+    findings = _lint_snippet(einlint, tmp_path, code, "EIN301")
+    if count is None:
+        assert findings == []
+    else:
+        assert [f"with {count} operands in a loop" in finding["message"] for finding in findings] == [True]
+
+
+# --- code generators -----------------------------------------------------------------------------
+
+GENERATOR_FIXTURES = [CHURN / "codegen.py"]
+
+
+@pytest.mark.parametrize("generator", GENERATOR_FIXTURES, ids=lambda path: path.name)
+def test_code_generators_draw_no_churn_finding(einlint, generator: Path) -> None:
+    assert _findings(einlint, generator, "EIN3") == []
+
+
+@pytest.mark.parametrize("generator", GENERATOR_FIXTURES, ids=lambda path: path.name)
+def test_generator_silence_comes_from_recognising_code_generation(einlint, generator: Path, monkeypatch) -> None:
+    # Without the code-generation check the same file has findings: the zero above is a measurement,
+    # not a file the rules would never match.
+    monkeypatch.setattr(_loops, "CODE_GENERATION_WORDS", frozenset())
+    codes = {finding["code"] for finding in _findings(einlint, generator, "EIN3")}
+    assert {"EIN301", "EIN302"} <= codes
+
+
+def _codegen_lines(fixture: Path) -> set[int]:
+    """Lines of the fixture's ``codegen_*`` functions (the fixtures' name for their generator cases)."""
+    tree = ast.parse(fixture.read_text(encoding="utf-8"))
+    return {
+        line
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("codegen")
+        for line in range(node.lineno, node.end_lineno + 1)
+    }
+
+
+@pytest.mark.parametrize("code", ["EIN301", "EIN302", "EIN303"])
+def test_generator_cases_in_the_rule_fixtures_stay_silent(einlint, code: str, monkeypatch) -> None:
+    fixture = CHURN / f"{code}.py"
+    generator_lines = _codegen_lines(fixture)
+    assert generator_lines, f"{code}.py has no codegen_* case"
+    assert not {finding["line"] for finding in _findings(einlint, fixture, code)} & generator_lines
+
+    monkeypatch.setattr(_loops, "CODE_GENERATION_WORDS", frozenset())
+    assert {finding["line"] for finding in _findings(einlint, fixture, code)} & generator_lines

@@ -1,0 +1,216 @@
+"""Unsound EIN1xx rewrites found by running both versions, each kept as the tier its fix must have now.
+
+``safe`` rewrites must be equivalent wherever the original runs; where the code does not prove that,
+the fix is ``unsafe`` (it names its assumptions), has ``no fix`` (reported only) or there is ``no
+finding`` at all. Each case says what the fix did before and why that was wrong.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from einlint.config import Settings
+from einlint.engine.runner import RuleSet, lint_source
+from einlint.engine.source import SourceText
+
+CODES = ("EIN101", "EIN102", "EIN103", "EIN111")
+SETTINGS = Settings(select=CODES)
+
+CASES = {
+    # Before: safe; sum() gives int64 for int32 operands, einsum int32.
+    "integer matmul then sum": (
+        """
+        a = torch.ones(3, 4, dtype=torch.int32)
+        b = torch.ones(5, 4, dtype=torch.int32)
+        y = (a @ b.T).sum(-1)
+        """,
+        "no fix",
+    ),
+    # Before: safe; float32 * float64 promotes, einsum raises.
+    "float32 times float64": (
+        """
+        a = torch.randn(3, 4)
+        b = torch.randn(3, 4, dtype=torch.float64)
+        y = (a * b).sum(-1)
+        """,
+        "unsafe",
+    ),
+    "two stated dtypes that differ": (
+        """
+        a = torch.randn(3, 4, dtype=torch.float32)
+        b = torch.randn(3, 4, dtype=torch.float64)
+        y = (a * b).sum(-1)
+        """,
+        "no fix",
+    ),
+    "one stated dtype, two spellings": (
+        """
+        a = torch.randn(3, 4, dtype=torch.double)
+        b = torch.randn(3, 4, dtype=torch.float64)
+        y = (a * b).sum(-1)
+        """,
+        "safe",
+    ),
+    "softmax to another dtype": (
+        """
+        a = torch.randn(3, 4, dtype=torch.float64).softmax(-1, dtype=torch.float32)
+        b = torch.randn(3, 4, dtype=torch.float64)
+        y = (a * b).sum(-1)
+        """,
+        "unsafe",
+    ),
+    # Before: safe; a float32 tensor times a 0-D float64 one stays float32, einsum gives float64.
+    "0-D factor": (
+        """
+        a = torch.randn(3, 4)
+        s = torch.ones((), dtype=torch.float64)
+        y = (a * s).sum(-1)
+        """,
+        "no finding",
+    ),
+    # Before: explicit 2-D labels for e.mul(m), which broadcasts to m's 3 dimensions: einsum raised.
+    # Now its rank is unknown and '...d,id->...i' holds for every rank.
+    "elementwise method with a tensor argument": (
+        """
+        e = torch.randn(5, 4)
+        m = torch.ones(3, 5, 4)
+        w = torch.randn(6, 4)
+        v = e.mul(m) @ w.T
+        """,
+        "safe",
+    ),
+    "elementwise method with a number": (
+        """
+        e = torch.randn(5, 4)
+        w = torch.randn(6, 4)
+        v = e.mul(0.5) @ w.T
+        """,
+        "safe",
+    ),
+    # Before: safe; numpy arrays have flatten() too, and einsum raises on them.
+    "flatten is not tensor-only": (
+        """
+        c = torch.randn(3, 4)
+        w = torch.randn(6, 4)
+        v = c.flatten().float() @ w.T
+        """,
+        "safe",
+    ),
+    "flatten of an unknown value": (
+        """
+        def f(c):
+            w = torch.randn(6, 4)
+            return c.flatten() @ w.T
+        """,
+        "unsafe",
+    ),
+    # Before: safe; the result was contiguous, einsum's was a permuted view, and .view() raised.
+    "result viewed directly": (
+        """
+        g = torch.randn(2, 3, 5, 4)
+        h = torch.randn(3, 6, 4)
+        r = torch.matmul(g, h.transpose(-1, -2)).view(2, -1)
+        """,
+        "unsafe",
+    ),
+    "result viewed through a local": (
+        """
+        def f():
+            g = torch.randn(2, 3, 5, 4)
+            h = torch.randn(3, 6, 4)
+            r = torch.matmul(g, h.transpose(-1, -2))
+            return r.view(2, -1)
+        """,
+        "unsafe",
+    ),
+    "result reshaped": (
+        """
+        g = torch.randn(2, 3, 5, 4)
+        h = torch.randn(3, 6, 4)
+        r = torch.matmul(g, h.transpose(-1, -2)).reshape(2, -1)
+        """,
+        "safe",
+    ),
+    # Before: unsafe ("a is a torch tensor") on values known to be something else.
+    "numpy array": ("a = np.ones((3, 3))\nr = a @ a.T", "no finding"),
+    "numpy annotation": ("def f(a: np.ndarray, b):\n    return a @ b.T", "no finding"),
+    "array of a tensor": ("def f(x, w):\n    a = x.cpu().numpy()\n    return a @ w.T", "no finding"),
+    "instance of a class": ("def f(w):\n    q = Quaternion(1, 0, 0, 0)\n    return q @ w.T", "no finding"),
+    # Before: safe; the rank of the function's x did not hold after these.
+    "in-place unsqueeze_": (
+        """
+        x = torch.randn(3, 4)
+        w = torch.randn(5, 4)
+        x.unsqueeze_(0)
+        r = x @ w.T
+        """,
+        "unsafe",
+    ),
+    "x.data replaced": (
+        """
+        x = torch.randn(3, 4)
+        w = torch.randn(5, 4)
+        x.data = torch.randn(2, 3, 4)
+        r = x @ w.T
+        """,
+        "unsafe",
+    ),
+    "match capture": (
+        """
+        def f(v, w):
+            m = torch.randn(3, 4)
+            w = torch.randn(5, 4)
+            match v:
+                case [m, n]:
+                    return m @ w.T
+        """,
+        "unsafe",
+    ),
+    "class body rebinding": (
+        """
+        a = torch.randn(3, 4)
+        class C:
+            a = np.ones((3, 4))
+            r = a @ a.T
+        """,
+        "unsafe",
+    ),
+    "comprehension variable": (
+        """
+        a = torch.randn(4, 5)
+        b = torch.randn(4, 5)
+        ys = [(a * b).sum(-1) for a, b in pairs]
+        """,
+        "no fix",
+    ),
+    "lambda parameter": ("w = torch.randn(6, 4)\nc = torch.randn(3, 4)\nf = lambda c: c @ w.T", "unsafe"),
+    # Before: a permute that torch rejects was read modulo the rank.
+    "permute out of range": ("a = torch.randn(2, 3)\nk = torch.randn(4, 2)\ny = torch.matmul(a.permute(0, 5), k.T)", "no finding"),
+    # Before: the fix produced code that does not parse (the f-string's own quote inside it).
+    "f-string": ("x = torch.randn(2, 3)\nw = torch.randn(4, 3)\nprint(f'{x @ w.T}')", "safe"),
+    "f-strings with both quotes": ("x = torch.randn(2, 3)\nw = torch.randn(4, 3)\nprint(f\"{f'{x @ w.T}'}\")", "no fix"),
+}
+
+
+def _tier(code: str) -> str:
+    text = "import numpy as np\nimport torch\n\n" + textwrap.dedent(code).strip() + "\n"
+    diagnostics = lint_source(SourceText.from_bytes("case.py", text.encode()), SETTINGS, RuleSet.for_settings(SETTINGS)).diagnostics
+    if not diagnostics:
+        return "no finding"
+    assert len(diagnostics) == 1, [d.message for d in diagnostics]
+    fix = diagnostics[0].fix
+    return "no fix" if fix is None else fix.applicability.value
+
+
+@pytest.mark.parametrize(("code", "tier"), CASES.values(), ids=CASES.keys())
+def test_fix_tier(code: str, tier: str) -> None:
+    assert _tier(code) == tier
+
+
+def test_broadcasting_method_result_gets_an_ellipsis() -> None:
+    """``e.mul(m)`` has m's rank, not e's: explicit labels for e's rank made einsum raise."""
+    text = "import torch\ne = torch.randn(5, 4)\nm = torch.ones(3, 5, 4)\nw = torch.randn(6, 4)\nv = e.mul(m) @ w.T\n"
+    (diagnostic,) = lint_source(SourceText.from_bytes("case.py", text.encode()), SETTINGS, RuleSet.for_settings(SETTINGS)).diagnostics
+    assert "'...d,id->...i'" in diagnostic.message

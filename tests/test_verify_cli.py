@@ -1,0 +1,199 @@
+"""``einlint --verify``: the table, JSON, the Markdown report, exit codes, and ``--fix --verify`` applying
+only what was verified, within the fix tier the user chose."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from conftest import REPOSITORY_ROOT
+from einlint.diagnostics import Applicability
+from einlint.rules.base import FixProposal, Rule, Triggers
+
+pytest.importorskip("torch")
+
+SAMPLE = """\
+import torch
+
+
+def attention(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    return torch.matmul(q, k.transpose(-1, -2))
+
+
+def scores(a, b):
+    return torch.bmm(a, b.transpose(1, 2))
+"""
+WRONG_SAMPLE = SAMPLE + '\n\ndef flip(x):\n    return torch.einsum("ab->ba", x)\n'
+
+
+class WrongTranspose(Rule):
+    """Test-only: rewrites ``torch.einsum("ab->ba", x)`` into ``torch.einsum("ab->ab", x)`` - wrong, and
+    offered as a safe fix, so that only the verifier stands between it and the file."""
+
+    code = "EIN992"
+    name = "test-only-wrong-transpose"
+    triggers = Triggers(names=frozenset({"einsum"}))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.context.qualified_name(node.func) != "torch.einsum" or len(node.args) != 2:
+            return
+        equation = node.args[0].value
+        if isinstance(equation, cst.SimpleString) and equation.evaluated_value == "ab->ba":
+            operand = self.context.unit.code_for(node.args[1].value)
+            self.report(node, "wrong on purpose", FixProposal(node, f'torch.einsum("ab->ab", {operand})', Applicability.SAFE))
+
+
+@pytest.fixture(autouse=True)
+def quick_verification(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's shapes and timing budget, cut down: these tests check wiring, never speed."""
+    from einlint.verify import command
+
+    monkeypatch.setattr(command, "CLI_PROFILES", ("tiny",))
+    monkeypatch.setattr(command, "CLI_MIN_RUN_TIME", 0.001)
+
+
+@pytest.fixture
+def sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "sample.py"
+    path.write_text(SAMPLE, encoding="utf-8")
+    return path
+
+
+def test_verify_prints_a_table_and_exits_0_when_every_fix_is_equivalent(sample: Path, einlint) -> None:
+    run = einlint("--verify", "--device", "cpu", "sample.py")
+    assert run.exit_code == 0, run.err
+    assert "einlint --verify" in run.out
+    for expected in ("sample.py:5:12", "sample.py:9:12", "EIN101", "equivalent", "unsafe", "cpu", "tiny"):
+        assert expected in run.out
+    assert "Verified 2 fixes on cpu" in run.out and "2 equivalent" in run.out
+
+
+def test_verify_exits_1_when_a_fix_is_not_equivalent(sample: Path, einlint, add_rule) -> None:
+    add_rule(WrongTranspose)
+    sample.write_text(WRONG_SAMPLE, encoding="utf-8")
+    run = einlint("--verify", "--device", "cpu", "sample.py")
+    assert run.exit_code == 1
+    assert "not equivalent" in run.out and "EIN992" in run.out
+    assert "1 not equivalent" in run.out
+
+
+def test_verify_json_gives_the_same_data(sample: Path, einlint) -> None:
+    run = einlint("--verify", "--format", "json", "sample.py")
+    assert run.exit_code == 0, run.err
+    document = json.loads(run.out)
+    fixes = document["fixes"]
+    assert [(fix["line"], fix["code"], fix["verdict"]) for fix in fixes] == [(5, "EIN101", "equivalent"), (9, "EIN101", "equivalent")]
+    first = fixes[0]
+    assert first["applicability"] == "unsafe" and first["assumptions"] == ["operand-ranks"]
+    assert first["rewritten"] == "torch.einsum('...qd,...kd->...qk', q, k)"
+    assert first["max_error"] is not None and first["contiguous"] == {"original": True, "rewritten": True}
+    assert [timing["case"] for timing in first["timings"]] == ["tiny"]
+    assert {"ratio", "label", "noise"} <= set(first["timings"][0]["forward"])
+    assert document["summary"] == {"equivalent": 2, "not equivalent": 0, "not verifiable": 0}
+
+
+def test_fix_verify_applies_only_verified_fixes(sample: Path, einlint, add_rule) -> None:
+    add_rule(WrongTranspose)
+    sample.write_text(WRONG_SAMPLE, encoding="utf-8")
+    run = einlint("--fix", "--verify", "--device", "cpu", "sample.py")
+    text = sample.read_text(encoding="utf-8")
+    assert 'torch.einsum("bid,bjd->bij", a, b)' in text  # safe and verified: applied (in the file's quotes)
+    assert 'torch.einsum("ab->ba", x)' in text  # safe but wrong: left alone
+    assert "torch.matmul(q, k.transpose(-1, -2))" in text  # verified, but unsafe: verification does not upgrade it
+    assert run.exit_code == 1
+    assert "Applied 1 verified fix;" in run.out
+
+
+def test_fix_verify_with_unsafe_fixes_applies_verified_unsafe_fixes(sample: Path, einlint) -> None:
+    run = einlint("--fix", "--unsafe-fixes", "--verify", "sample.py")
+    text = sample.read_text(encoding="utf-8")
+    assert "torch.einsum('...qd,...kd->...qk', q, k)" in text and "torch.einsum('bid,bjd->bij', a, b)" in text
+    assert run.exit_code == 0, run.out + run.err
+
+
+def test_diff_verify_writes_nothing(sample: Path, einlint, add_rule) -> None:
+    add_rule(WrongTranspose)
+    sample.write_text(WRONG_SAMPLE, encoding="utf-8")
+    run = einlint("--diff", "--verify", "sample.py")
+    assert sample.read_text(encoding="utf-8") == WRONG_SAMPLE
+    assert '+    return torch.einsum("bid,bjd->bij", a, b)' in run.out
+    assert "ab->ab" not in run.out
+    assert "einlint --verify" in run.err  # the table goes to stderr, the diff alone to stdout
+
+
+def test_verify_report_writes_markdown(sample: Path, einlint) -> None:
+    run = einlint("--verify-report", "report.md", "sample.py")
+    assert run.exit_code == 0, run.err
+    report = Path("report.md").read_text(encoding="utf-8")
+    assert report.startswith("# einlint --verify report")
+    assert "| sample.py:5:12 | EIN101 | equivalent |" in report
+    assert "`torch.einsum('...qd,...kd->...qk', q, k)`" in report
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "matplotlib is not installed" in run.err and "matplotlib is not installed" in report
+        assert not Path("report.png").exists()
+    else:
+        assert Path("report.png").stat().st_size > 0 and "![speedups" in report
+
+
+def test_no_fixes_means_nothing_to_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, einlint) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("clean.py").write_text("import torch\ny = torch.einsum('ij,jk->ik', a, b)\n", encoding="utf-8")
+    run = einlint("--verify", "clean.py")
+    assert run.exit_code == 0 and "No fixes to verify." in run.out
+
+
+def test_options_that_need_verify(sample: Path, einlint) -> None:
+    run = einlint("--device", "cpu", "sample.py")
+    assert run.exit_code == 2 and "--device applies to --verify" in run.err
+    run = einlint("--verify", "--format", "sarif", "sample.py")
+    assert run.exit_code == 2 and "--verify prints a table" in run.err
+
+
+def test_only_faster_keeps_fixes_that_are_not_slower() -> None:
+    from einlint.verify.approval import ApprovedFixes
+    from einlint.verify.verifier import EQUIVALENT, NOT_EQUIVALENT, FixVerification, PairVerdict
+
+    def item(line: int, verdict: str, speed: str | None) -> FixVerification:
+        return FixVerification("f.py", line, 1, "EIN101", "safe", (), ((f"old{line}", "new"),), PairVerdict(verdict, "", "", "", speed=speed))
+
+    items = [item(1, EQUIVALENT, "faster"), item(2, EQUIVALENT, "same"), item(3, EQUIVALENT, "slower"), item(4, NOT_EQUIVALENT, None)]
+    lines = lambda approved: sorted(int(edits[0][0].removeprefix("old")) for _, edits in approved.keys)  # noqa: E731
+    assert lines(ApprovedFixes.from_verifications(items)) == [1, 2, 3]
+    assert lines(ApprovedFixes.from_verifications(items, only_faster=True)) == [1, 2]
+
+
+def test_missing_torch_is_one_line(sample: Path, einlint, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    run = einlint("--verify", "sample.py")
+    assert run.exit_code == 2
+    assert run.err.strip().splitlines() == ["einlint: error: the verifier needs torch, which is not installed (install einlint[verify])"]
+
+
+def test_cuda_requested_without_cuda(sample: Path, einlint) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    run = einlint("--verify", "--device", "cuda", "sample.py")
+    assert run.exit_code == 2 and "--device cuda" in run.err
+
+
+def test_the_verifier_package_imports_torch_only_when_it_runs() -> None:
+    script = (
+        "import sys\n"
+        "import einlint.verify, einlint.verify.command, einlint.verify.verifier, einlint.verify.report\n"
+        "import einlint.verify.approval, einlint.verify.cache, einlint.verify.expressions, einlint.verify.inputs\n"
+        "import einlint.verify.equivalence, einlint.verify.timing, einlint.verify.runtime\n"
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPOSITORY_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
