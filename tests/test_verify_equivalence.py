@@ -17,6 +17,7 @@ from einlint.verify.verifier import EQUIVALENT, NOT_EQUIVALENT, NOT_VERIFIABLE, 
 
 # Small shapes, no timing: these tests are about verdicts, never about speed.
 FAST = VerifyOptions(profiles=("tiny", "medium"), timing=False, use_cache=False)
+TINY = VerifyOptions(profiles=("tiny",), timing=False, use_cache=False)
 
 ATTENTION = "torch.matmul(q, k.transpose(-1, -2))"
 BMM = "torch.bmm(q, k.transpose(1, 2))"
@@ -131,3 +132,25 @@ def test_accepts_every_fix_of_the_rule_examples(code: str, rule_code: str) -> No
     for diagnostic in diagnostics:
         result = verify_diagnostic(diagnostic, source.text, options=FAST).result
         assert result.verdict == EQUIVALENT, f"{result.original} -> {result.rewritten}: {result.reason}"
+
+
+def _fixture_fixes():
+    """Every fix einlint makes on its rule fixtures (unsafe ones included), one param per fixture."""
+    from conftest import fixture_files
+
+    for path in fixture_files():
+        yield pytest.param(path, id=f"{path.parent.name}/{path.stem}")
+
+
+@pytest.mark.parametrize("fixture", list(_fixture_fixes()))
+def test_every_fix_on_the_rule_fixtures_is_verified(fixture) -> None:
+    settings = Settings(select=(fixture.stem,), unsafe_fixes=True)
+    source = SourceText.from_bytes(str(fixture), fixture.read_bytes())
+    diagnostics = [d for d in lint_source(source, settings, RuleSet.for_settings(settings)).diagnostics if d.fix]
+    results = [verify_diagnostic(d, source.text, options=TINY).result for d in diagnostics]
+    wrong = [f"{r.original} -> {r.rewritten}: {r.reason}" for r in results if r.verdict == NOT_EQUIVALENT]
+    assert wrong == []
+    if fixture.parent.name == "rewrite":
+        # The rewriter's own fixtures: every fix is run, and every one agrees.
+        unverified = [f"{r.original}: {r.reason}" for r in results if r.verdict != EQUIVALENT]
+        assert unverified == []

@@ -41,6 +41,11 @@ REWRITE = "torch.einsum('ij,jk->ik', q, k)"
             "torch.matmul(x0, x1.transpose(-1, -2).contiguous())", "torch.matmul(x0, x1.transpose(-1, -2))", ("a", "b"),
             id="no-einsum-operands-are-the-names-read",
         ),
+        pytest.param(
+            "torch.einsum('ij,jk->ik', [a.permute(1, 0), b])", "torch.einsum('ji,jk->ik', [a, b])",
+            "torch.einsum('ij,jk->ik', [x0.permute(1, 0), x1])", "torch.einsum('ji,jk->ik', [x0, x1])", ("a", "b"),
+            id="einsum-operands-in-a-list",
+        ),
     ],
 )  # fmt: skip
 def test_canonical_form(original: str, rewritten: str, original_code: str, rewritten_code: str, operands: tuple[str, ...]) -> None:

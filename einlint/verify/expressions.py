@@ -31,7 +31,7 @@ TENSOR_METHODS = frozenset(
     {
         "matmul", "bmm", "mm", "mv", "dot",
         "transpose", "swapaxes", "swapdims", "permute", "movedim", "t",
-        "unsqueeze", "squeeze", "reshape", "view", "flatten", "contiguous",
+        "unsqueeze", "squeeze", "reshape", "view", "flatten", "contiguous", "clone",
         "sum", "mul",
         "to", "float", "double", "half", "bfloat16", "int", "long",
     }
@@ -309,6 +309,8 @@ def _einsum_call(node: ast.expr, imports: ImportTable) -> tuple[str, list[ast.ex
     if not node.args or not isinstance(node.args[0], ast.Constant) or not isinstance(node.args[0].value, str):
         return None
     operands = node.args[1:]
+    if len(operands) == 1 and isinstance(operands[0], (ast.List, ast.Tuple)):
+        operands = operands[0].elts  # torch.einsum(equation, [a, b])
     if not operands or any(isinstance(operand, ast.Starred) for operand in operands):
         return None
     return node.args[0].value, list(operands)
@@ -444,7 +446,7 @@ class _Allowlist:
     def _argument(self, node: ast.expr) -> None:
         if isinstance(node, ast.Starred):
             raise NotVerifiable("a starred argument is not something the verifier evaluates")
-        if self.kind(node) not in ("tensor", "constant", "string", "dtype", "sequence"):
+        if self.kind(node) not in ("tensor", "constant", "string", "dtype", "sequence", "tensors"):
             raise NotVerifiable(f"the argument {ast.unparse(node)!r} is not a tensor, a constant or a dtype")
 
     def _UnaryOp(self, node: ast.UnaryOp) -> str:
@@ -464,10 +466,12 @@ class _Allowlist:
         return "tensor" if "tensor" in kinds else "constant"
 
     def _Tuple(self, node: ast.Tuple | ast.List) -> str:
-        for element in node.elts:
-            if self.kind(element) != "constant":
-                raise NotVerifiable("a sequence of something other than numbers")
-        return "sequence"
+        kinds = {self.kind(element) for element in node.elts}
+        if kinds <= {"constant"}:
+            return "sequence"
+        if kinds == {"tensor"}:
+            return "tensors"  # the operand list of torch.einsum(equation, [a, b])
+        raise NotVerifiable("a sequence that mixes tensors and other values")
 
     _List = _Tuple
 

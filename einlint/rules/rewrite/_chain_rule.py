@@ -109,7 +109,6 @@ class ChainRule(Rule):
             message += f" [no fix: {blocked}]"
         self.report(node, message, fix)
 
-
     def _flows_into_view(self, node: cst.BaseExpression) -> bool:
         """Is the chain's result reinterpreted by ``.view()``: directly, or through the local it is
         assigned to?"""
