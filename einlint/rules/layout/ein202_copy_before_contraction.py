@@ -30,7 +30,8 @@ class CopyBeforeContraction(Rule):
     computed tensor in both versions (einsum with two or more operands or a summed label, matmul
     always), so dropping the copy changes neither values nor aliasing. An einsum that could
     return a view of its single input is left alone. Before einsum the fold needs the receiver to be a
-    tensor: ``.contiguous()`` is a tensor method, so it is.
+    tensor: ``.contiguous()`` is a tensor method, so it is. A copy whose line carries a comment naming
+    it (``# contiguous() works around ...``) is left alone: the comment documents a reason.
     """
 
     code = "EIN202"
@@ -72,8 +73,23 @@ class CopyBeforeContraction(Rule):
         if found is None:
             return
         method, view = found
+        if self._copy_is_explained(operand, method):
+            return
         fix = FixProposal(operand, self.context.unit.code_for(view.node), Applicability.SAFE)
         self.report(operand, f"the .{method}() copy of a transposed view before matmul is not needed; pass the view", fix)
+
+    def _copy_is_explained(self, operand: cst.BaseExpression, method: str) -> bool:
+        """A comment on the copy's lines that names it (``# contiguous() works around a jit bug``)
+        documents a reason einlint cannot see: such a copy is left alone."""
+        start, end = self.context.unit.span(operand)
+        source = self.context.unit.source
+        first, last = source.line_of(start), source.line_of(max(start, end - 1))
+        for line in range(first, last + 1):
+            text = source.line_text(line)
+            comment = text[text.find("#") :] if "#" in text else ""
+            if method in comment:
+                return True
+        return False
 
     def _einsum(self, call) -> None:
         equation = parsed(call)
@@ -84,7 +100,7 @@ class CopyBeforeContraction(Rule):
             if found is None:
                 continue
             method, view = found
-            if not returns_fresh_tensor(equation, len(call.operands)):
+            if not returns_fresh_tensor(equation, len(call.operands)) or self._copy_is_explained(operand, method):
                 continue
             new_equation = folded_equation(call, equation, position, view)
             if new_equation is None:
