@@ -53,7 +53,7 @@ def findings(path: str, text: str, code: str) -> list[Diagnostic]:
 
 def rewrite_of(diagnostic: Diagnostic, text: str) -> Rewrite:
     """The fix of ``diagnostic`` (made on ``text``) as a pair of expressions over placeholders."""
-    assert diagnostic.fix is not None and len(diagnostic.fix.edits) == 1, "a chain fix is one edit"
+    assert diagnostic.fix is not None and len(diagnostic.fix.edits) == 1, "a fix that folds temporaries: not handled here"
     edit = diagnostic.fix.edits[0]
     call = cst.parse_expression(edit.replacement)
     assert isinstance(call, cst.Call), edit.replacement

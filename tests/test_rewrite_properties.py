@@ -8,7 +8,9 @@ summed or viewed. The function is fixed with safe fixes only and with unsafe fix
 must parse and be fixpoints. Then all three run on tensors whose shapes a small model of torch's shape
 rules derives, for the ranks the code states and, for parameters of unknown rank, other ranks too:
 wherever the original runs, the safe version gives the same values, dtype, shape and gradients, and the
-unsafe version gives the same or raises - it never returns something else.
+unsafe version gives the same or raises - it never returns something else. (An unsafe fix that assumes
+one floating dtype is run only where the inputs have one: a wrong dtype assumption cannot be made to
+raise, which is why it is a named assumption.)
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ EXAMPLES = 300
 SOURCES = {
     "param": "a parameter: nothing known",
     "annotated": "a torch.Tensor parameter whose rank an assert states",
-    "float-param": "a torch.FloatTensor parameter (float32, rank unknown)",
+    "float-param": "a torch.FloatTensor parameter: floating, dtype and rank not stated (float32 when run)",
     "randn": "torch.randn(sizes): rank and the default floating dtype known",
     "randn64": "torch.randn(sizes, dtype=torch.float64)",
     "int": "torch.zeros(sizes, dtype=torch.int32): an integer tensor (sum promotes it to int64)",
@@ -181,6 +183,12 @@ def programs(draw) -> Program:
             left = _transpose(draw, *left)
         else:
             right = _transpose(draw, *right)
+    if product == "matmul" and draw(st.integers(0, 3)) == 0:
+        # A size-1 dimension in a matmul operand: a broadcast batch dimension, or an outer product.
+        if draw(st.booleans()):
+            left = _insert_unit(draw, *left)
+        else:
+            right = _insert_unit(draw, *right)
     if product == "multiply":
         for _ in range(draw(st.integers(0, 2))):
             if draw(st.booleans()):
@@ -545,13 +553,14 @@ def test_random_chains_are_rewritten_soundly() -> None:
         check_program(program, chooser, stats)
 
     check()
-    # The generator must reach every tier and the runs must compare something.
-    assert stats["with a safe fix"] >= 30, stats
-    assert stats["with an unsafe fix"] >= 30, stats
-    assert stats["reported, no fix"] >= 10, stats
-    assert stats["safe fix compared"] >= 100, stats
-    assert stats["unsafe fix compared"] >= 100, stats
-    assert stats["unsafe fix raised"] >= 1, stats
+    # The generator must reach every tier and the runs must compare something (typical counts are
+    # three to four times these).
+    assert stats["with a safe fix"] >= 20, stats
+    assert stats["with an unsafe fix"] >= 20, stats
+    assert stats["reported, no fix"] >= 3, stats
+    assert stats["safe fix compared"] >= 30, stats
+    assert stats["unsafe fix compared"] >= 50, stats
+    assert stats["unsafe fix raised"] >= 10, stats
 
 
 # Chains over operands A and B whose soundness turns on what is known about them: the sum's integer

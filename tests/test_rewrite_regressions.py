@@ -188,6 +188,26 @@ CASES = {
     "lambda parameter": ("w = torch.randn(6, 4)\nc = torch.randn(3, 4)\nf = lambda c: c @ w.T", "unsafe"),
     # Before: a permute that torch rejects was read modulo the rank.
     "permute out of range": ("a = torch.randn(2, 3)\nk = torch.randn(4, 2)\ny = torch.matmul(a.permute(0, 5), k.T)", "no finding"),
+    # Before: safe, and torch.einsum raised NameError: torch was imported inside another function.
+    "torch imported in another function": (
+        """
+        def helper():
+            import torch as th
+            return th.zeros(1)
+
+        def scores(q, k):
+            return q.bmm(k.transpose(1, 2))
+        """,
+        "no fix",
+    ),
+    "torch imported in the same function": (
+        """
+        def scores(q, k):
+            import torch as th
+            return q.bmm(k.transpose(1, 2))
+        """,
+        "safe",
+    ),
     # Before: the fix produced code that does not parse (the f-string's own quote inside it).
     "f-string": ("x = torch.randn(2, 3)\nw = torch.randn(4, 3)\nprint(f'{x @ w.T}')", "safe"),
     "f-strings with both quotes": ("x = torch.randn(2, 3)\nw = torch.randn(4, 3)\nprint(f\"{f'{x @ w.T}'}\")", "no fix"),
@@ -195,7 +215,9 @@ CASES = {
 
 
 def _tier(code: str) -> str:
-    text = "import numpy as np\nimport torch\n\n" + textwrap.dedent(code).strip() + "\n"
+    code = textwrap.dedent(code).strip()
+    imports = "import numpy as np\n" + ("" if "import torch" in code else "import torch\n")
+    text = imports + "\n" + code + "\n"
     diagnostics = lint_source(SourceText.from_bytes("case.py", text.encode()), SETTINGS, RuleSet.for_settings(SETTINGS)).diagnostics
     if not diagnostics:
         return "no finding"

@@ -36,7 +36,9 @@ FLOAT_DTYPES = {
     "torch.double": "torch.float64", "torch.float16": "torch.float16", "torch.half": "torch.float16",
     "torch.bfloat16": "torch.bfloat16",
 }  # fmt: skip
-_ANNOTATION_DTYPES = {"torch.FloatTensor": "torch.float32", "Float32": "torch.float32", "Float64": "torch.float64", "Float16": "torch.float16", "BFloat16": "torch.bfloat16"}
+# jaxtyping's dtype-specific kinds. Not torch.FloatTensor: model code annotates float16 and bfloat16
+# tensors with it too, so it says "floating", not which dtype.
+_ANNOTATION_DTYPES = {"Float32": "torch.float32", "Float64": "torch.float64", "Float16": "torch.float16", "BFloat16": "torch.bfloat16"}
 # Array libraries whose values overload ``@``, ``*``, ``.T`` and ``.sum`` with their own semantics:
 # what their functions return is not a torch tensor.
 NON_TENSOR_MODULES = frozenset({"numpy", "scipy", "jax", "cupy", "pandas", "tensorflow"})
@@ -112,10 +114,9 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
             return OperandEvidence(True)
         kind = _non_tensor_call(qualified)
         return OperandEvidence(not_tensor=kind) if kind else UNKNOWN
-    if isinstance(node.func, ast.Name) and _non_tensor_call(node.func.id):
-        return OperandEvidence(not_tensor=_non_tensor_call(node.func.id))
     if not isinstance(node.func, ast.Attribute):
-        return UNKNOWN
+        kind = _non_tensor_call(node.func.id) if isinstance(node.func, ast.Name) else None
+        return OperandEvidence(not_tensor=kind) if kind else UNKNOWN
     method, receiver = node.func.attr, node.func.value
     inner = expression_evidence(receiver, imports, resolve_name)
     if inner.not_tensor == ARRAY or method == "numpy":
@@ -381,10 +382,16 @@ def _merge(first: OperandEvidence, second: OperandEvidence) -> OperandEvidence:
         shape=first.shape if first.shape is not None else second.shape,
         is_float=first.is_float or second.is_float,
         labels=first.labels if first.labels is not None else second.labels,
-        # Two facts that name different dtypes contradict each other: neither is trusted.
-        dtype=first.dtype if second.dtype in (None, first.dtype) else second.dtype if first.dtype is None else None,
+        dtype=_agreed(first.dtype, second.dtype),
         not_tensor=first.not_tensor or second.not_tensor,
     )
+
+
+def _agreed(first: str | None, second: str | None) -> str | None:
+    """The dtype two facts give; two facts that name different dtypes contradict: neither is trusted."""
+    if first is None or second is None:
+        return first or second
+    return first if first == second else None
 
 
 def _bound_names(statement: ast.stmt, has_walrus: bool = True):
@@ -498,7 +505,7 @@ def _annotation_evidence(annotation: ast.expr | None, imports: ImportTable) -> O
         return UNKNOWN
     qualified = qualified_name(annotation, imports)
     if qualified in TENSOR_ANNOTATIONS:
-        return OperandEvidence(is_tensor=True, is_float=qualified in FLOAT_ANNOTATIONS, dtype=_ANNOTATION_DTYPES.get(qualified))
+        return OperandEvidence(is_tensor=True, is_float=qualified in FLOAT_ANNOTATIONS)
     if qualified is not None and qualified.split(".", 1)[0] in NON_TENSOR_MODULES:
         return OperandEvidence(not_tensor=ARRAY)  # np.ndarray
     # jaxtyping: Float[Tensor, "b n d"]

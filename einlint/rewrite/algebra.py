@@ -87,6 +87,9 @@ class Chain:
     """The result of modelling an expression: the einsum's operands and output, and what it took."""
 
     leaves: list[Leaf] = field(default_factory=list)
+    # Edits that delete the statements of single-use temporaries folded into the chain.
+    folded: list = field(default_factory=list)
+    folded_names: list[str] = field(default_factory=list)
     output: Value | None = None
     summed: list[Label] = field(default_factory=list)
     matmuls: int = 0
@@ -140,7 +143,7 @@ def materialize(value: Value, count: int, proven: bool, chain: Chain, why: str) 
             chain.assume("operand-ranks", f"{leaf.name_hint} has at least {needed} dimensions ({why})")
 
 
-def fix_rank(value: Value, rank: int, chain: Chain, proven: bool, why: str) -> None:
+def fix_rank(value: Value, rank: int, chain: Chain, proven: bool, why: str, category: str = "operand-ranks") -> None:
     """Turn an ellipsis view of one leaf into explicit labels: the value has exactly ``rank`` dims."""
     if not value.ellipsis:
         if len(value.labels) != rank:
@@ -158,7 +161,7 @@ def fix_rank(value: Value, rank: int, chain: Chain, proven: bool, why: str) -> N
         leaf.rank_proven = True
     elif not leaf.rank_proven:
         leaf.rank_assumed_by = why
-        chain.assume("operand-ranks", f"{leaf.name_hint} is {len(leaf.labels)}-D ({why})")
+        chain.assume(category, f"{leaf.name_hint} is {len(leaf.labels)}-D ({why})")
 
 
 def _position(value: Value, dim: int) -> int:
@@ -248,10 +251,17 @@ def _broadcast(first: list[Label], second: list[Label], chain: Chain) -> list[La
     offset = len(longer) - len(shorter)
     result = list(longer[:offset])
     for a, b in zip(longer[offset:], shorter):
-        if a.find().unit != b.find().unit:
-            chain.outer_product = True
         result.append(unify(a, b))
     return result
+
+
+def _expanded(value: Value, other: Value) -> bool:
+    """Does broadcasting against ``other`` enlarge ``value``: one of its inserted size-1 dimensions
+    meets a real dimension, or it lacks leading dimensions that ``other`` has?"""
+    if not value.ellipsis and len(value.labels) < len(other.labels):
+        return True
+    pairs = zip(reversed(value.labels), reversed(other.labels))
+    return any(a.find().unit and not b.find().unit for a, b in pairs)
 
 
 def _align(first: Value, second: Value, chain: Chain, why: str) -> None:
@@ -275,6 +285,10 @@ def multiply(first: Value, second: Value, chain: Chain, min_trailing: int = 0) -
         if value.ellipsis and len(value.labels) < min_trailing:
             materialize(value, min_trailing, False, chain, "elementwise product that is then summed")
     _align(first, second, chain, "elementwise product")
+    if _expanded(first, second) and _expanded(second, first):
+        # Each operand is broadcast along a dimension only the other has: the product is larger than
+        # both inputs (an outer product), which einsum never materialises.
+        chain.outer_product = True
     labels = _broadcast(first.labels, second.labels, chain)
     chain.multiplies += 1
     return Value(first.ellipsis or second.ellipsis, labels, None, first.contracted or second.contracted)
@@ -292,7 +306,15 @@ def matmul(first: Value, second: Value, chain: Chain, kind: str) -> Value:
     for value, other in ((first, second), (second, first)):
         if value.ellipsis and not other.ellipsis and len(other.labels) > 2:
             # Explicit labels on both sides: a wrong rank then makes einsum raise.
-            fix_rank(value, len(other.labels), chain, False, f"same rank as the other matmul operand ({len(other.labels)}-D)")
+            if value.leaf is not None and type(value.leaf.node).__name__ == "Attribute":
+                # self.proj.weight, self.rel_k: parameters and buffers are often 1-D or 2-D, and matmul
+                # accepts operands of different ranks; assuming "same rank" there breaks working code.
+                raise ChainError("an attribute operand of unknown rank beside a higher-rank one")
+            fix_rank(
+                value, len(other.labels), chain, False,
+                f"{len(other.labels)}-D like the other matmul operand; matmul itself also accepts other ranks",
+                category="matching-ranks",
+            )  # fmt: skip
     if first.ellipsis and not second.ellipsis:
         if len(second.labels) != 2:
             raise ChainError("matmul of a value of unknown rank with a 0-D or 1-D one")

@@ -217,6 +217,14 @@ class _Reader:
     def _leaf(self, node: cst.BaseExpression, proven_rank: int | None = None) -> Value:
         if isinstance(node, NOT_TENSORS):
             raise ChainError("a literal operand")
+        if isinstance(node, cst.Name) and node.value not in self.chain.folded_names:
+            temporary = self.context.foldable_temporary(node.value)
+            if temporary is not None:
+                # kt = k.transpose(-1, -2); q @ kt: the view joins the chain, its statement goes.
+                definition, deletion = temporary
+                self.chain.folded.append(deletion)
+                self.chain.folded_names.append(node.value)
+                return self.read(definition, proven_rank)
         evidence = self.context.operand_evidence(node)
         if evidence.not_tensor:
             raise ChainError(f"an operand known not to be a torch tensor ({evidence.not_tensor})")
@@ -225,7 +233,7 @@ class _Reader:
             if rank is not None and rank != proven_rank:
                 raise ChainError("the original raises: rank conflict")
             rank = proven_rank
-        hint = _name_hint(node)
+        hint = _name_hint(node, lambda func: self.context.qualified_name(func) is not None)
         return algebra.new_leaf(self.chain, node, hint, rank, evidence.is_tensor, evidence.is_float, evidence.dtype)
 
 
@@ -262,12 +270,39 @@ def _int_sequence(node: cst.BaseExpression) -> list[int] | None:
     return None
 
 
-def _name_hint(node: cst.BaseExpression) -> str:
-    """A readable name for an operand: ``query_states`` for ``self.query_states``, else its code."""
-    while isinstance(node, (cst.Call, cst.Subscript)):
-        node = node.func if isinstance(node, cst.Call) else node.value
-    if isinstance(node, cst.Attribute):
-        return node.attr.value
-    if isinstance(node, cst.Name):
-        return node.value
+def _name_hint(node: cst.BaseExpression, is_imported=lambda func: False) -> str:
+    """A readable name for an operand: ``query_states`` for ``self.query_states``, ``idx_q`` for
+    ``idx_q.float()``, ``key_layer`` for ``F.normalize(key_layer, dim=-1)``, ``q_proj`` for
+    ``self.q_proj(h)``, ``query`` for ``query * self.scale``; "operand" when there is none.
+    ``is_imported`` tells a function imported from a module (named after its argument) from a method
+    of the operand (named after the operand)."""
+    for _ in range(16):
+        if isinstance(node, cst.Name):
+            return node.value
+        if isinstance(node, cst.Attribute):
+            if node.attr.value in ("T", "mT", "H", "mH", "data"):
+                node = node.value
+                continue
+            return node.attr.value
+        if isinstance(node, cst.Subscript):
+            node = node.value
+        elif isinstance(node, cst.Call):
+            func = node.func
+            if isinstance(func, cst.Name) or is_imported(func):
+                if not node.args or node.args[0].keyword or node.args[0].star:
+                    return func.value if isinstance(func, cst.Name) else func.attr.value
+                node = node.args[0].value  # torch.flatten(x, 1), normalize(key_layer): the argument
+            elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+                return func.attr.value  # self.q_proj(h): the module's name
+            elif isinstance(func, cst.Attribute):
+                node = func.value  # x.float(), x.movedim(d, -1): a method of the operand
+            else:
+                break
+        elif isinstance(node, cst.BinaryOperation):
+            left = _name_hint(node.left, is_imported)
+            return left if left != "operand" else _name_hint(node.right, is_imported)
+        elif isinstance(node, cst.UnaryOperation):
+            node = node.expression
+        else:
+            break
     return "operand"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import string
 
 from einlint.equation.model import ELLIPSIS
 from einlint.rewrite.algebra import Chain, Label
 
 CONTRACTED_LETTERS = "dcefg"
+ATTENTION_WEIGHTS = re.compile(r"attn|attention|prob|scores")
 SHARED_LETTERS = "bhgn"
 POOL = "ijklmnopqrstuvwxyzabcdefgh" + string.ascii_uppercase
 
@@ -46,12 +48,18 @@ def _name_labels(chain: Chain) -> dict[int, str]:
                 return
         raise ValueError("more than 52 labels")
 
+    # Attention weights times values: the contracted axis is the keys' (k), the weights' own axis the
+    # queries' (q) and the values' own axis the features (d), as in 'bhqk,bhkd->bhqd'.
+    weights = next((i for i, leaf in enumerate(chain.leaves) if ATTENTION_WEIGHTS.search(leaf.name_hint.lower())), None)
     for root in order:
         if id(root) not in in_output:
-            take(root, CONTRACTED_LETTERS)
+            take(root, "k" + CONTRACTED_LETTERS if weights is not None else CONTRACTED_LETTERS)
     for root in order:
         if id(root) in in_output and len(set(owners[id(root)])) > 1:
             take(root, SHARED_LETTERS)
+    for root in order:
+        if id(root) not in letters and weights is not None:
+            take(root, "q" if owners[id(root)][0] == weights else "d")
     for root in order:
         if id(root) not in letters:
             hint = chain.leaves[owners[id(root)][0]].name_hint

@@ -3,11 +3,13 @@ whose kind matches report it with an einsum rewrite and the obligations that rew
 
 from __future__ import annotations
 
+import ast
 from typing import ClassVar
 
 import libcst as cst
 
 from einlint.diagnostics import Applicability
+from einlint.engine.context import RuleContext
 from einlint.evidence.operands import DEFAULT_FLOAT, VIEW_METHODS, viewed_names
 from einlint.rewrite.algebra import Chain, ChainError
 from einlint.rewrite.analyzer import CONTRACTION_WORDS, analyze, is_chain_candidate
@@ -27,7 +29,7 @@ class ChainRule(Rule):
     benefit: ClassVar[str]
     summary_text: ClassVar[str]
 
-    def __init__(self, context) -> None:
+    def __init__(self, context: RuleContext) -> None:
         super().__init__(context)
         self._viewed: set[int] = set()  # ids of expressions whose result a .view() reinterprets
         # ids of nodes inside f-strings -> the quote characters those f-strings use (before Python
@@ -76,6 +78,8 @@ class ChainRule(Rule):
         blocked = None
         if reference is None:
             blocked = "torch is not imported under a name this file can use"
+        elif not self._imported_here(reference.split(".", 1)[0]):
+            blocked = f"{reference.split('.', 1)[0]} is imported in another function only"
         elif _has_comment_outside(node, [leaf.node for leaf in chain.leaves]):
             blocked = "a comment inside the expression would be lost"
         quote = self.context.preferred_quote()
@@ -96,18 +100,58 @@ class ChainRule(Rule):
         message = f"{self.summary_text}: torch.einsum({quote}{equation}{quote}, {names}) ({self.benefit})"
         fix = None
         if blocked is None:
-            replacement = f"{reference}({quote}{equation}{quote}, {leaves})"
-            if node.lpar:
-                replacement = f"({replacement})"
+            # A call is an atom: it needs no parentheses of its own (the node's span excludes any).
+            replacement = self._layout(node, reference, f"{quote}{equation}{quote}", [self.context.unit.code_for(leaf.node) for leaf in chain.leaves])
             categories = tuple(dict.fromkeys(category for category, _ in chain.assumptions))
             applicability = Applicability.UNSAFE if categories else Applicability.SAFE
-            fix = FixProposal(node, replacement, applicability, categories)
+            fix = FixProposal(node, replacement, applicability, categories, extra_edits=tuple(chain.folded))
+            if chain.folded_names:
+                message += f" (folds the single-use temporary {', '.join(chain.folded_names)})"
             if categories:
                 details = "; ".join(detail for _, detail in chain.assumptions)
                 message += f" [unsafe fix: assumes {details}]"
         else:
             message += f" [no fix: {blocked}]"
         self.report(node, message, fix)
+
+    def _layout(self, node: cst.BaseExpression, reference: str, equation: str, operands: list[str]) -> str:
+        """The einsum call on one line, or one argument per line when an operand spans lines or the
+        line would grow past MAX_LINE (and past its own old length)."""
+        single = f"{reference}({equation}, {', '.join(operands)})"
+        unit = self.context.unit
+        source = unit.source
+        start, end = unit.span(node)
+        line, col = source.position(start)
+        end_line, end_col = source.position(end)
+        text = source.line_text(line)
+        after = source.line_text(end_line)[end_col:]
+        new_length = col + len(single) + len(after)
+        if not any("\n" in operand for operand in operands) and (new_length <= MAX_LINE or new_length <= len(text)):
+            return single
+        indent = text[: len(text) - len(text.lstrip())]
+        newline = source.newline
+        inner = indent + "    "
+        # An operand's own continuation lines move one level in with it (unless a multi-line string
+        # inside it would change).
+        operands = [
+            operand if '"""' in operand or "\'\'\'" in operand else operand.replace(newline, newline + "    ")
+            for operand in operands
+        ]
+        arguments = "".join(f"{newline}{inner}{argument}," for argument in (equation, *operands))
+        return f"{reference}({arguments}{newline}{indent})"
+
+    def _imported_here(self, name: str) -> bool:
+        """Is ``name`` bound by an import at the module's top level or in the enclosing function (the
+        file's import table also lists imports made inside other functions)?"""
+        function = self.context.enclosing_function()
+        if function is not None:
+            entry = self.context.analysis.facts_for(function).names.get(name)
+            if entry is not None and any(isinstance(binding, (ast.Import, ast.ImportFrom)) for binding in entry.bindings):
+                return True
+        memo = self.context.analysis.memo
+        if "top-level imports" not in memo:
+            memo["top-level imports"] = _top_level_imports(self.context.analysis.tree.body)
+        return name in memo["top-level imports"]
 
     def _flows_into_view(self, node: cst.BaseExpression) -> bool:
         """Is the chain's result reinterpreted by ``.view()``: directly, or through the local it is
@@ -160,10 +204,27 @@ def _dtype_obligation(chain: Chain, floats_declared: bool) -> str | None:
     return None
 
 
+def _top_level_imports(body: list[ast.stmt]) -> frozenset[str]:
+    """Names that imports bind in the module's own blocks (``if``, ``try``...), not in functions or classes."""
+    names: set[str] = set()
+    for statement in body:
+        if isinstance(statement, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in statement.names)
+        elif not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for field in ("body", "orelse", "finalbody"):
+                names |= _top_level_imports(getattr(statement, field, None) or [])
+            for handler in getattr(statement, "handlers", ()):
+                names |= _top_level_imports(handler.body)
+    return frozenset(names)
+
+
 def _descendants(node: cst.CSTNode):
     for child in node.children:
         yield child
         yield from _descendants(child)
+
+
+MAX_LINE = 100
 
 
 def _short(code: str, limit: int = 40) -> str:

@@ -30,7 +30,11 @@ class TransposedMatmulOperand(ChainRule):
     transpose, an operand taken to have at least two dimensions). Every assumption is encoded as
     explicit labels, so when it is wrong ``torch.einsum`` raises instead of computing something else.
     Declare ``assume = ["tensor-operands", "operand-ranks"]`` in ``[tool.einlint]`` to apply them as
-    safe fixes.
+    safe fixes. An operand known to be something else (a numpy array, an instance of a class) is
+    never rewritten. torch.einsum may return a non-contiguous tensor where matmul returned a
+    contiguous one (with broadcast batch dimensions, for one), so a result that flows into
+    ``.view()``, directly or through the local it is assigned to, makes the fix unsafe
+    (``contiguous-result``). A ``sum`` over the product needs a floating operand, as for EIN103.
     """
 
     code = "EIN101"

@@ -20,7 +20,9 @@ class TransposedMatmulResult(ChainRule):
 
     Fix safety: as for EIN101 - safe when operand tensor-ness and every needed rank are proven;
     otherwise unsafe, naming ``tensor-operands`` / ``operand-ranks``, and a wrong rank assumption makes
-    einsum raise.
+    einsum raise. A transposed result of unknown rank (``(x @ y).transpose(0, 1)``) is not rewritten:
+    no ``...`` equation can name absolute positions. A result that flows into ``.view()`` makes the
+    fix unsafe (``contiguous-result``).
     """
 
     code = "EIN102"

@@ -22,8 +22,11 @@ class MultiplySum(ChainRule):
     dtype, so with integer operands the rewrite would silently change the result's dtype. The fix is
     therefore offered only when an operand is known to be floating point (``torch.randn``, ``.float()``,
     a ``FloatTensor``/jaxtyping ``Float`` annotation) or when the project declares
-    ``assume = ["float-dtypes"]``. ``keepdim=True``, ``dtype=``, ``out=`` and a full ``sum()`` are
-    never rewritten.
+    ``assume = ["float-dtypes"]``. The operands must also share one dtype: ``*`` promotes float32
+    times float64 where einsum raises. The fix is safe when the code states the same dtype for both
+    (two ``torch.randn`` calls without ``dtype=``, two ``.double()``), unsafe (``float-dtypes``) when it
+    does not say, and not offered when it states two different ones. ``keepdim=True``, ``dtype=``,
+    ``out=``, a full ``sum()`` and a 0-D factor are never rewritten.
     """
 
     code = "EIN103"

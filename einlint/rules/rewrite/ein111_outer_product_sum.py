@@ -19,8 +19,10 @@ class OuterProductSum(ChainRule):
 
     Fix: one ``torch.einsum`` call with the broadcast dimensions as shared labels.
 
-    Fix safety: the same dtype rule as EIN103 (sum promotes integers, einsum does not): the fix needs
-    a floating operand or ``assume = ["float-dtypes"]``; ranks and tensor-ness as for EIN101.
+    Fix safety: the same dtype rules as EIN103 (sum promotes integers, einsum does not; ``*`` promotes
+    mixed floating dtypes, einsum raises): the fix needs a floating operand or ``assume =
+    ["float-dtypes"]``, and is safe only when both operands have one stated dtype; ranks and
+    tensor-ness as for EIN101.
     """
 
     code = "EIN111"
