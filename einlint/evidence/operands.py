@@ -20,6 +20,7 @@ from einlint.evidence.imports import ImportTable
 SHAPE_FACTORIES = frozenset(
     f"torch.{name}" for name in ("randn", "rand", "zeros", "ones", "empty", "full")
 )
+VECTOR_FACTORIES = frozenset({"torch.arange", "torch.linspace", "torch.logspace"})
 FLOAT_FACTORIES = frozenset(f"torch.{name}" for name in ("randn", "rand"))
 # Callables that only accept and return tensors: their result is a tensor.
 TENSOR_RESULT_PREFIXES = ("torch.",)
@@ -109,6 +110,9 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
         if shape is not None:
             return OperandEvidence(True, len(shape), shape, is_float, dtype=dtype)
         return OperandEvidence(True, is_float=is_float, dtype=dtype)
+    if qualified in VECTOR_FACTORIES:
+        # arange/linspace/logspace always return a 1-D tensor.
+        return OperandEvidence(True, rank=1, is_float=qualified != "torch.arange")
     if qualified is not None:
         if qualified.startswith(TENSOR_RESULT_PREFIXES) and qualified not in NON_TENSOR_TORCH and _is_tensor_function(qualified):
             return OperandEvidence(True)
