@@ -123,6 +123,9 @@ def _process_task(task: tuple[str, Settings, RunOptions, bytes | None]) -> FileR
     path, settings, options, data = task
     try:
         return process_file(path, settings, options, data)
+    except RecursionError:
+        # Valid code can nest deeper than libcst's recursive visitors go (e.g. ~150 nested calls).
+        return FileReport(path, errors=[FileError(path, "nested too deeply for einlint to analyse; not checked")])
     except Exception as error:  # noqa: BLE001 - one file's bug must not end the run
         return FileReport(path, errors=[FileError(path, f"internal error: {type(error).__name__}: {error}", internal=True)])
 

@@ -38,8 +38,18 @@ def discover(paths: list[str], settings: Settings) -> Iterator[str | PathProblem
             for filename in sorted(filenames):
                 if filename.endswith(".py"):
                     full = os.path.join(directory, filename)
-                    if not settings.excluded(full):
-                        yield full
+                    if settings.excluded(full):
+                        continue
+                    # Reading a named pipe would block forever; a dangling link cannot be read either.
+                    yield full if os.path.isfile(full) else PathProblem(full, _not_a_file(full))
             yield from problems
             problems.clear()
         yield from problems
+
+
+def _not_a_file(path: str) -> str:
+    if os.path.islink(path) and not os.path.exists(path):
+        return "broken symbolic link"
+    if not os.path.lexists(path):
+        return "no such file or directory"
+    return "not a regular file"

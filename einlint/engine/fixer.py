@@ -50,9 +50,16 @@ def _overlaps(edit: Edit, start: int, end: int) -> bool:
 
 
 def apply_edits(text: str, edits: list[Edit]) -> str:
-    for edit in sorted(edits, key=lambda e: e.start, reverse=True):
-        text = text[: edit.start] + edit.replacement + text[edit.end :]
-    return text
+    """Splice non-overlapping edits in one pass (rebuilding the text once per edit is quadratic on a
+    large file with many fixes)."""
+    pieces: list[str] = []
+    position = 0
+    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
+        pieces.append(text[position : edit.start])
+        pieces.append(edit.replacement)
+        position = edit.end
+    pieces.append(text[position:])
+    return "".join(pieces)
 
 
 def fix_source(
@@ -76,9 +83,10 @@ def fix_source(
         new_text = apply_edits(current.text, edits)
         try:
             ast.parse(new_text)
-        except SyntaxError as error:
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
             codes = ", ".join(sorted({d.code for d in applied}))
-            message = f"internal error: the fix of {codes} produced code that does not parse ({error.msg}); file left unchanged"
+            reason = error.msg if isinstance(error, SyntaxError) else f"{type(error).__name__}: {error}"
+            message = f"internal error: the fix of {codes} produced code that does not parse ({reason}); file left unchanged"
             return FixOutcome(source.text, result.diagnostics, [], FileError(source.path, message, internal=True))
         applied_all.extend(applied)
         current = SourceText(source.path, new_text, source.encoding, source.bom)
@@ -89,13 +97,18 @@ def fix_source(
 def write_atomically(path: str, data: bytes, expected_old: bytes) -> str | None:
     """Replace ``path`` with ``data`` via a temporary file in the same directory; keep the mode. Returns
     a one-line reason when the file was not written."""
+    # Write through a symbolic link: replacing the link itself would turn it into a copy and leave
+    # its target as it was.
+    path = os.path.realpath(path)
     try:
-        if not os.access(path, os.W_OK):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        # Root passes os.access whatever the mode says, and os.replace needs no write permission on
+        # the file itself: a file nobody may write is read-only for einlint too.
+        if not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
             return "the file is read-only; not rewritten"
         with open(path, "rb") as handle:
             if handle.read() != expected_old:
                 return "changed on disk while einlint ran; not rewritten"
-        mode = stat.S_IMODE(os.stat(path).st_mode)
         directory = os.path.dirname(os.path.abspath(path))
         descriptor, temporary = tempfile.mkstemp(prefix=".einlint-", suffix=".tmp", dir=directory)
     except OSError as error:
@@ -107,10 +120,13 @@ def write_atomically(path: str, data: bytes, expected_old: bytes) -> str | None:
             os.fsync(handle.fileno())
         os.chmod(temporary, mode)
         os.replace(temporary, path)
-    except OSError as error:
+    except BaseException as error:
+        # Also on Ctrl-C mid-write: the original is intact, and no temporary file may stay behind.
         try:
             os.unlink(temporary)
         except OSError:
             pass
-        return f"cannot write: {error.strerror or error}"
+        if isinstance(error, OSError):
+            return f"cannot write: {error.strerror or error}"
+        raise
     return None

@@ -12,6 +12,7 @@ import io
 import re
 import tokenize
 from dataclasses import dataclass, field
+from functools import cached_property
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -55,9 +56,10 @@ class SourceText:
         data = text.encode(self.encoding)
         return codecs.BOM_UTF8 + data if self.bom else data
 
-    @property
+    @cached_property
     def newline(self) -> str:
-        """The file's dominant line ending, for code that a fix adds on new lines."""
+        """The file's dominant line ending, for code that a fix adds on new lines. Cached: every unit
+        asks, and counting over a large file once per unit made linting it quadratic."""
         crlf = self.text.count("\r\n")
         return "\r\n" if crlf and crlf * 2 >= self.text.count("\n") else "\n"
 
