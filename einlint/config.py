@@ -15,7 +15,14 @@ else:  # pragma: no cover
 
 DEFAULT_EXCLUDE = (".git", ".hg", ".svn", ".venv", "venv", "build", "__pycache__", ".tox", ".nox", ".eggs", "node_modules")
 # Facts a project may declare about itself; each upgrades the unsafe fixes that assume exactly it.
-KNOWN_ASSUMPTIONS = ("tensor-operands", "float-dtypes", "matmul-rank-convention", "fixed-shapes-in-loops")
+KNOWN_ASSUMPTIONS = (
+    "tensor-operands",
+    "operand-ranks",
+    "matching-ranks",
+    "float-dtypes",
+    "contiguous-result",
+    "fixed-shapes-in-loops",
+)
 
 
 class ConfigError(Exception):

@@ -81,17 +81,27 @@ def fix_source(
         if not edits:
             break
         new_text = apply_edits(current.text, edits)
-        try:
-            ast.parse(new_text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
-            codes = ", ".join(sorted({d.code for d in applied}))
-            reason = error.msg if isinstance(error, SyntaxError) else f"{type(error).__name__}: {error}"
-            message = f"internal error: the fix of {codes} produced code that does not parse ({reason}); file left unchanged"
+        problem = _parse_problem(new_text)
+        if problem is not None:
+            # Name the rule whose fix breaks the code on its own, not every rule fixed in this round.
+            culprits = [d for d in applied if _parse_problem(apply_edits(current.text, list(d.fix.edits)))] or applied
+            codes = ", ".join(sorted({d.code for d in culprits}))
+            message = f"internal error: the fix of {codes} produced code that does not parse ({problem}); file left unchanged"
             return FixOutcome(source.text, result.diagnostics, [], FileError(source.path, message, internal=True))
         applied_all.extend(applied)
         current = SourceText(source.path, new_text, source.encoding, source.bom)
         result = lint_source(current, settings, rule_set)
     return FixOutcome(current.text, result.diagnostics, applied_all, result.error)
+
+
+def _parse_problem(text: str) -> str | None:
+    try:
+        ast.parse(text)
+    except SyntaxError as error:
+        return error.msg
+    except (ValueError, RecursionError, MemoryError) as error:
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
 def write_atomically(path: str, data: bytes, expected_old: bytes) -> str | None:

@@ -63,6 +63,7 @@ class Leaf:
     ellipsis: bool
     labels: list[Label]
     proven_min_rank: int = 0  # the original raises unless the operand has at least this many dims
+    assumed_min_rank: int = 0  # a minimum the rewrite assumes beyond what is proven
     rank_proven: bool = False  # an exact rank that the code proves
     rank_assumed_by: str | None = None  # why an exact rank was assumed, when it was
     is_tensor: bool = False
@@ -87,6 +88,7 @@ class Chain:
     """The result of modelling an expression: the einsum's operands and output, and what it took."""
 
     leaves: list[Leaf] = field(default_factory=list)
+    _keys: list = field(default_factory=list)  # parallel to ``assumptions``
     # Edits that delete the statements of single-use temporaries folded into the chain.
     folded: list = field(default_factory=list)
     folded_names: list[str] = field(default_factory=list)
@@ -100,9 +102,17 @@ class Chain:
     outer_product: bool = False
     assumptions: list[tuple[str, str]] = field(default_factory=list)  # (category, detail)
 
-    def assume(self, category: str, detail: str) -> None:
+    def assume(self, category: str, detail: str, key: object = None) -> None:
+        """Record an assumption; one with the same ``key`` (a stronger minimum rank of the same
+        operand) replaces the earlier one."""
+        if key is not None:
+            for index, existing in enumerate(self._keys):
+                if existing == key:
+                    self.assumptions[index] = (category, detail)
+                    return
         if (category, detail) not in self.assumptions:
             self.assumptions.append((category, detail))
+            self._keys.append(key)
 
 
 def fresh(count: int) -> list[Label]:
@@ -139,8 +149,10 @@ def materialize(value: Value, count: int, proven: bool, chain: Chain, why: str) 
         needed = count - units
         if proven:
             leaf.proven_min_rank = max(leaf.proven_min_rank, needed)
-        elif needed > leaf.proven_min_rank:
-            chain.assume("operand-ranks", f"{leaf.name_hint} has at least {needed} dimensions ({why})")
+        elif needed > max(leaf.proven_min_rank, leaf.assumed_min_rank):
+            leaf.assumed_min_rank = needed
+            plural = "s" if needed != 1 else ""
+            chain.assume("operand-ranks", f"{leaf.name_hint} has at least {needed} dimension{plural} ({why})", key=("min-rank", id(leaf)))
 
 
 def fix_rank(value: Value, rank: int, chain: Chain, proven: bool, why: str, category: str = "operand-ranks") -> None:
