@@ -53,8 +53,8 @@ def findings(path: str, text: str, code: str) -> list[Diagnostic]:
 
 def rewrite_of(diagnostic: Diagnostic, text: str) -> Rewrite:
     """The fix of ``diagnostic`` (made on ``text``) as a pair of expressions over placeholders."""
-    assert diagnostic.fix is not None and len(diagnostic.fix.edits) == 1, "a fix that folds temporaries: not handled here"
-    edit = diagnostic.fix.edits[0]
+    assert diagnostic.fix is not None
+    edit, *deletions = diagnostic.fix.edits
     call = cst.parse_expression(edit.replacement)
     assert isinstance(call, cst.Call), edit.replacement
     module = cst.Module(body=[])
@@ -63,9 +63,28 @@ def rewrite_of(diagnostic: Diagnostic, text: str) -> Rewrite:
     operands = [module.code_for_node(argument.value) for argument in call.args[1:]]
     placeholders = ", ".join(f"_op{index}" for index in range(len(operands)))
     rewritten = f"{module.code_for_node(call.func)}({equation.value}, {placeholders})"
-    original = _with_placeholders(text[edit.start : edit.end], operands)
+    original = text[edit.start : edit.end]
+    for deletion in deletions:
+        # A folded temporary (``key_t = key.transpose(2, 3)``): the original reads it by name.
+        assert deletion.replacement == "", deletion
+        statement = cst.parse_statement(text[deletion.start : deletion.end].strip() + "\n")
+        assign = statement.body[0]
+        assert isinstance(assign, cst.Assign) and isinstance(assign.targets[0].target, cst.Name)
+        original = _substitute(original, assign.targets[0].target.value, module.code_for_node(assign.value))
+    original = _with_placeholders(original, operands)
     where = f"{Path(diagnostic.path).name}:{diagnostic.line}"
     return Rewrite(where, original, rewritten, equation.evaluated_value, diagnostic.fix.applicability.value == "safe")
+
+
+def _substitute(expression: str, name: str, value: str) -> str:
+    """``expression`` with every read of ``name`` replaced by ``(value)``."""
+    replacement = cst.parse_expression(f"({value})")
+
+    class Replace(cst.CSTTransformer):
+        def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
+            return replacement if original.value == name else updated
+
+    return cst.Module(body=[]).code_for_node(cst.parse_expression(expression).visit(Replace()))
 
 
 def _with_placeholders(expression: str, operands: list[str]) -> str:
