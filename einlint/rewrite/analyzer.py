@@ -7,6 +7,7 @@ import libcst as cst
 from einlint.engine.context import RuleContext
 from einlint.rewrite import algebra
 from einlint.rewrite.algebra import Chain, ChainError, Value
+from einlint.rewrite.literals import literal_int, literal_int_sequence
 
 # Method names that end a chain when applied to an operand; torch.<name>(x, ...) is the same operation.
 TRANSPOSE_METHODS = frozenset({"transpose", "swapaxes", "swapdims"})
@@ -107,7 +108,7 @@ class _Reader:
                 dims = _ints(args[1:])
                 return algebra.transpose(self._tensor(args[0].value, rank), dims[0], dims[1], self.chain) if dims else None
             if qualified == "torch.permute" and len(args) == 2 and not args[0].keyword:
-                dims = _int_sequence(args[1].value)
+                dims = literal_int_sequence(args[1].value)
                 return algebra.permute(self._tensor(args[0].value), dims, self.chain) if dims else None
             if qualified == "torch.sum":
                 return self._sum(args[0].value if args and not args[0].keyword else None, args[1:])
@@ -126,7 +127,7 @@ class _Reader:
             dims = _ints(args, ("dim0", "dim1"))
             return algebra.transpose(self.read(receiver, rank), dims[0], dims[1], self.chain) if dims else None
         if method == "permute" and args:
-            dims = _ints(args) if len(args) > 1 else _int_sequence(args[0].value) or _ints(args)
+            dims = _ints(args) if len(args) > 1 else literal_int_sequence(args[0].value) or _ints(args)
             return algebra.permute(self._tensor(receiver), dims, self.chain) if dims else None
         if method == "t" and not args:
             return algebra.two_d_transpose(self._tensor(receiver, rank), self.chain, ".t()")
@@ -146,8 +147,8 @@ class _Reader:
         for arg in args:
             keyword = arg.keyword.value if arg.keyword else None
             if keyword in (None, "dim") and dims is None and not arg.star:
-                single = _int(arg.value)
-                dims = _int_sequence(arg.value) or ([single] if single is not None else None)
+                single = literal_int(arg.value)
+                dims = literal_int_sequence(arg.value) or ([single] if single is not None else None)
                 if not dims:
                     return None
             elif keyword == "keepdim" and isinstance(arg.value, cst.Name) and arg.value.value == "False":
@@ -241,14 +242,6 @@ def _positional(args, count: int) -> bool:
     return len(args) == count and all(arg.keyword is None and not arg.star for arg in args)
 
 
-def _int(node: cst.BaseExpression) -> int | None:
-    if isinstance(node, cst.Integer):
-        return int(node.value, 0)
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and isinstance(node.expression, cst.Integer):
-        return -int(node.expression.value, 0)
-    return None
-
-
 def _ints(args, keywords: tuple[str, ...] = ()) -> list[int] | None:
     values = []
     for position, arg in enumerate(args):
@@ -256,18 +249,11 @@ def _ints(args, keywords: tuple[str, ...] = ()) -> list[int] | None:
             return None
         if arg.keyword is not None and (not keywords or position >= len(keywords) or arg.keyword.value != keywords[position]):
             return None
-        value = _int(arg.value)
+        value = literal_int(arg.value)
         if value is None:
             return None
         values.append(value)
     return values
-
-
-def _int_sequence(node: cst.BaseExpression) -> list[int] | None:
-    if isinstance(node, (cst.Tuple, cst.List)):
-        values = [_int(element.value) if not isinstance(element, cst.StarredElement) else None for element in node.elements]
-        return None if any(v is None for v in values) or not values else values  # type: ignore[return-value]
-    return None
 
 
 def _name_hint(node: cst.BaseExpression, is_imported=lambda func: False) -> str:

@@ -10,6 +10,7 @@ import libcst as cst
 from einlint.engine.context import RuleContext
 from einlint.equation.model import ELLIPSIS, Term
 from einlint.evidence.operands import TENSOR_ONLY_METHODS
+from einlint.rewrite.literals import literal_int, literal_int_sequence
 
 TRANSPOSE_NAMES = frozenset({"transpose", "swapaxes", "swapdims"})
 COPY_METHODS = frozenset({"contiguous", "clone"})
@@ -48,7 +49,8 @@ def reordering_view(node: cst.BaseExpression, context: RuleContext) -> Reorderin
         dims = _int_args(rest, ("dim0", "dim1"))
         return ReorderingView(node, receiver, "transpose", dims, tensor_only) if dims and len(dims) == 2 else None
     if name == "permute":
-        dims = _int_args(rest, ()) if len(rest) != 1 else (_int_sequence(rest[0].value) or _int_args(rest, ()))
+        sequence = literal_int_sequence(rest[0].value) if len(rest) == 1 else None
+        dims = tuple(sequence) if sequence else _int_args(rest, ())
         return ReorderingView(node, receiver, "permute", dims, True) if dims else None
     if name == "movedim":
         dims = _int_args(rest, ("source", "destination"))
@@ -123,14 +125,6 @@ def fold_into_term(view: ReorderingView, term: Term) -> list[str] | None:
     return receiver
 
 
-def _int(node: cst.BaseExpression) -> int | None:
-    if isinstance(node, cst.Integer):
-        return int(node.value, 0)
-    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus) and isinstance(node.expression, cst.Integer):
-        return -int(node.expression.value, 0)
-    return None
-
-
 def _int_args(args, keywords: tuple[str, ...]) -> tuple[int, ...] | None:
     """Literal integer arguments in parameter order; ``keywords`` names the parameters, so that
     ``movedim(x, destination=3, source=1)`` reads as (1, 3)."""
@@ -144,7 +138,7 @@ def _int_args(args, keywords: tuple[str, ...]) -> tuple[int, ...] | None:
             slot = keywords.index(arg.keyword.value)
         else:
             return None
-        value = _int(arg.value)
+        value = literal_int(arg.value)
         if value is None or slot in values:
             return None
         values[slot] = value
@@ -153,8 +147,3 @@ def _int_args(args, keywords: tuple[str, ...]) -> tuple[int, ...] | None:
     return tuple(values[slot] for slot in range(len(values)))
 
 
-def _int_sequence(node: cst.BaseExpression) -> tuple[int, ...] | None:
-    if isinstance(node, (cst.Tuple, cst.List)) and node.elements:
-        values = [_int(e.value) if not isinstance(e, cst.StarredElement) else None for e in node.elements]
-        return None if any(v is None for v in values) else tuple(values)  # type: ignore[arg-type]
-    return None
