@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from einlint.diagnostics import Diagnostic
 from einlint.equation.model import EquationSyntaxError, parse_equation
 from einlint.evidence.imports import CANONICAL_NAMES, ImportTable
+from einlint.evidence.operands import dotted_name
 
 TORCH_FUNCTIONS = frozenset(
     {
@@ -163,7 +164,7 @@ def _consumes(parent: ast.AST | None, node: ast.expr, imports: ImportTable) -> b
     if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.MatMult):
         return True
     if isinstance(parent, ast.Call) and any(argument is node for argument in parent.args):
-        dotted = _dotted(parent.func)
+        dotted = dotted_name(parent.func)
         return dotted is not None and _qualify(dotted, imports) in CONTRACTIONS
     return False
 
@@ -260,7 +261,7 @@ def _named_operands(node: ast.expr, imports: ImportTable) -> list[ast.expr]:
 
     def visit(node: ast.AST) -> None:
         if isinstance(node, (ast.Name, ast.Attribute)):
-            dotted = _dotted(node)
+            dotted = dotted_name(node)
             if dotted is not None:
                 if _qualify(dotted.split(".")[0], imports) is None:
                     parts = dotted.split(".")
@@ -279,17 +280,6 @@ def _named_operands(node: ast.expr, imports: ImportTable) -> list[ast.expr]:
     return found
 
 
-def _dotted(node: ast.expr) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
-
-
 def _qualify(dotted: str, imports: ImportTable) -> str | None:
     """The torch qualified name of a dotted reference, or None when it does not name something of torch."""
     qualified = imports.qualify(dotted)
@@ -303,7 +293,7 @@ def _qualify(dotted: str, imports: ImportTable) -> str | None:
 def _einsum_call(node: ast.expr, imports: ImportTable) -> tuple[str, list[ast.expr]] | None:
     if not isinstance(node, ast.Call) or node.keywords:
         return None
-    dotted = _dotted(node.func)
+    dotted = dotted_name(node.func)
     if dotted is None or _qualify(dotted, imports) != "torch.einsum":
         return None
     if not node.args or not isinstance(node.args[0], ast.Constant) or not isinstance(node.args[0].value, str):
@@ -428,7 +418,7 @@ class _Allowlist:
         raise NotVerifiable(f"attribute {node.attr!r} of {_describe(node.value)} is not in the allowlist")
 
     def _Call(self, node: ast.Call) -> str:
-        dotted = _dotted(node.func)
+        dotted = dotted_name(node.func)
         root = dotted.split(".")[0] if dotted else None
         if dotted is not None and root != "torch" and root not in self.placeholders:
             raise NotVerifiable(f"the call of {dotted!r} is not in the allowlist of torch functions and tensor methods")
