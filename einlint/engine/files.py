@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,8 +49,10 @@ def discover(paths: list[str], settings: Settings) -> Iterator[str | PathProblem
 
 
 def _not_a_file(path: str) -> str:
-    if os.path.islink(path) and not os.path.exists(path):
-        return "broken symbolic link"
-    if not os.path.lexists(path):
-        return "no such file or directory"
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ENOENT and os.path.islink(path):
+            return "broken symbolic link"
+        return f"cannot read: {error.strerror or error}"
     return "not a regular file"
