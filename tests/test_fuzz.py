@@ -80,7 +80,8 @@ def text_mutation(draw, text: str, spans: list[tuple[int, int]]) -> str:
         if names:
             start, end = names[draw(st.integers(0, len(names) - 1))]
             opening, closing = draw(st.sampled_from(WRAPPERS))
-            depth = draw(st.integers(20, 300))
+            # Around the limits: libcst's recursion (~150 calls), the parser's 200 parentheses, ast's recursion.
+            depth = draw(st.one_of(st.sampled_from([150, 180, 199, 200, 1_000, 5_000]), st.integers(1, 300)))
             return text[:start] + opening * depth + text[start:end] + closing * depth + text[end:]
     if kind == "long-line":
         lines = text.splitlines(keepends=True)

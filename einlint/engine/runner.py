@@ -87,9 +87,6 @@ def lint_source(
     else:
         lines = hit_lines(source.text, _compiled_pattern(triggers), source.line_starts)
     timings["prefilter"] += clock() - started
-    if not lines:
-        result.profile = dict(timings)
-        return result
     started = clock()
     if tree is None:
         try:
@@ -102,6 +99,10 @@ def lint_source(
             result.error = FileError(source.path, f"does not parse: {type(error).__name__}: {error}")
             return result
     timings["ast"] += clock() - started
+    if not lines:
+        # Parsed only so that a syntax error is reported for every file, as the CLI promises.
+        result.profile = dict(timings)
+        return result
     started = clock()
     pragma_lines = [source.line_text(n) for n in range(1, len(source.line_starts) + 1)] if "einlint:" in source.text else []
     analysis = FileAnalysis(tree, pragma_lines, settings.assume, rule_set.chain_kinds, source.text)

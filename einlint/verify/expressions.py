@@ -134,7 +134,9 @@ def fix_expressions(diagnostic: Diagnostic, source: SourceExpressions) -> list[t
     if fix is None or not fix.edits:
         raise NotVerifiable("the finding has no fix")
     text = source.text
-    edits = sorted(fix.edits, key=lambda edit: edit.start)
+    edits, temporaries = _without_folded_temporaries(sorted(fix.edits, key=lambda edit: edit.start), text)
+    if not edits:
+        raise NotVerifiable("the fix only deletes statements")
     if not all(0 <= edit.start <= edit.end <= len(text) for edit in edits):
         raise NotVerifiable("the fix does not match the file's current text")
     low, high = edits[0].start, max(edit.end for edit in edits)
@@ -156,7 +158,41 @@ def fix_expressions(diagnostic: Diagnostic, source: SourceExpressions) -> list[t
         spans.append((low, high))
     if not spans:
         raise NotVerifiable("the fix's edits are not inside one expression")
-    return [_apply(text, start, end, edits) for start, end in dict.fromkeys(spans)]
+    pairs = [_apply(text, start, end, edits) for start, end in dict.fromkeys(spans)]
+    return [(_substitute(original, temporaries), rewritten) for original, rewritten in pairs]
+
+
+def _without_folded_temporaries(edits: list, text: str) -> tuple[list, dict[str, ast.expr]]:
+    """Split off the edits that delete a folded temporary's statement (``kt = k.transpose(-1, -2)``);
+    the original expression reads the temporary by name, so its value is substituted there."""
+    kept, temporaries = [], {}
+    for edit in edits:
+        if edit.replacement == "":
+            try:
+                body = ast.parse(text[edit.start : edit.end].strip()).body
+            except SyntaxError:
+                body = []
+            if len(body) == 1 and isinstance(body[0], ast.Assign) and len(body[0].targets) == 1 and isinstance(body[0].targets[0], ast.Name):
+                temporaries[body[0].targets[0].id] = body[0].value
+                continue
+        kept.append(edit)
+    return kept, temporaries
+
+
+def _substitute(expression: str, temporaries: dict[str, ast.expr]) -> str:
+    if not temporaries:
+        return expression
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        return expression
+
+    class _Inline(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            value = temporaries.get(node.id)
+            return value if value is not None and isinstance(node.ctx, ast.Load) else node
+
+    return ast.unparse(_Inline().visit(tree))
 
 
 def _consumes(parent: ast.AST | None, node: ast.expr, imports: ImportTable) -> bool:

@@ -8,8 +8,9 @@ from einlint.rules.equation._checked import EquationRule
 class OperandCountMismatch(EquationRule):
     """The equation's number of input terms differs from the number of operands.
 
-    What it flags: ``torch.einsum('ij,jk->ik', a)`` - two terms, one operand - when the operands are
-    written out (positionally or as a list literal).
+    What it flags: ``torch.einsum('ij,jk->ik', x)`` - two terms, one operand - when the operands are
+    written out (positionally or as a list literal). A single operand counts as one only when it is
+    known to be a tensor, since ``einsum(eq, ops)`` also accepts a list of operands.
 
     Why it matters: ``torch.einsum`` raises ("more operands were provided than specified in the
     equation", or too few).

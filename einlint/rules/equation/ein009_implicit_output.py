@@ -8,7 +8,7 @@ from einlint.rules.equation._checked import EquationRule
 
 
 class ImplicitOutput(EquationRule):
-    """An equation in implicit form (no ``->``). Style; off by default (select EIN009 to enable).
+    """An equation in implicit form (no ``->``); a style rule, selected with ``--select EIN009``.
 
     What it flags: ``torch.einsum('ij,jk', a, b)``.
 
