@@ -3,6 +3,7 @@ ones that work (CI runs its test command verbatim), and its configuration exampl
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -31,7 +32,10 @@ def test_rule_list_matches_list_rules(einlint) -> None:
 
 def test_opens_with_the_two_commands() -> None:
     first, second = code_blocks("sh")[:2]
-    assert first.strip() == "python -m pip install . && einlint examples/ ; einlint --diff examples/"
+    assert first.strip() == (
+        "python -m pip install torch==2.13.0 && python -m pip install '.[verify]' && "
+        "einlint examples/ ; einlint --diff examples/ ; einlint --verify examples/"
+    )
     assert second.strip() == TEST_COMMAND
 
 
@@ -90,3 +94,17 @@ def test_both_pre_commit_hooks_are_documented() -> None:
 def test_speed_section_states_a_measurement() -> None:
     section = README.split("## Speed", 1)[1].split("\n## ", 1)[0]
     assert re.search(r"[Ww]hole transformers 5\.23\.0 tree \(2,860 files\): \d+(\.\d+)? s on 2 cores", section)
+
+
+def test_bundled_example_verifies() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "einlint", "--no-cache", "--verify", "examples/"],
+        cwd=REPOSITORY_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "equivalent" in run.stdout and "not equivalent" not in run.stdout
+    assert re.search(r"Verified \d+ fix", run.stdout)
