@@ -139,6 +139,24 @@ class RuleContext:
                 return alias
         return None
 
+    def derives_from_attribute(self, name: str) -> bool:
+        """Is local ``name`` bound once, to an attribute read (``w = self.proj.weight.to(x)``)?"""
+        function = self.enclosing_function()
+        if function is None:
+            return False
+        entry = self.analysis.facts_for(function).names.get(name)
+        if entry is None or len(entry.bindings) != 1 or not isinstance(entry.bindings[0], ast.Assign):
+            return False
+        node = entry.bindings[0].value
+        while True:
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                node = node.func.value
+            elif isinstance(node, ast.Subscript):
+                node = node.value
+            else:
+                break
+        return isinstance(node, ast.Attribute)
+
     def foldable_temporary(self, name: str) -> tuple[cst.BaseExpression, Edit] | None:
         """The definition of single-use temporary ``name`` as a concrete expression, and the edit that
         deletes its statement, when folding it into this unit's use is sound (see

@@ -69,6 +69,7 @@ class Leaf:
     is_tensor: bool = False
     is_float: bool = False
     dtype: str | None = None  # a floating dtype the code states, when it does
+    attribute_like: bool = False  # read from an attribute (a parameter or buffer), directly or not
 
     @property
     def min_rank_needed(self) -> int:
@@ -89,6 +90,8 @@ class Chain:
 
     leaves: list[Leaf] = field(default_factory=list)
     _keys: list = field(default_factory=list)  # parallel to ``assumptions``
+    allow_ellipsis_conversion: bool = True
+    converted_to_ellipsis: bool = False
     # Edits that delete the statements of single-use temporaries folded into the chain.
     folded: list = field(default_factory=list)
     folded_names: list[str] = field(default_factory=list)
@@ -120,10 +123,17 @@ def fresh(count: int) -> list[Label]:
 
 
 def new_leaf(
-    chain: Chain, node: object, name_hint: str, rank: int | None, is_tensor: bool, is_float: bool, dtype: str | None = None
+    chain: Chain,
+    node: object,
+    name_hint: str,
+    rank: int | None,
+    is_tensor: bool,
+    is_float: bool,
+    dtype: str | None = None,
+    attribute_like: bool = False,
 ) -> Value:
     leaf = Leaf(node, name_hint, ellipsis=rank is None, labels=fresh(rank or 0), rank_proven=rank is not None)
-    leaf.is_tensor, leaf.is_float, leaf.dtype = is_tensor, is_float, dtype
+    leaf.is_tensor, leaf.is_float, leaf.dtype, leaf.attribute_like = is_tensor, is_float, dtype, attribute_like
     chain.leaves.append(leaf)
     return Value(leaf.ellipsis, list(leaf.labels), leaf)
 
@@ -316,9 +326,15 @@ def matmul(first: Value, second: Value, chain: Chain, kind: str) -> Value:
         fix_rank(second, 2, chain, True, "mm")
     chain.matmuls += 1
     for value, other in ((first, second), (second, first)):
+        if value.ellipsis and not other.ellipsis and len(other.labels) > 2 and chain.allow_ellipsis_conversion and _to_ellipsis(other):
+            chain.converted_to_ellipsis = True
+            # The explicit side's batch dimensions are its leading ones, in order: written as '...'
+            # they broadcast against the other side's exactly as matmul's batch dimensions do.
+            break
+    for value, other in ((first, second), (second, first)):
         if value.ellipsis and not other.ellipsis and len(other.labels) > 2:
             # Explicit labels on both sides: a wrong rank then makes einsum raise.
-            if value.leaf is not None and type(value.leaf.node).__name__ == "Attribute":
+            if value.leaf is not None and value.leaf.attribute_like:
                 # self.proj.weight, self.rel_k: parameters and buffers are often 1-D or 2-D, and matmul
                 # accepts operands of different ranks; assuming "same rank" there breaks working code.
                 raise ChainError("an attribute operand of unknown rank beside a higher-rank one")
@@ -365,6 +381,27 @@ def matmul(first: Value, second: Value, chain: Chain, kind: str) -> Value:
     _contract(a[-1], b[-2], chain)
     batch = _broadcast(a[:-2], b[:-2], chain)
     return Value(False, batch + [a[-2], b[-1]], None, True)
+
+
+def _to_ellipsis(value: Value) -> bool:
+    """Rewrite an explicit view of one leaf as '...' plus its two matrix labels, when its batch
+    labels are exactly the leaf's leading labels in order (no permutation crossed them)."""
+    leaf = value.leaf
+    if leaf is None or value.ellipsis or leaf.ellipsis or any(label.find().unit for label in value.labels):
+        return False
+    if not leaf.rank_proven or leaf.rank_assumed_by is not None:
+        # An assumed rank must stay explicit: explicit labels make a wrong assumption raise, while
+        # '...' would silently read other dimensions as the matrix ones.
+        return False
+    batch = len(value.labels) - 2
+    if len(leaf.labels) != len(value.labels) or [l.find() for l in value.labels[:batch]] != [l.find() for l in leaf.labels[:batch]]:
+        return False
+    leaf.labels = leaf.labels[batch:]
+    leaf.ellipsis = True
+    leaf.proven_min_rank = max(leaf.proven_min_rank, len(value.labels))
+    value.labels = value.labels[batch:]
+    value.ellipsis = True
+    return True
 
 
 def _contract(first: Label, second: Label, chain: Chain) -> None:

@@ -38,7 +38,19 @@ def is_chain_candidate(node: cst.CSTNode) -> bool:
 
 
 def analyze(node: cst.BaseExpression, context: RuleContext) -> Chain:
+    """Model ``node``. Where a matmul operand of proven rank meets one of unknown rank, the exact
+    '...' form is tried first; if the rest of the chain then cannot be modelled (it addresses batch
+    dimensions by position), the chain is modelled again with explicit labels on both sides."""
     chain = Chain()
+    try:
+        return _analyze(node, context, chain)
+    except ChainError:
+        if not chain.converted_to_ellipsis:
+            raise
+    return _analyze(node, context, Chain(allow_ellipsis_conversion=False))
+
+
+def _analyze(node: cst.BaseExpression, context: RuleContext, chain: Chain) -> Chain:
     value = _Reader(context, chain).read(node)
     if len(chain.leaves) != MAX_LEAVES:
         raise ChainError(f"{len(chain.leaves)} operands")
@@ -235,7 +247,10 @@ class _Reader:
                 raise ChainError("the original raises: rank conflict")
             rank = proven_rank
         hint = _name_hint(node, lambda func: self.context.qualified_name(func) is not None)
-        return algebra.new_leaf(self.chain, node, hint, rank, evidence.is_tensor, evidence.is_float, evidence.dtype)
+        attribute_like = isinstance(node, cst.Attribute) or (
+            isinstance(node, cst.Name) and self.context.derives_from_attribute(node.value)
+        )
+        return algebra.new_leaf(self.chain, node, hint, rank, evidence.is_tensor, evidence.is_float, evidence.dtype, attribute_like)
 
 
 def _positional(args, count: int) -> bool:
