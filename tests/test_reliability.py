@@ -185,6 +185,17 @@ def test_odd_but_valid_input_is_linted_and_fixed_byte_exact(
     assert path.read_bytes() == content.replace(b'"ij->...ij"', b'"ij->ij"')
 
 
+@pytest.mark.parametrize("python_flags", [[], ["-W", "error"]], ids=["default-warnings", "warnings-as-errors"])
+def test_parser_warnings_about_the_file_stay_off_stderr(python_flags: list[str], project: Path) -> None:
+    # Python's parser warns about some valid code (an invalid escape, a number run into a keyword); a
+    # subprocess, because pytest captures warnings before they could reach stderr.
+    content = b'import torch\npattern = "\\d+"\nflags = [0x1for x in ()]\n' + FIXABLE_LINE + b"\n"
+    write(project / "warns.py", content)
+    result = subprocess.run([sys.executable, *python_flags, "-m", "einlint", "--no-cache", "warns.py"], cwd=project, capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stderr) == (1, "")
+    assert result.stdout.startswith("warns.py:4:23: EIN006 ")
+
+
 # --- a 10 MB file ----------------------------------------------------------------------------------
 
 _PLAIN_FUNCTION = '''def helper_{i}(values, scale={i}):
@@ -219,8 +230,9 @@ def test_a_10_mb_file_is_linted_and_fixed_in_reasonable_time(project: Path, einl
     assert (run.exit_code, error_lines(run.err, run.out)) == (0, {})
     assert f"Fixed {fixable} findings." in run.out
     assert path.read_text(encoding="utf-8") == original.replace('"ij,jk->...ik"', '"ij,jk->ik"')
-    # About 30 s on a loaded 2-core machine; the quadratic splicing and line-ending scans it replaced took minutes.
-    assert elapsed < 240, f"--fix on a 10 MB file took {elapsed:.0f} s"
+    # 30-100 s on a busy 2-core machine. The line-ending scan and the splicing of fixes once cost file size
+    # times findings: a 10 MB file dense with fixes did not finish in 6 minutes.
+    assert elapsed < 300, f"--fix on a 10 MB file took {elapsed:.0f} s"
 
 
 # --- the file system changing under einlint ----------------------------------------------------------

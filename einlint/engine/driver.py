@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -122,7 +123,12 @@ def _diff_names(path: str) -> tuple[str, str]:
 def _process_task(task: tuple[str, Settings, RunOptions, bytes | None]) -> FileReport:
     path, settings, options, data = task
     try:
-        return process_file(path, settings, options, data)
+        with warnings.catch_warnings():
+            # The parser warns about the code it reads (an invalid escape or decimal literal): that is the
+            # file's business, not a line for einlint's stderr, and under -W error it must not fail the parse.
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return process_file(path, settings, options, data)
     except RecursionError:
         # Valid code can nest deeper than libcst's recursive visitors go (e.g. ~150 nested calls).
         return FileReport(path, errors=[FileError(path, "nested too deeply for einlint to analyse; not checked")])
