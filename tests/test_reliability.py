@@ -17,6 +17,7 @@ import ast
 import builtins
 import difflib
 import errno
+import json
 import os
 import random
 import re
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, REPOSITORY_ROOT, fixture_files
+from conftest import FIXTURES, REPOSITORY_ROOT, EinsumTranspose, fixture_files
 from einlint.diagnostics import Applicability
 from einlint.rules import all_rules
 from einlint.rules.base import FixProposal, Rule, Triggers
@@ -89,13 +90,9 @@ def parses(data: bytes) -> bool:
 # --- bad input: one line, the other files still processed, exit 2 ----------------------------------
 
 
-def _nested_calls(depth: int) -> bytes:
-    return f'import torch\nx = torch.einsum("ij->...ij", {"f(" * depth}a{")" * depth})\n'.encode()
-
-
 BAD_INPUTS = [
     pytest.param(b'import torch\nx = torch.einsum("ij->ji",\n', r"does not parse: line 2: '\(' was never closed", id="unclosed-call"),
-    pytest.param(b'import torch\n"""einsum\n', r"does not parse: line 2: unterminated triple-quoted string literal.*", id="unterminated-docstring"),
+    pytest.param(b'import torch\n"""einsum\n', r"does not parse: line 2: unterminated triple-quoted string .*", id="unterminated-docstring"),
     pytest.param(
         b'import torch\nif x:\n\ty = torch.einsum("ij->ji", x)\n        z = 1\n',
         r"does not parse: line 4: inconsistent use of tabs and spaces in indentation",
@@ -106,17 +103,12 @@ BAD_INPUTS = [
         r"does not parse: line 2: too many nested parentheses",
         id="200-nested-parentheses",
     ),
-    pytest.param(_nested_calls(150), r"nested too deeply for einlint to analyse; not checked", id="150-nested-calls"),
-    pytest.param(
-        b'import torch\nx = torch.einsum("ij->ji", a)' + b" + a" * 100_000 + b"\n",
-        r"does not parse: RecursionError: .*",
-        id="100k-term-expression",
-    ),
+    pytest.param(b'import torch\nx = torch.einsum("ij->ji", a)' + b" + a" * 100_000 + b"\n", r"does not parse: .+", id="100k-term-expression"),
     pytest.param(b'import torch\nx = "\xed\xa0\x80"  # einsum\n', r"not valid utf-8 text \(byte 18\)", id="lone-surrogate"),
     pytest.param(b'import torch\nx = torch.einsum("ij->ji", a)  # \xc3', r"not valid utf-8 text \(byte 46\)", id="truncated-utf8"),
     pytest.param("x = 1  # einsum\n".encode("utf-16"), r"cannot determine the encoding: .*", id="utf16-without-cookie"),
-    pytest.param(b"# -*- coding: klingon -*-\nimport torch\n", r"cannot determine the encoding: unknown encoding: klingon", id="unknown-coding"),
-    pytest.param(b"\xef\xbb\xbf# coding: latin-1\nimport torch\n", r"cannot determine the encoding: .*utf-8.*", id="bom-and-latin1-cookie"),
+    pytest.param(b"# -*- coding: klingon -*-\nimport torch\n", r"cannot determine the encoding: .*klingon", id="unknown-coding"),
+    pytest.param(b"\xef\xbb\xbf# coding: latin-1\nimport torch\n", r"cannot determine the encoding: .+", id="bom-and-latin1-cookie"),
     pytest.param(b"# coding: rot13\nimport torch\n", r"not valid rot13 text .*", id="codec-that-is-not-text"),
     pytest.param(b'import torch\nx = "a\x00b"  # einsum\n', r"contains NUL bytes \(not a text file\)", id="nul-in-a-string"),
 ]
@@ -137,6 +129,23 @@ def test_bad_input_is_one_line_and_the_run_goes_on(content: bytes, reason: str, 
         assert other.read_text(encoding="utf-8") == FIXED
     else:
         assert [line.split(":")[0] for line in run.out.splitlines() if ": EIN" in line] == [os.path.join("src", "other.py")]
+
+
+@pytest.mark.parametrize("depth", [100, 150, 190])
+def test_deep_but_valid_nesting_is_analysed_or_named_as_too_deep(depth: int, project: Path, einlint) -> None:
+    # Python accepts up to 200 nested brackets; libcst's recursive visitors give up earlier (about 150
+    # nested calls). Either way: the finding, or the one line that says so, never an internal error.
+    content = f'import torch\nx = torch.einsum("ij->...ij", {"f(" * depth}a{")" * depth})\n'.encode()
+    write(project / "deep.py", content)
+    write(project / "other.py", FIXABLE)
+    run = einlint("--fix", ".")
+    reasons = error_lines(run.err, run.out)
+    if reasons:
+        assert reasons == {os.path.join(".", "deep.py"): "nested too deeply for einlint to analyse; not checked"}
+        assert (project / "deep.py").read_bytes() == content
+    else:
+        assert (project / "deep.py").read_bytes() == content.replace(b'"ij->...ij"', b'"ij->ij"')
+    assert (project / "other.py").read_text(encoding="utf-8") == FIXED
 
 
 # --- odd but valid input: linted, and fixed without touching any other byte -----------------------
@@ -191,7 +200,8 @@ def test_parser_warnings_about_the_file_stay_off_stderr(python_flags: list[str],
     # subprocess, because pytest captures warnings before they could reach stderr.
     content = b'import torch\npattern = "\\d+"\nflags = [0x1for x in ()]\n' + FIXABLE_LINE + b"\n"
     write(project / "warns.py", content)
-    result = subprocess.run([sys.executable, *python_flags, "-m", "einlint", "--no-cache", "warns.py"], cwd=project, capture_output=True, text=True, timeout=120)
+    command = [sys.executable, *python_flags, "-m", "einlint", "--no-cache", "warns.py"]
+    result = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=120)
     assert (result.returncode, result.stderr) == (1, "")
     assert result.stdout.startswith("warns.py:4:23: EIN006 ")
 
@@ -432,11 +442,13 @@ def test_fix_replaces_the_file_from_a_complete_temporary_in_the_same_directory(
     assert temporary_files(project) == []
 
 
-def test_fix_writes_only_files_whose_content_changed(project: Path, monkeypatch: pytest.MonkeyPatch, einlint) -> None:
+def test_fix_writes_only_files_whose_content_changed(project: Path, monkeypatch: pytest.MonkeyPatch, add_rule, einlint) -> None:
+    add_rule(EinsumTranspose)
     untouched = {
         "clean.py": "import torch\n",
         "unfixable.py": UNFIXABLE,
-        "unsafe_only.py": 'import torch\n\n\ndef f(a, b):\n    return a.transpose(0, 1) @ b\n',
+        # EinsumTranspose's fix is unsafe: shown with --unsafe-fixes, not applied by a plain --fix.
+        "unsafe_only.py": 'import torch\nx = torch.einsum("ij->ji", torch.randn(2, 3))\n',
     }
     for name, text in untouched.items():
         write(project / "src" / name, text)
@@ -444,7 +456,12 @@ def test_fix_writes_only_files_whose_content_changed(project: Path, monkeypatch:
     before = {name: (project / "src" / name).stat() for name in untouched}
     replaced: list[str] = []
     real_replace = os.replace
-    monkeypatch.setattr(os, "replace", lambda source, destination: (replaced.append(os.fspath(destination)), real_replace(source, destination)))
+
+    def recording_replace(source, destination) -> None:
+        replaced.append(os.fspath(destination))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
     einlint("--fix", "src")
     assert [os.path.basename(path) for path in replaced] == ["fixable.py"]
     for name, text in untouched.items():
@@ -512,7 +529,9 @@ class BrokenFix(Rule):
 
 
 @pytest.mark.parametrize("replacement", ["x.T)", "x.T\0", "(" * 250 + "x" + ")" * 250], ids=["syntax-error", "nul", "too-deep"])
-def test_fix_that_breaks_the_code_leaves_the_file_untouched(replacement: str, project: Path, monkeypatch: pytest.MonkeyPatch, add_rule, einlint) -> None:
+def test_fix_that_breaks_the_code_leaves_the_file_untouched(
+    replacement: str, project: Path, monkeypatch: pytest.MonkeyPatch, add_rule, einlint
+) -> None:
     monkeypatch.setattr(BrokenFix, "replacement", replacement)
     add_rule(BrokenFix)
     # EIN006's fix on line 2 is fine and lands in the same round: the message must blame EIN991 only.
@@ -556,7 +575,9 @@ VARIANTS = {"crlf": _crlf, "bom": lambda data: b"\xef\xbb\xbf" + data, "latin-1"
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize(("fixture", "expected", "flags"), _fixed_outputs())
-def test_fix_is_the_same_in_every_file_format(variant: str, fixture: Path, expected: Path, flags: tuple[str, ...], project: Path, einlint) -> None:
+def test_fix_is_the_same_in_every_file_format(
+    variant: str, fixture: Path, expected: Path, flags: tuple[str, ...], project: Path, einlint
+) -> None:
     transform = VARIANTS[variant]
     try:
         original = transform(fixture.read_bytes())
@@ -569,7 +590,9 @@ def test_fix_is_the_same_in_every_file_format(variant: str, fixture: Path, expec
 
 
 @pytest.mark.parametrize(("fixture", "expected", "flags"), _fixed_outputs())
-def test_fix_keeps_mixed_line_endings_of_untouched_lines(fixture: Path, expected: Path, flags: tuple[str, ...], project: Path, einlint) -> None:
+def test_fix_keeps_mixed_line_endings_of_untouched_lines(
+    fixture: Path, expected: Path, flags: tuple[str, ...], project: Path, einlint
+) -> None:
     lines = fixture.read_bytes().splitlines(keepends=True)
     original = b"".join(line.replace(b"\n", b"\r\n") if index % 3 == 1 else line for index, line in enumerate(lines))
     path = write(project / "case.py", original)
@@ -610,8 +633,6 @@ def test_round_trip_and_idempotency(tree: str, tmp_path: Path, einlint) -> None:
         write(copy / relative, source.read_bytes())
     original = {path: path.read_bytes() for path in copy.rglob("*.py")}
     everything = ("--no-cache", "--select", ALL_CODES, "--unsafe-fixes")
-
-    import json
 
     report = einlint(*everything, "--format", "json", str(copy))
     unprocessed = error_lines(report.err, report.out)
