@@ -48,7 +48,11 @@ def _token_spans(text: str) -> list[tuple[int, int]]:
 SEEDS = [(path.read_text(encoding="utf-8"), _token_spans(path.read_text(encoding="utf-8"))) for path in SEED_PATHS]
 NAME_TOKEN = re.compile(r"[A-Za-z_]\w*")
 # (opening, closing) wrapped around a name, once per level of nesting.
-WRAPPERS = [("(", ")"), ("[", "]"), ("{", "}"), ("f(", ")"), ("torch.einsum('i->i', ", ")"), ("-", ""), ("not ", ""), ("(a @ ", ")")]
+WRAPPERS = [("(", ")"), ("[", "]"), ("{", "}"), ("f(", ")"), ("-", ""), ("not ", ""), ("(a @ ", ")")]
+# Nested einsum calls cost time quadratic in the depth (each call's operand evidence regenerates the
+# code of its whole operand: depth 200 takes over a minute), so they are nested less deep.
+NESTED_EINSUM = ("torch.einsum('i->i', ", ")")
+NESTED_EINSUM_MAX_DEPTH = 30
 LONG_LINES = [
     lambda n: "x = '" + "a" * n + "'",
     lambda n: "# " + "einsum " * (n // 7),
@@ -80,9 +84,11 @@ def text_mutation(draw, text: str, spans: list[tuple[int, int]]) -> str:
         names = [match.span() for match in NAME_TOKEN.finditer(text)]
         if names:
             start, end = names[draw(st.integers(0, len(names) - 1))]
-            opening, closing = draw(st.sampled_from(WRAPPERS))
+            opening, closing = draw(st.sampled_from([*WRAPPERS, NESTED_EINSUM]))
             # Around the limits: libcst's recursion (~150 calls), the parser's 200 parentheses, ast's recursion.
             depth = draw(st.one_of(st.sampled_from([150, 180, 199, 200, 1_000, 5_000]), st.integers(1, 300)))
+            if (opening, closing) == NESTED_EINSUM:
+                depth = min(depth, NESTED_EINSUM_MAX_DEPTH)
             return text[:start] + opening * depth + text[start:end] + closing * depth + text[end:]
     if kind == "long-line":
         lines = text.splitlines(keepends=True)

@@ -365,7 +365,7 @@ def test_file_that_becomes_unreadable_mid_run(cache: bool, project: Path, monkey
     monkeypatch.setattr(builtins, "open", guarded_open)
     _discover_then(monkeypatch, lambda: locked_now.append(True))
     run = einlint(*([] if cache else ["--no-cache"]), "-j", "1", "--fix", "src")
-    monkeypatch.undo()
+    locked_now.clear()
     assert run.exit_code == 2
     assert error_lines(run.err, run.out) == {os.path.join("src", "b.py"): "cannot read: Permission denied"}
     assert locked.read_text(encoding="utf-8") == FIXABLE
