@@ -19,7 +19,6 @@ if str(REPOSITORY_ROOT) not in sys.path:
 
 from einlint.cli import main  # noqa: E402
 from einlint.diagnostics import Applicability  # noqa: E402
-from einlint.rules import all_rules  # noqa: E402
 from einlint.rules.base import FixProposal, Rule, Triggers  # noqa: E402
 
 FIXTURES = REPOSITORY_ROOT / "fixtures"

@@ -96,7 +96,6 @@ class ChainRule(Rule):
         for leaf in chain.leaves:
             if not leaf.is_tensor:
                 chain.assume("tensor-operands", f"{leaf.name_hint} is a torch tensor")
-        leaves = ", ".join(self.context.unit.code_for(leaf.node) for leaf in chain.leaves)
         message = f"{self.summary_text}: torch.einsum({quote}{equation}{quote}, {names}) ({self.benefit})"
         fix = None
         if blocked is None:
@@ -126,7 +125,10 @@ class ChainRule(Rule):
         text = source.line_text(line)
         after = source.line_text(end_line)[end_col:]
         new_length = col + len(single) + len(after)
-        if not any("\n" in operand for operand in operands) and (new_length <= MAX_LINE or new_length <= len(text)):
+        inside_fstring = bool(self._enclosing_quotes.get(id(node)))
+        if not any("\n" in operand for operand in operands) and (
+            new_length <= MAX_LINE or new_length <= len(text) or inside_fstring  # no line breaks in an f-string
+        ):
             return single
         indent = text[: len(text) - len(text.lstrip())]
         newline = source.newline
