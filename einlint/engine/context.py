@@ -11,9 +11,11 @@ import libcst as cst
 from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix
 from einlint.evidence.imports import ImportTable
 from einlint.evidence.temporaries import foldable_definition
-from einlint.evidence.operands import UNKNOWN, FunctionFacts, OperandEvidence, expression_evidence
+from einlint.evidence.layout import Layout, LayoutTracer
+from einlint.evidence.operands import UNKNOWN, FunctionFacts, OperandEvidence, dotted_name, expression_evidence
 
 if TYPE_CHECKING:
+    from einlint.engine.candidates import Candidate
     from einlint.engine.units import Unit
     from einlint.rules.base import FixProposal
 
@@ -76,10 +78,7 @@ class RuleContext:
         return entry is not None and any(not isinstance(b, (ast.Import, ast.ImportFrom)) for b in entry.bindings)
 
     def enclosing_function(self) -> ast.AST | None:
-        for node in reversed(self.unit.candidate.ancestors):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                return node
-        return None
+        return enclosing_function(self.unit.candidate)
 
     def enclosing_loops(self) -> list[ast.AST]:
         """Loops around the unit inside its function (a loop outside the function does not repeat it)."""
@@ -113,6 +112,12 @@ class RuleContext:
             # a header expression is evaluated before its compound statement's body
             chain = facts.use_chain(candidate.ancestors[:-1], candidate.ancestors[-1])
         return facts.evidence_at(name, chain)
+
+    def tensor_layout(self, expression: ast.expr) -> Layout | None:
+        """How the tensor ``expression`` (an ast of code in this unit) sits in memory, where the code
+        shows it (see evidence.layout)."""
+        tracer, chain = layout_tracer(self.analysis, self.unit.candidate, self._names_bound_inside_unit())
+        return tracer.layout(expression, chain)
 
     def as_ast(self, node: cst.CSTNode) -> ast.expr | None:
         try:
@@ -192,17 +197,7 @@ class RuleContext:
     def _names_bound_inside_unit(self) -> frozenset[str]:
         memo = self.unit.memo
         if "inner-bindings" not in memo:
-            names: set[str] = set()
-            for node in ast.walk(self.unit.candidate.node):
-                if isinstance(node, ast.comprehension):
-                    names.update(n.id for n in ast.walk(node.target) if isinstance(n, ast.Name))
-                elif isinstance(node, ast.Lambda):
-                    arguments = node.args
-                    names.update(a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs))
-                    names.update(a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None)
-                elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
-                    names.add(node.target.id)
-            memo["inner-bindings"] = frozenset(names)
+            memo["inner-bindings"] = names_bound_inside(self.unit.candidate.node)
         return memo["inner-bindings"]
 
     def assumption_declared(self, assumption: str) -> bool:
@@ -247,3 +242,51 @@ def _dotted(node: cst.CSTNode) -> str | None:
         return None
     parts.append(node.value)
     return ".".join(reversed(parts))
+
+
+def names_bound_inside(node: ast.AST) -> frozenset[str]:
+    """Names that code inside ``node`` binds for itself: comprehension and lambda variables, walrus
+    targets. A use of one of them does not read the function's variable of that name."""
+    names: set[str] = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.comprehension):
+            names.update(n.id for n in ast.walk(child.target) if isinstance(n, ast.Name))
+        elif isinstance(child, ast.Lambda):
+            arguments = child.args
+            names.update(a.arg for a in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs))
+            names.update(a.arg for a in (arguments.vararg, arguments.kwarg) if a is not None)
+        elif isinstance(child, ast.NamedExpr) and isinstance(child.target, ast.Name):
+            names.add(child.target.id)
+    return frozenset(names)
+
+
+def enclosing_function(candidate: Candidate) -> ast.AST | None:
+    for node in reversed(candidate.ancestors):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return node
+    return None
+
+
+def layout_tracer(analysis: FileAnalysis, candidate: Candidate, shadowed: frozenset[str]) -> tuple[LayoutTracer, tuple[tuple[int, int], ...]]:
+    """A tracer of tensor layouts in the function around ``candidate``, and the candidate's use chain."""
+    scope = enclosing_function(candidate) or analysis.tree
+    facts = analysis.facts_for(scope)
+    if candidate.is_statement:
+        chain = tuple(facts.use_chain(candidate.ancestors, candidate.node))
+    else:
+        chain = tuple(facts.use_chain(candidate.ancestors[:-1], candidate.ancestors[-1]))
+    imports = analysis.imports
+
+    def qualify(node: ast.expr) -> str | None:
+        dotted = dotted_name(node)
+        if dotted is None:
+            return None
+        entry = facts.names.get(dotted.split(".", 1)[0])
+        if entry is not None and any(not isinstance(b, (ast.Import, ast.ImportFrom)) for b in entry.bindings):
+            return None  # a local name shadows the import
+        return imports.qualify(dotted)
+
+    def evidence_at(name: str, at: tuple[tuple[int, int], ...]) -> OperandEvidence:
+        return facts.evidence_at(name, list(at))
+
+    return LayoutTracer(facts, qualify, evidence_at, hidden=(chain, shadowed)), chain

@@ -132,7 +132,12 @@ def lint_source(
         extra = {alias_targets[name] for name in words.names & aliases}
         if extra:
             words = Words(words.names | extra, words.has_matmul, words.has_multiply)
-        applicable = list(rule_set.rules) if exhaustive else [rule for rule in rule_set.rules if rule.applies(words)]
+        if exhaustive:
+            applicable = list(rule_set.rules)
+        else:
+            applicable = [rule for rule in rule_set.rules if rule.applies(words) and rule.needs_unit(candidate, analysis)]
+            if not applicable:
+                continue
         started = clock()
         unit = Unit.parse(candidate, source)
         timings["libcst"] += clock() - started

@@ -260,6 +260,8 @@ class FunctionFacts:
         self.names: dict[str, _NameFacts] = {}
         # statement -> (id of the body list holding it, its index there)
         self.location: dict[int, tuple[int, int]] = {}
+        # id of a body list -> (the list, the compound statement that holds it; None for the scope's own)
+        self.bodies: dict[int, tuple[list[ast.stmt], ast.stmt | None]] = {}
         if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             self._parameters(scope)
         self._walk(scope.body if isinstance(scope.body, list) else [], lines)
@@ -278,7 +280,8 @@ class FunctionFacts:
             if evidence is not UNKNOWN:
                 entry.facts.append((function, evidence))  # type: ignore[arg-type]
 
-    def _walk(self, body: list[ast.stmt], lines: list[str] | None) -> None:
+    def _walk(self, body: list[ast.stmt], lines: list[str] | None, owner: ast.stmt | None = None) -> None:
+        self.bodies[id(body)] = (body, owner)
         for index, statement in enumerate(body):
             self.location[id(statement)] = (id(body), index)
             self._record(statement, lines)
@@ -293,17 +296,17 @@ class FunctionFacts:
             for name in ("body", "orelse", "finalbody"):
                 child = getattr(statement, name, None)
                 if isinstance(child, list):
-                    self._walk(child, lines)
+                    self._walk(child, lines, statement)
             for handler in getattr(statement, "handlers", ()):
                 if handler.name:
                     self._entry(handler.name).bindings.append(handler)
-                self._walk(handler.body, lines)
+                self._walk(handler.body, lines, statement)
             for case in getattr(statement, "cases", ()):
                 for node in ast.walk(case.pattern):
                     captured = getattr(node, "name", None) or getattr(node, "rest", None)
                     if isinstance(captured, str):
                         self._entry(captured).bindings.append(statement)
-                self._walk(case.body, lines)
+                self._walk(case.body, lines, statement)
 
     def _record(self, statement: ast.stmt, lines: list[str] | None) -> None:
         for node in _bound_names(statement, self.has_walrus):

@@ -1,0 +1,71 @@
+"""Find a ``.view(...)`` whose receiver's layout (evidence.layout) makes it raise."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+import libcst as cst
+
+from einlint.engine.candidates import Candidate
+from einlint.engine.context import FileAnalysis, RuleContext, layout_tracer, names_bound_inside
+from einlint.evidence.layout import Layout, ViewConflict, target_sizes, view_conflict
+
+# analysis.memo key: candidate node id -> the kinds of impossible views in it ("einsum", "strided")
+_MEMO = "impossible-view-kinds"
+
+
+@dataclass(frozen=True)
+class ImpossibleView:
+    layout: Layout
+    conflict: ViewConflict
+    arguments: str  # the view's arguments as written
+
+
+def impossible_view(node: cst.Call, context: RuleContext) -> ImpossibleView | None:
+    if not (isinstance(node.func, cst.Attribute) and node.func.attr.value == "view" and node.args):
+        return None
+    call = context.as_ast(node)
+    if not isinstance(call, ast.Call) or call.keywords or not isinstance(call.func, ast.Attribute):
+        return None
+    target = target_sizes(list(call.args))
+    if target is None:
+        return None
+    layout = context.tensor_layout(call.func.value)
+    if layout is None or layout.is_row_major:
+        return None
+    conflict = view_conflict(layout, target)
+    if conflict is None:
+        return None
+    return ImpossibleView(layout, conflict, ", ".join(ast.unparse(arg) for arg in call.args))
+
+
+def describe_dim(layout: Layout, dim: int) -> str:
+    size = layout.sizes[dim]
+    return f"{dim} ({' * '.join(size)})" if size else str(dim)
+
+
+def impossible_view_kinds(candidate: Candidate, analysis: FileAnalysis) -> frozenset[str]:
+    """What kinds of impossible ``.view`` calls ``candidate`` holds, judged on its ``ast`` alone, so
+    that statements without one are never parsed by libcst: "einsum" (of an einsum result),
+    "strided" (of another strided tensor)."""
+    memo = analysis.memo.setdefault(_MEMO, {})
+    key = id(candidate.node)
+    if key not in memo:
+        kinds: set[str] = set()
+        tracer = chain = None
+        for node in ast.walk(candidate.node):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "view"):
+                continue
+            if not node.args or node.keywords:
+                continue
+            target = target_sizes(list(node.args))
+            if target is None:
+                continue
+            if tracer is None:
+                tracer, chain = layout_tracer(analysis, candidate, names_bound_inside(candidate.node))
+            layout = tracer.layout(node.func.value, chain)
+            if layout is not None and not layout.is_row_major and view_conflict(layout, target) is not None:
+                kinds.add("einsum" if layout.einsum_output else "strided")
+        memo[key] = frozenset(kinds)
+    return memo[key]
