@@ -185,3 +185,26 @@ def test_generator_cases_in_the_rule_fixtures_stay_silent(einlint, code: str, mo
 
     monkeypatch.setattr(_loops, "CODE_GENERATION_WORDS", frozenset())
     assert {finding["line"] for finding in _findings(einlint, fixture, code)} & generator_lines
+
+
+def test_precomputed_equations_compute_the_same(tmp_path: Path, einlint) -> None:
+    """EIN302's fix: every fixed function of the fixture gives bit-identical results."""
+    torch = pytest.importorskip("torch")
+    import runpy
+
+    fixed = tmp_path / "EIN302.py"
+    fixed.write_text((CHURN / "EIN302.py").read_text(encoding="utf-8"), encoding="utf-8")
+    einlint("--fix", "--select", "EIN302", str(fixed))
+    before, after = runpy.run_path(str(CHURN / "EIN302.py")), runpy.run_path(str(fixed))
+    cases = {
+        "strip_pooling": (torch.randn(2, 3, 4, 5),),
+        "marginals": (torch.randn(3, 4, 5),),
+        "many_equations": (torch.randn(2, 4), torch.randn(4, 4)),
+    }
+    changed = [name for name in cases if before[name].__code__.co_code != after[name].__code__.co_code]
+    assert sorted(changed) == sorted(cases), "the fix rewrites exactly these functions"
+    for name, arguments in cases.items():
+        expected, actual = before[name](*arguments), after[name](*arguments)
+        expected = expected if isinstance(expected, list) else [expected]
+        actual = actual if isinstance(actual, list) else [actual]
+        assert all(torch.equal(e, a) for e, a in zip(expected, actual, strict=True)), name

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 import ast
+import re
 
 import libcst as cst
 
-from einlint.rules.base import Example, Rule
+from einlint.diagnostics import Edit
+from einlint.evidence.operands import _block_names
+from einlint.rules.base import Example, FixProposal, Rule
 from einlint.rules.churn._loops import generates_code, innermost_for, loop_targets, repeating_loops
 from einlint.rules.einsum_calls import is_einsum
 from einlint.rules.equation._checked import EINSUM_TRIGGERS
 
 MAX_LISTED = 8
+MAX_LINE = 100
 EVALUATED_NODES = (ast.JoinedStr, ast.FormattedValue, ast.Constant, ast.Name, ast.Subscript, ast.Load, ast.Slice)
 
 
@@ -28,15 +32,28 @@ class EquationBuiltInLoop(Rule):
     makes ``torch.compile`` see a different graph per equation. Precomputing the equations outside the
     loop makes the set of contractions explicit.
 
-    Fix: none applied; precompute the equations in a tuple or dict outside the loop.
+    Fix: where the equations are listed (an f-string of the loop variable over a literal iterable),
+    a dict from each loop value to its equation is written just before the loop and the call looks
+    the equation up: ``i_equations = {'i': 'bi->b', 'j': 'bj->b'}`` then
+    ``torch.einsum(i_equations[i], x)``. Elsewhere, precompute the equations by hand.
 
-    Fix safety: report-only. Functions that generate code (fx graphs, source text) are not flagged.
+    Fix safety: safe. The dict holds exactly the strings the f-string evaluates to for every value the
+    literal iterable yields (evaluated with no builtins; the f-string may only read the loop variable,
+    constants and indexing), and the fix is offered only when the loop body never rebinds the loop
+    variable, so every lookup finds the string the f-string would have built. The dict's name is one
+    the file does not mention. Functions that generate code (fx graphs, source text) are not flagged.
     """
 
     code = "EIN302"
     name = "equation-built-in-loop"
     triggers = EINSUM_TRIGGERS
-    invalid = (Example("def f(x):\n    for i in 'ij':\n        y = torch.einsum(f'b{i}->b', x)"),)
+    invalid = (
+        Example(
+            "def f(x):\n    for i in 'ij':\n        y = torch.einsum(f'b{i}->b', x)",
+            fixed="def f(x):\n    i_equations = {'i': 'bi->b', 'j': 'bj->b'}\n    for i in 'ij':\n        y = torch.einsum(i_equations[i], x)",
+        ),
+        Example("def f(x, n):\n    for i in range(n):\n        y = torch.einsum(f'b{i}->b', x)"),
+    )
     valid = (
         "def f(xs):\n    for x in xs:\n        y = torch.einsum('bi->b', x)",
         "def f(x, n):\n    eq = f'b{n}->b'\n    return torch.einsum(eq, x)",
@@ -57,13 +74,78 @@ class EquationBuiltInLoop(Rule):
             return
         if generates_code(self.context):
             return
-        produced = _static_equations(equation, innermost_for(self.context))
+        loop = innermost_for(self.context)
+        produced = _static_equations(equation, loop)
         listed = ""
         if produced:
             listed = ": " + ", ".join(repr(e) for e in produced[:MAX_LISTED])
             if len(produced) > MAX_LISTED:
                 listed += f", ... ({len(produced)} in all)"
-        self.report(argument, f"einsum equation rebuilt from the loop variable on every iteration{listed}; precompute the equations outside the loop")
+        # Only an f-string written in the call: one assigned earlier may hold another iteration's value.
+        written_in_call = isinstance(argument, cst.FormattedString)
+        fix = self._precompute(argument, equation, loop) if produced and written_in_call else None
+        advice = "precomputed in a dict before the loop" if fix else "precompute the equations outside the loop"
+        self.report(argument, f"einsum equation rebuilt from the loop variable on every iteration{listed}; {advice}", fix)
+
+    def _precompute(self, argument: cst.BaseExpression, template: ast.expr, loop: ast.For | None) -> FixProposal | None:
+        """Replace the f-string by a lookup in a dict of its values, written just before the loop."""
+        if loop is None or not isinstance(loop.target, ast.Name) or not isinstance(template, ast.JoinedStr):
+            return None
+        variable = loop.target.id
+        if any(node.id == variable for node in _block_names(loop.body, True)):
+            return None  # the body rebinds the loop variable: the f-string may see other values
+        table = _equation_table(template, loop)
+        source = self.context.unit.source
+        line = source.line_text(loop.lineno)
+        indent = line[: len(line) - len(line.lstrip())]
+        if table is None or not line.lstrip().startswith("for") or line[: loop.col_offset].strip():
+            return None
+        name = _fresh_name(f"{variable}_equations", source.text)
+        quote = self.context.preferred_quote()
+        entries = [f"{_literal(key, quote)}: {_literal(value, quote)}" for key, value in table.items()]
+        newline = source.newline
+        one_line = f"{indent}{name} = {{{', '.join(entries)}}}"
+        if len(one_line) <= MAX_LINE:
+            definition = one_line + newline
+        else:
+            inner = indent + "    "
+            definition = f"{indent}{name} = {{{newline}" + "".join(f"{inner}{entry},{newline}" for entry in entries) + f"{indent}}}{newline}"
+        start = source.line_starts[loop.lineno - 1]
+        return FixProposal(argument, f"{name}[{variable}]", extra_edits=(Edit(start, start, definition),))
+
+
+def _equation_table(template: ast.JoinedStr, loop: ast.For) -> dict | None:
+    """Each value of the literal iterable -> the equation the f-string gives for it."""
+    values = _literal_iterable(loop.iter)
+    assert isinstance(loop.target, ast.Name)
+    if values is None or not all(isinstance(value, (str, int)) and not isinstance(value, bool) for value in values):
+        return None
+    code = compile(ast.fix_missing_locations(ast.Expression(template)), "<equation>", "eval")
+    table = {}
+    for value in values:
+        try:
+            result = eval(code, {"__builtins__": {}}, {loop.target.id: value})  # checked by _static_equations
+        except Exception:  # noqa: BLE001
+            return None
+        if not isinstance(result, str):
+            return None
+        table[value] = result
+    return table
+
+
+def _literal(value: str | int, quote: str) -> str:
+    if isinstance(value, str) and quote not in value and "\\" not in value and value.isprintable():
+        return f"{quote}{value}{quote}"
+    return repr(value)
+
+
+def _fresh_name(base: str, text: str) -> str:
+    """``base``, or ``base2``, ``base3``... : the first that the file does not mention anywhere."""
+    name, counter = base, 1
+    while re.search(rf"\b{re.escape(name)}\b", text):
+        counter += 1
+        name = f"{base}{counter}"
+    return name
 
 
 def _static_equations(template: ast.expr, loop: ast.For | None) -> list[str]:
