@@ -208,3 +208,66 @@ def test_precomputed_equations_compute_the_same(tmp_path: Path, einlint) -> None
         expected = expected if isinstance(expected, list) else [expected]
         actual = actual if isinstance(actual, list) else [actual]
         assert all(torch.equal(e, a) for e, a in zip(expected, actual, strict=True)), name
+
+
+def test_multi_dot_and_reused_expressions_compute_the_same(tmp_path: Path, einlint) -> None:
+    """EIN301's fixes (multi_dot for matrix chains, an opt_einsum expression built on the first
+    iteration otherwise) give the same values and gradients as the einsum calls they replace, also
+    when a later iteration brings other sizes than the first."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("opt_einsum")
+    import runpy
+
+    fixed = tmp_path / "EIN301.py"
+    fixed.write_text((CHURN / "EIN301.py").read_text(encoding="utf-8"), encoding="utf-8")
+    einlint("--fix", "--unsafe-fixes", "--select", "EIN301", str(fixed))
+    before, after = runpy.run_path(str(CHURN / "EIN301.py")), runpy.run_path(str(fixed))
+    generator = torch.Generator().manual_seed(0)
+
+    def tensor(*shape: int, dtype=torch.float64):
+        return torch.randn(*shape, generator=generator, dtype=dtype, requires_grad=True)
+
+    weights = [tensor(5, 6), tensor(6, 6), tensor(5, 7)]
+    cases = {
+        "train": ([tensor(3, 5), tensor(4, 5)], weights[0], weights[1], 2),
+        "nested": ([tensor(40, 5)], tensor(5, 6), tensor(6, 3), None),
+        # the second batch has another batch size than the first, whose shapes built the expression
+        "bilinear_scores": ([(tensor(3, 5), tensor(3, 7)), (tensor(6, 5), tensor(6, 7))], weights[2]),
+        # draws its own float32 weights: the global generator is reseeded before each call
+        "proven_matrices": ([tensor(16, dtype=torch.float32)],),
+    }
+    changed = [name for name in cases if before[name].__code__.co_code != after[name].__code__.co_code]
+    assert sorted(changed) == sorted(cases), "the fix rewrites exactly these functions"
+    for name, arguments in cases.items():
+        torch.manual_seed(1)
+        expected = before[name](*arguments)
+        torch.manual_seed(1)
+        actual = after[name](*arguments)
+        expected = list(expected) if isinstance(expected, (list, tuple)) else [expected]
+        actual = list(actual) if isinstance(actual, (list, tuple)) else [actual]
+        for value_before, value_after in zip(expected, actual, strict=True):
+            assert value_before.shape == value_after.shape, name
+            tolerance = {"rtol": 1e-10, "atol": 1e-12} if value_before.dtype == torch.float64 else {"rtol": 1e-5, "atol": 1e-6}
+            assert torch.allclose(value_before, value_after, **tolerance), name
+            grads_before = torch.autograd.grad(value_before.sum(), weights, allow_unused=True)
+            grads_after = torch.autograd.grad(value_after.sum(), weights, allow_unused=True)
+            for grad_before, grad_after in zip(grads_before, grads_after, strict=True):
+                assert (grad_before is None) == (grad_after is None), name
+                assert grad_before is None or torch.allclose(grad_before, grad_after, rtol=1e-10, atol=1e-12), name
+
+
+def test_the_reused_expression_brings_its_import(tmp_path: Path, einlint) -> None:
+    """A file without opt_einsum gets ``import opt_einsum`` after its torch import, once."""
+    path = tmp_path / "loop.py"
+    path.write_text(
+        "import torch\n\n\ndef f(xs, a, w):\n    for x in xs:\n        y = torch.einsum('bi,bj,ij->b', a, x, w)\n"
+        "        z = torch.einsum('bi,bj,ij->b', x, a, w)\n    return y, z\n",
+        encoding="utf-8",
+    )
+    einlint("--fix", "--unsafe-fixes", "--select", "EIN301", str(path))
+    text = path.read_text(encoding="utf-8")
+    assert text.count("import opt_einsum") == 1
+    assert text.startswith("import torch\nimport opt_einsum\n")
+    names = re.findall(r"(einsum_bi_bj_ij_to_b\w*) = None", text)
+    assert len(names) == 2 and len(set(names)) == 2, text  # one expression per call site
+    compile(text, str(path), "exec")

@@ -28,6 +28,8 @@ TORCH_FUNCTIONS = frozenset(
         "sum", "mul", "multiply",
     }
 )  # fmt: skip
+# Functions of torch's submodules, by submodule.
+SUBMODULE_FUNCTIONS = {"linalg": frozenset({"multi_dot"})}
 TENSOR_METHODS = frozenset(
     {
         "matmul", "bmm", "mm", "mv", "dot",
@@ -441,6 +443,11 @@ class _Allowlist:
             qualified = f"{base.removeprefix('module:')}.{node.attr}"
             short = qualified.removeprefix("torch.")
             if qualified.count(".") == 1 and short in TORCH_FUNCTIONS:
+                return "function"
+            if qualified.count(".") == 1 and short in SUBMODULE_FUNCTIONS:
+                return f"module:{qualified}"
+            submodule, _, function = short.partition(".")
+            if qualified.count(".") == 2 and function in SUBMODULE_FUNCTIONS.get(submodule, ()):
                 return "function"
             if qualified.count(".") == 1 and short in TORCH_DTYPES:
                 return "dtype"

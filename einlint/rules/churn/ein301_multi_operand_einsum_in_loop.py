@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import ast
+import re
+
 import libcst as cst
 
-from einlint.rules.base import Example, Rule
-from einlint.rules.churn._loops import generates_code, in_forward, in_loop
+from einlint.diagnostics import Applicability, Edit
+from einlint.rules.base import Example, FixProposal, Rule
+from einlint.rules.churn._loops import generates_code, in_forward, in_loop, repeating_loops
 from einlint.rules.einsum_calls import einsum_call
 from einlint.rules.equation._checked import EINSUM_TRIGGERS
 
@@ -23,18 +27,45 @@ class MultiOperandEinsumInLoop(Rule):
     while an ``opt_einsum.contract_expression`` built once and reused costs that search once. Two-operand
     calls have a single path and are not flagged.
 
-    Fix: none applied automatically. Build ``expr = opt_einsum.contract_expression(eq, *shapes)`` once
-    outside the loop (valid while the shapes stay fixed) and call ``expr(*operands, backend='torch')``;
-    for a chain of matrix products use ``torch.linalg.multi_dot``.
+    Fix: in a ``for``/``while`` loop, a chain of matrix products (``ij,jk,kl->il``) becomes
+    ``torch.linalg.multi_dot([a, b, c])``, which orders the products by a cheap size rule instead of a
+    path search. Any other equation (no ellipsis, operands that are names or attributes) gets an
+    ``opt_einsum.contract_expression`` built on the first iteration and reused: ``name = None`` before
+    the loop, ``if name is None: name = opt_einsum.contract_expression(eq, a.shape, b.shape, x.shape)``
+    before the statement, and ``name(a, b, x, backend='torch')`` for the call (``import opt_einsum`` is
+    added after the torch import when the file lacks it). In a comprehension or ``forward`` nothing is
+    applied: build the expression where the shapes are known. ``einlint --verify`` measures the effect.
 
-    Fix safety: report-only (hoisting assumes the shapes are the same in every iteration). Functions
-    that generate code (fx graphs, source text) are not flagged: building many equations is their job.
+    Fix safety: unsafe. multi_dot assumes every operand is a matrix (``operand-ranks``): einsum raises
+    on a 1-D operand, multi_dot treats it as a vector; where every rank is known to be 2 the fix is safe.
+    The reused expression is correct for any operand shapes the equation accepts (a wrong rank raises),
+    but its contraction order was chosen for the first iteration's shapes (``fixed-shapes-in-loops``),
+    and it makes opt_einsum a dependency of the module. Both compute the same sums as einsum, possibly
+    in another order, so float results may differ in the last bits. Functions that generate code (fx
+    graphs, source text) are not flagged.
     """
 
     code = "EIN301"
     name = "multi-operand-einsum-in-loop"
     triggers = EINSUM_TRIGGERS
-    invalid = (Example("def f(xs, a, b):\n    for x in xs:\n        y = torch.einsum('ij,jk,kl->il', a, b, x)"),)
+    invalid = (
+        Example(
+            "def f(xs, a, b):\n    for x in xs:\n        y = torch.einsum('ij,jk,kl->il', a, b, x)",
+            fixed="def f(xs, a, b):\n    for x in xs:\n        y = torch.linalg.multi_dot([a, b, x])",
+            unsafe=True,
+        ),
+        Example(
+            "import torch\ndef f(xs, a, w):\n    for x in xs:\n        y = torch.einsum('bi,bj,ij->b', a, x, w)",
+            fixed=(
+                "import torch\nimport opt_einsum\ndef f(xs, a, w):\n    einsum_bi_bj_ij_to_b = None\n    for x in xs:\n"
+                "        if einsum_bi_bj_ij_to_b is None:\n"
+                "            einsum_bi_bj_ij_to_b = opt_einsum.contract_expression('bi,bj,ij->b', a.shape, x.shape, w.shape)\n"
+                "        y = einsum_bi_bj_ij_to_b(a, x, w, backend='torch')"
+            ),
+            unsafe=True,
+        ),
+        Example("def f(xs, a, b):\n    return [torch.einsum('ij,jk,bk->bi', a, b, x) for x in xs]"),
+    )
     valid = (
         "def f(xs, a):\n    for x in xs:\n        y = torch.einsum('ij,jk->ik', a, x)",
         "def f(a, b, c):\n    return torch.einsum('ij,jk,kl->il', a, b, c)",
@@ -56,11 +87,129 @@ class MultiOperandEinsumInLoop(Rule):
         call = einsum_call(node, self.context)
         if call is None or call.operands is None or len(call.operands) < 3 or generates_code(self.context):
             return
+        equation = call.equation.value.replace(" ", "") if call.equation is not None else None
+        chain = equation is not None and is_matrix_chain(equation)
+        fix = None
+        if where == "in a loop" and equation is not None:
+            fix = self._multi_dot(node, call.operands) if chain else self._hoisted_expression(node, equation, call.operands)
+        if chain:
+            advice = "a chain of matrix products: torch.linalg.multi_dot picks the order without a path search"
+            if fix is not None and fix.assumptions:
+                advice += " (unsafe fix: assumes every operand is a matrix; einsum raises on a vector, multi_dot does not)"
+        elif fix is not None:
+            advice = (
+                "build an opt_einsum.contract_expression once, on the first iteration, and reuse it (unsafe fix: "
+                "its contraction order is the one for the first iteration's shapes; adds a dependency on opt_einsum)"
+            )
+        else:
+            advice = "build an opt_einsum.contract_expression once and reuse it"
         self.report(
             node,
-            f"torch.einsum with {len(call.operands)} operands {where} searches a contraction path on every call; "
-            "build an opt_einsum.contract_expression once (or use torch.linalg.multi_dot)",
+            f"torch.einsum with {len(call.operands)} operands {where} searches a contraction path on every call; {advice}",
+            fix,
         )
+
+    def _multi_dot(self, node: cst.Call, operands: tuple[cst.BaseExpression, ...]) -> FixProposal | None:
+        torch_alias = self.context.module_alias("torch")
+        if torch_alias is None:
+            return None
+        listed = ", ".join(self.context.unit.code_for(operand) for operand in operands)
+        replacement = f"{torch_alias}.linalg.multi_dot([{listed}])"
+        proven = all(self.context.operand_evidence(operand).rank == 2 and self.context.operand_evidence(operand).is_tensor for operand in operands)
+        if proven:
+            return FixProposal(node, replacement)
+        return FixProposal(node, replacement, Applicability.UNSAFE, ("operand-ranks",))
+
+    def _hoisted_expression(self, node: cst.Call, equation: str, operands: tuple[cst.BaseExpression, ...]) -> FixProposal | None:
+        """``name = None`` before the loop; ``if name is None: name = opt_einsum.contract_expression(
+        equation, *shapes)`` before the statement; the call becomes ``name(*operands, backend='torch')``."""
+        if "." in equation or "->" not in equation:
+            return None  # an ellipsis stands for a rank the expression would fix on the first call
+        if not all(_plain_reference(operand) for operand in operands):
+            return None  # an operand written twice (for its shape, then as an argument) must not run code
+        candidate = self.context.unit.candidate
+        loops = repeating_loops(self.context)
+        if not candidate.is_statement or not loops:
+            return None
+        statement, loop = candidate.node, loops[0]
+        source = self.context.unit.source
+        statement_line = source.line_text(statement.lineno)
+        loop_line = source.line_text(loop.lineno)
+        if statement_line[: statement.col_offset].strip() or loop_line[: loop.col_offset].strip():
+            return None  # shares its line with other code: no room for a statement before it
+        edits: list[Edit] = []
+        module = self.context.module_alias("opt_einsum")
+        if module is None:
+            module = "opt_einsum"
+            import_edit = _import_after_torch(self.context)
+            if import_edit is None:
+                return None
+            edits.append(import_edit)
+        name = _fresh_name("einsum_" + re.sub(r"[^A-Za-z0-9]+", "_", equation.replace("->", "_to_")), source.text)
+        newline = source.newline
+        indent = statement_line[: len(statement_line) - len(statement_line.lstrip())]
+        loop_indent = loop_line[: len(loop_line) - len(loop_line.lstrip())]
+        quote = self.context.preferred_quote()
+        shapes = ", ".join(f"{self.context.unit.code_for(operand)}.shape" for operand in operands)
+        edits.append(Edit(source.line_starts[loop.lineno - 1], source.line_starts[loop.lineno - 1], f"{loop_indent}{name} = None{newline}"))
+        build = (
+            f"{indent}if {name} is None:{newline}"
+            f"{indent}    {name} = {module}.contract_expression({quote}{equation}{quote}, {shapes}){newline}"
+        )
+        edits.append(Edit(source.line_starts[statement.lineno - 1], source.line_starts[statement.lineno - 1], build))
+        arguments = ", ".join(self.context.unit.code_for(operand) for operand in operands)
+        replacement = f"{name}({arguments}, backend={quote}torch{quote})"
+        return FixProposal(node, replacement, Applicability.UNSAFE, ("fixed-shapes-in-loops",), extra_edits=tuple(edits))
+
+
+def is_matrix_chain(equation: str) -> bool:
+    """``ij,jk,kl->il``: matrices, each sharing its second label with the next one's first, all other
+    labels distinct, the result the first row label by the last column label."""
+    if "->" not in equation or "." in equation:
+        return False
+    inputs, output = equation.split("->")
+    terms = inputs.split(",")
+    if len(terms) < 3 or not all(len(term) == 2 for term in terms) or len(output) != 2:
+        return False
+    if any(left[1] != right[0] for left, right in zip(terms, terms[1:])):
+        return False
+    labels = [terms[0][0], *(term[1] for term in terms)]
+    return len(set(labels)) == len(labels) and output == terms[0][0] + terms[-1][1]
+
+
+def _plain_reference(node: cst.BaseExpression) -> bool:
+    while isinstance(node, cst.Attribute):
+        node = node.value
+    return isinstance(node, cst.Name)
+
+
+def _fresh_name(base: str, text: str) -> str:
+    name, counter = base, 1
+    while re.search(rf"\b{re.escape(name)}\b", text):
+        counter += 1
+        name = f"{base}_{counter}"
+    return name
+
+
+def _import_after_torch(context) -> Edit | None:
+    """``import opt_einsum`` on the line after the module's top-level torch import."""
+    source = context.unit.source
+    for statement in context.analysis.tree.body:
+        names = []
+        if isinstance(statement, ast.Import):
+            names = [alias.name for alias in statement.names]
+        elif isinstance(statement, ast.ImportFrom) and statement.level == 0:
+            names = [statement.module or ""]
+        if any(name == "torch" or name.startswith("torch.") for name in names):
+            last = statement.end_lineno or statement.lineno
+            if source.line_text(statement.lineno)[: statement.col_offset].strip():
+                return None
+            offset = source.line_starts[last] if last < len(source.line_starts) else len(source.text)
+            prefix = "" if offset == len(source.text) and not source.text.endswith(("\n", "\r")) else ""
+            if offset == len(source.text) and not source.text.endswith(("\n", "\r")):
+                prefix = source.newline
+            return Edit(offset, offset, f"{prefix}import opt_einsum{source.newline}")
+    return None
 
 
 def _repeated_parts(node: cst.ListComp | cst.SetComp | cst.DictComp | cst.GeneratorExp) -> list[cst.CSTNode]:
