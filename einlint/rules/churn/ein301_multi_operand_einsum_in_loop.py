@@ -7,6 +7,7 @@ import libcst as cst
 
 from einlint.diagnostics import Applicability, Edit
 from einlint.rules.base import Example, FixProposal, Rule
+from einlint.rules.churn._fresh import fresh_name
 from einlint.rules.churn._loops import generates_code, in_forward, in_loop, repeating_loops
 from einlint.rules.einsum_calls import einsum_call
 from einlint.rules.equation._checked import EINSUM_TRIGGERS
@@ -145,7 +146,7 @@ class MultiOperandEinsumInLoop(Rule):
             if import_edit is None:
                 return None
             edits.append(import_edit)
-        name = _fresh_name("einsum_" + re.sub(r"[^A-Za-z0-9]+", "_", equation.replace("->", "_to_")), source.text)
+        name = fresh_name("einsum_" + re.sub(r"[^A-Za-z0-9]+", "_", equation.replace("->", "_to_")), source.text)
         newline = source.newline
         indent = statement_line[: len(statement_line) - len(statement_line.lstrip())]
         loop_indent = loop_line[: len(loop_line) - len(loop_line.lstrip())]
@@ -181,14 +182,6 @@ def _plain_reference(node: cst.BaseExpression) -> bool:
     while isinstance(node, cst.Attribute):
         node = node.value
     return isinstance(node, cst.Name)
-
-
-def _fresh_name(base: str, text: str) -> str:
-    name, counter = base, 1
-    while re.search(rf"\b{re.escape(name)}\b", text):
-        counter += 1
-        name = f"{base}_{counter}"
-    return name
 
 
 def _import_after_torch(context) -> Edit | None:

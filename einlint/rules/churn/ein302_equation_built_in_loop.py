@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import ast
-import re
 
 import libcst as cst
 
 from einlint.diagnostics import Edit
 from einlint.evidence.operands import _block_names
 from einlint.rules.base import Example, FixProposal, Rule
+from einlint.rules.churn._fresh import fresh_name
 from einlint.rules.churn._loops import generates_code, innermost_for, loop_targets, repeating_loops
 from einlint.rules.einsum_calls import is_einsum
 from einlint.rules.equation._checked import EINSUM_TRIGGERS
@@ -100,7 +100,7 @@ class EquationBuiltInLoop(Rule):
         indent = line[: len(line) - len(line.lstrip())]
         if table is None or not line.lstrip().startswith("for") or line[: loop.col_offset].strip():
             return None
-        name = _fresh_name(f"{variable}_equations", source.text)
+        name = fresh_name(f"{variable}_equations", source.text)
         quote = self.context.preferred_quote()
         entries = [f"{_literal(key, quote)}: {_literal(value, quote)}" for key, value in table.items()]
         newline = source.newline
@@ -137,15 +137,6 @@ def _literal(value: str | int, quote: str) -> str:
     if isinstance(value, str) and quote not in value and "\\" not in value and value.isprintable():
         return f"{quote}{value}{quote}"
     return repr(value)
-
-
-def _fresh_name(base: str, text: str) -> str:
-    """``base``, or ``base2``, ``base3``... : the first that the file does not mention anywhere."""
-    name, counter = base, 1
-    while re.search(rf"\b{re.escape(name)}\b", text):
-        counter += 1
-        name = f"{base}{counter}"
-    return name
 
 
 def _static_equations(template: ast.expr, loop: ast.For | None) -> list[str]:
