@@ -412,6 +412,27 @@ def test_read_only_file_is_not_rewritten_under_fix(project: Path, einlint) -> No
     assert writable.read_text(encoding="utf-8") == FIXED
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root may give a file to another user")
+def test_fix_keeps_the_owner_and_group_of_a_file_it_rewrites(project: Path, einlint) -> None:
+    path = write(project / "src" / "theirs.py", FIXABLE)
+    os.chown(path, 4321, 4322)
+    einlint("--fix", "src")
+    assert path.read_text(encoding="utf-8") == FIXED
+    after = path.stat()
+    assert (after.st_uid, after.st_gid) == (4321, 4322)
+
+
+def test_parser_failures_without_a_message_still_say_why() -> None:
+    from einlint.engine.runner import parse_failure
+
+    assert "ran out of memory" in parse_failure(MemoryError())
+    assert parse_failure(RecursionError()) == "nested too deeply for Python's parser"
+    assert parse_failure(ValueError("source code string cannot contain null bytes\nmore")) == (
+        "ValueError: source code string cannot contain null bytes"
+    )
+    assert parse_failure(ValueError()) == "ValueError"
+
+
 # --- atomic writes -------------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from einlint.config import Settings
 from einlint.diagnostics import Diagnostic, Edit, FileError
-from einlint.engine.runner import RuleSet, lint_source
+from einlint.engine.runner import RuleSet, lint_source, parse_failure
 from einlint.engine.source import SourceText
 
 MAX_ROUNDS = 10
@@ -100,18 +100,32 @@ def _parse_problem(text: str) -> str | None:
     except SyntaxError as error:
         return error.msg
     except (ValueError, RecursionError, MemoryError) as error:
-        return f"{type(error).__name__}: {error}"
+        return parse_failure(error)
     return None
 
 
+def _keep_owner(temporary: str, status: os.stat_result) -> None:
+    """Give the new file the old one's owner and group, where this process may (root may; others may
+    at most pick one of their own groups): a fixed file should not change hands."""
+    try:
+        os.chown(temporary, status.st_uid, status.st_gid)
+    except OSError:
+        try:
+            os.chown(temporary, -1, status.st_gid)
+        except OSError:
+            pass
+
+
 def write_atomically(path: str, data: bytes, expected_old: bytes) -> str | None:
-    """Replace ``path`` with ``data`` via a temporary file in the same directory; keep the mode. Returns
+    """Replace ``path`` with ``data`` via a temporary file in the same directory; keep the mode (and
+    the owner and group, as far as this process may set them). Returns
     a one-line reason when the file was not written."""
     # Write through a symbolic link: replacing the link itself would turn it into a copy and leave
     # its target as it was.
     path = os.path.realpath(path)
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        status = os.stat(path)
+        mode = stat.S_IMODE(status.st_mode)
         # Root passes os.access whatever the mode says, and os.replace needs no write permission on
         # the file itself: a file nobody may write is read-only for einlint too.
         if not os.access(path, os.W_OK) or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
@@ -129,6 +143,8 @@ def write_atomically(path: str, data: bytes, expected_old: bytes) -> str | None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, mode)
+        if (status.st_uid, status.st_gid) != (os.geteuid(), os.getegid()):
+            _keep_owner(temporary, status)
         os.replace(temporary, path)
     except BaseException as error:
         # Also on Ctrl-C mid-write: the original is intact, and no temporary file may stay behind.

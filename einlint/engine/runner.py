@@ -96,7 +96,7 @@ def lint_source(
             result.error = FileError(source.path, f"does not parse: {where}{error.msg}")
             return result
         except (ValueError, RecursionError, MemoryError) as error:
-            result.error = FileError(source.path, f"does not parse: {type(error).__name__}: {error}")
+            result.error = FileError(source.path, f"does not parse: {parse_failure(error)}")
             return result
     timings["ast"] += clock() - started
     if not lines:
@@ -152,6 +152,17 @@ def lint_source(
     )
     result.profile = dict(timings) if profile else {}
     return result
+
+
+def parse_failure(error: Exception) -> str:
+    """The reason, in one line, for a parser failure that is not a SyntaxError (MemoryError comes with
+    no message of its own)."""
+    if isinstance(error, MemoryError):
+        return "Python's parser ran out of memory (the code is nested or sized beyond what it handles)"
+    if isinstance(error, RecursionError):
+        return "nested too deeply for Python's parser"
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def _parse(source: SourceText) -> ast.Module:
