@@ -120,10 +120,24 @@ class RuleContext:
         return tracer.layout(expression, chain)
 
     def as_ast(self, node: cst.CSTNode) -> ast.expr | None:
-        try:
-            return ast.parse(f"({self.unit.code_for(node)})", mode="eval").body
-        except SyntaxError:
-            return None
+        """``node`` as an ast expression. Parsed from the file's text at the node's position, not
+        from libcst's code generation, which costs time in the size of the node: asked for every
+        operand of nested calls, that made deep nesting quadratic."""
+        memo = self.unit.memo.setdefault("as-ast", {})
+        key = id(node)
+        if key not in memo:
+            try:
+                start, end = self.unit.span(node)
+                text = self.unit.source.text[start:end]
+            except RecursionError:
+                # libcst's position pass needs more stack than its code generation: very deep units
+                # take the slow road.
+                text = self.unit.code_for(node)
+            try:
+                memo[key] = ast.parse(f"(\n{text}\n)", mode="eval").body
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                memo[key] = None
+        return memo[key]
 
     def einsum_reference(self) -> str | None:
         """How this file can spell torch.einsum without a new import: its own alias of einsum, else
