@@ -200,13 +200,34 @@ CASES = {
         """,
         "no fix",
     ),
+    # Before: safe, because bmm is a method numpy arrays lack; gpytorch's LinearOperator has it too,
+    # and einsum raises on one.
     "torch imported in the same function": (
         """
         def scores(q, k):
             import torch as th
             return q.bmm(k.transpose(1, 2))
         """,
+        "unsafe",
+    ),
+    "torch imported in the same function, tensors known": (
+        """
+        import torch
+
+        def scores(q: torch.Tensor, k: torch.Tensor):
+            import torch as th
+            return q.bmm(k.transpose(1, 2))
+        """,
         "safe",
+    ),
+    # Before: safe. A tensor-like class (matmul and .mT, no einsum): methods do not prove a tensor.
+    "tensor-like class": (
+        """
+        class Operator:
+            def rmatmul(self, other):
+                return self.mT.matmul(other.mT).mT
+        """,
+        "unsafe",
     ),
     # Before: the fix produced code that does not parse (the f-string's own quote inside it).
     "f-string": ("x = torch.randn(2, 3)\nw = torch.randn(4, 3)\nprint(f'{x @ w.T}')", "safe"),

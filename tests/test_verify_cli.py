@@ -25,7 +25,7 @@ def attention(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return torch.matmul(q, k.transpose(-1, -2))
 
 
-def scores(a, b):
+def scores(a: torch.Tensor, b: torch.Tensor):
     return torch.bmm(a, b.transpose(1, 2))
 """
 WRONG_SAMPLE = SAMPLE + '\n\ndef flip(x):\n    return torch.einsum("ab->ba", x)\n'

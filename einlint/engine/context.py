@@ -126,13 +126,7 @@ class RuleContext:
         memo = self.unit.memo.setdefault("as-ast", {})
         key = id(node)
         if key not in memo:
-            try:
-                start, end = self.unit.span(node)
-                text = self.unit.source.text[start:end]
-            except RecursionError:
-                # libcst's position pass needs more stack than its code generation: very deep units
-                # take the slow road.
-                text = self.unit.code_for(node)
+            text = self.unit.written(node)
             try:
                 memo[key] = ast.parse(f"(\n{text}\n)", mode="eval").body
             except (SyntaxError, ValueError, RecursionError, MemoryError):

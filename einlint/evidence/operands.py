@@ -21,6 +21,11 @@ SHAPE_FACTORIES = frozenset(
     f"torch.{name}" for name in ("randn", "rand", "zeros", "ones", "empty", "full")
 )
 VECTOR_FACTORIES = frozenset({"torch.arange", "torch.linspace", "torch.logspace"})
+# torch functions that build a tensor from sizes, numbers or Python data: nothing a tensor-like's
+# __torch_function__ could intercept, so the result is a torch.Tensor.
+CREATION_FUNCTIONS = SHAPE_FACTORIES | VECTOR_FACTORIES | frozenset(
+    f"torch.{name}" for name in ("eye", "tensor", "as_tensor", "from_numpy", "randint", "randperm", "empty_strided")
+)
 FLOAT_FACTORIES = frozenset(f"torch.{name}" for name in ("randn", "rand"))
 # Callables that only accept and return tensors: their result is a tensor.
 TENSOR_RESULT_PREFIXES = ("torch.",)
@@ -58,6 +63,10 @@ class OperandEvidence:
     dtype: str | None = None  # a floating dtype the code states ("torch.float64"), or DEFAULT_FLOAT
     # What the operand is known to be instead of a torch tensor: ARRAY (numpy and the like), OBJECT.
     not_tensor: str | None = None
+    # It comes from a method numpy arrays lack or from a torch function: a torch tensor, or a
+    # tensor-like class that implements those (gpytorch's LinearOperator, a __torch_function__
+    # wrapper). Not proof of a torch.Tensor: such classes support ``@`` but not always ``einsum``.
+    tensor_methods: bool = False
 
 
 UNKNOWN = OperandEvidence()
@@ -71,6 +80,14 @@ TENSOR_ONLY_METHODS = frozenset(
         "type_as", "masked_fill", "softmax", "log_softmax", "to", "cuda", "cpu", "expand", "expand_as",
         "repeat_interleave", "view_as", "reshape_as", "sigmoid", "relu", "tanh", "exp", "bmm", "mm",
         "matmul", "narrow", "unflatten", "new_zeros", "new_ones", "new_empty", "new_full",
+    }
+)  # fmt: skip
+# Methods of a torch.Tensor that return a torch.Tensor whatever their arguments are (sizes, dims).
+TENSOR_TO_TENSOR_METHODS = frozenset(
+    {
+        "flatten", "squeeze", "expand", "repeat", "t", "narrow", "select", "unflatten", "movedim",
+        "swapaxes", "swapdims", "transpose", "contiguous", "clone", "detach", "float", "double", "half",
+        "bfloat16", "cpu", "cuda", "sum", "mean", "softmax", "log_softmax", "sigmoid", "tanh", "relu", "exp",
     }
 )  # fmt: skip
 # Methods whose result has the receiver's rank.
@@ -115,7 +132,8 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
         return OperandEvidence(True, rank=1, is_float=qualified != "torch.arange")
     if qualified is not None:
         if qualified.startswith(TENSOR_RESULT_PREFIXES) and qualified not in NON_TENSOR_TORCH and _is_tensor_function(qualified):
-            return OperandEvidence(True)
+            # torch.matmul(linear_operator, x) returns whatever the operand's __torch_function__ says.
+            return OperandEvidence(is_tensor=qualified in CREATION_FUNCTIONS, tensor_methods=True)
         kind = _non_tensor_call(qualified)
         return OperandEvidence(not_tensor=kind) if kind else UNKNOWN
     if not isinstance(node.func, ast.Attribute):
@@ -134,18 +152,22 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
     if method in ("view", "reshape") and not starred and not node.keywords:
         if len(positional) >= 2 or (len(positional) == 1 and _literal_int(positional[0]) is not None):
             # view(b, n, d) takes sizes; numpy's view takes a dtype, so only a tensor accepts this.
-            return OperandEvidence(is_tensor=method == "view", rank=len(positional))
+            return OperandEvidence(is_tensor=inner.is_tensor, tensor_methods=method == "view", rank=len(positional))
         if len(positional) == 1 and isinstance(positional[0], (ast.Tuple, ast.List)):
             elements = positional[0].elts
             if not any(isinstance(element, ast.Starred) for element in elements):
-                return OperandEvidence(is_tensor=False, rank=len(elements))
-        return OperandEvidence(is_tensor=method == "view" and len(positional) >= 2)
+                return OperandEvidence(is_tensor=inner.is_tensor, rank=len(elements))
+        return OperandEvidence(is_tensor=inner.is_tensor, tensor_methods=method == "view" and len(positional) >= 2)
     if method == "permute" and not starred and positional:
         count = len(positional[0].elts) if len(positional) == 1 and isinstance(positional[0], (ast.Tuple, ast.List)) else len(positional)
-        return OperandEvidence(is_tensor=True, rank=count)
+        return OperandEvidence(is_tensor=inner.is_tensor, rank=count, tensor_methods=True)
     if method == "unsqueeze":
         return OperandEvidence(
-            is_tensor=True, rank=inner.rank + 1 if inner.rank is not None else None, is_float=inner.is_float, dtype=inner.dtype
+            is_tensor=inner.is_tensor,
+            rank=inner.rank + 1 if inner.rank is not None else None,
+            is_float=inner.is_float,
+            dtype=inner.dtype,
+            tensor_methods=True,
         )
     if method in RANK_PRESERVING_METHODS:
         keeps_dtype = method not in ("to", "type_as") and method not in METHOD_DTYPES
@@ -155,13 +177,21 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
         if any(keyword.arg == "dtype" for keyword in node.keywords):  # softmax(dim, dtype=...)
             dtype = None
             keeps_dtype = False
+        # A tensor-like argument's __torch_function__ would decide the result: every argument must be
+        # a number or a proven tensor.
+        arguments_proven = all(
+            _is_number(arg) or expression_evidence(arg, imports, resolve_name).is_tensor for arg in node.args
+        )
         return OperandEvidence(
-            is_tensor=is_tensor or inner.is_tensor,
+            is_tensor=inner.is_tensor and (keeps_shape or arguments_proven),
+            tensor_methods=is_tensor or inner.is_tensor or inner.tensor_methods,
             rank=inner.rank if keeps_shape else None,
             is_float=is_float or (inner.is_float and keeps_dtype),
             dtype=dtype,
         )
-    return OperandEvidence(is_tensor=is_tensor) if is_tensor else UNKNOWN
+    if inner.is_tensor and method in TENSOR_TO_TENSOR_METHODS:
+        return OperandEvidence(is_tensor=True, tensor_methods=True)
+    return OperandEvidence(tensor_methods=True) if is_tensor else UNKNOWN
 
 
 def _non_tensor_call(qualified: str) -> str | None:
@@ -391,6 +421,7 @@ def _merge(first: OperandEvidence, second: OperandEvidence) -> OperandEvidence:
         labels=first.labels if first.labels is not None else second.labels,
         dtype=_agreed(first.dtype, second.dtype),
         not_tensor=first.not_tensor or second.not_tensor,
+        tensor_methods=first.tensor_methods or second.tensor_methods,
     )
 
 

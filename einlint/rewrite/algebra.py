@@ -70,6 +70,12 @@ class Leaf:
     is_float: bool = False
     dtype: str | None = None  # a floating dtype the code states, when it does
     attribute_like: bool = False  # read from an attribute (a parameter or buffer), directly or not
+    written: str = ""  # the operand as the code writes it, when short enough to quote in a message
+
+    @property
+    def shown(self) -> str:
+        """How messages name the operand: as written (``R[:, j]``), else by its name hint."""
+        return self.written or self.name_hint
 
     @property
     def min_rank_needed(self) -> int:
@@ -131,8 +137,9 @@ def new_leaf(
     is_float: bool,
     dtype: str | None = None,
     attribute_like: bool = False,
+    written: str = "",
 ) -> Value:
-    leaf = Leaf(node, name_hint, ellipsis=rank is None, labels=fresh(rank or 0), rank_proven=rank is not None)
+    leaf = Leaf(node, name_hint, ellipsis=rank is None, labels=fresh(rank or 0), rank_proven=rank is not None, written=written)
     leaf.is_tensor, leaf.is_float, leaf.dtype, leaf.attribute_like = is_tensor, is_float, dtype, attribute_like
     chain.leaves.append(leaf)
     return Value(leaf.ellipsis, list(leaf.labels), leaf)
@@ -162,7 +169,7 @@ def materialize(value: Value, count: int, proven: bool, chain: Chain, why: str) 
         elif needed > max(leaf.proven_min_rank, leaf.assumed_min_rank):
             leaf.assumed_min_rank = needed
             plural = "s" if needed != 1 else ""
-            chain.assume("operand-ranks", f"{leaf.name_hint} has at least {needed} dimension{plural} ({why})", key=("min-rank", id(leaf)))
+            chain.assume("operand-ranks", f"{leaf.shown} has at least {needed} dimension{plural} ({why})", key=("min-rank", id(leaf)))
 
 
 def fix_rank(value: Value, rank: int, chain: Chain, proven: bool, why: str, category: str = "operand-ranks") -> None:
@@ -183,7 +190,7 @@ def fix_rank(value: Value, rank: int, chain: Chain, proven: bool, why: str, cate
         leaf.rank_proven = True
     elif not leaf.rank_proven:
         leaf.rank_assumed_by = why
-        chain.assume(category, f"{leaf.name_hint} is {len(leaf.labels)}-D ({why})")
+        chain.assume(category, f"{leaf.shown} is {len(leaf.labels)}-D ({why})")
 
 
 def _position(value: Value, dim: int) -> int:

@@ -180,16 +180,10 @@ class _Reader:
         return algebra.sum_over(inner, dims, self.chain)
 
     def _tensor(self, node: cst.BaseExpression, rank: int | None = None) -> Value:
-        """Read an operand of a torch function or of a method numpy arrays do not have: such an
-        operand is a tensor, or the original raises."""
-        value = self.read(node, rank)
-        self._prove_tensor(value)
-        return value
-
-    @staticmethod
-    def _prove_tensor(value: Value) -> None:
-        if value.leaf is not None:
-            value.leaf.is_tensor = True
+        """Read an operand of a torch function or of a method numpy arrays do not have. That rules out
+        a numpy array, not a tensor-like class (LinearOperator and other ``__torch_function__``
+        wrappers support matmul and these methods but not einsum): only evidence proves a tensor."""
+        return self.read(node, rank)
 
     def _read_none_index(self, node: cst.Subscript) -> Value | None:
         """``x[:, None]``, ``x[..., None]``, ``x[None]``: only full slices, None and one Ellipsis."""
@@ -250,7 +244,15 @@ class _Reader:
         attribute_like = isinstance(node, cst.Attribute) or (
             isinstance(node, cst.Name) and self.context.derives_from_attribute(node.value)
         )
-        return algebra.new_leaf(self.chain, node, hint, rank, evidence.is_tensor, evidence.is_float, evidence.dtype, attribute_like)
+        written = " ".join(self.context.unit.written(node).split())
+        written = written if len(written) <= MAX_WRITTEN else ""
+        return algebra.new_leaf(
+            self.chain, node, hint, rank, evidence.is_tensor, evidence.is_float, evidence.dtype, attribute_like, written
+        )
+
+
+# Longest operand quoted as written in a message; longer ones go by their name hint.
+MAX_WRITTEN = 40
 
 
 def _positional(args, count: int) -> bool:

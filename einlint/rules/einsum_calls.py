@@ -64,7 +64,7 @@ def einsum_call(call: cst.Call, context: RuleContext) -> EinsumCall | None:
 def _tensor_like(node: cst.BaseExpression, context: RuleContext) -> bool:
     # A rank fact (``b, n = x.shape``) also rules out a list of operands.
     evidence = context.operand_evidence(node)
-    return evidence.is_tensor or evidence.rank is not None
+    return evidence.is_tensor or evidence.tensor_methods or evidence.rank is not None
 
 
 def equation_literal(node: cst.BaseExpression) -> EquationLiteral | None:

@@ -116,7 +116,10 @@ class MultiOperandEinsumInLoop(Rule):
             return None
         listed = ", ".join(self.context.unit.code_for(operand) for operand in operands)
         replacement = f"{torch_alias}.linalg.multi_dot([{listed}])"
-        proven = all(self.context.operand_evidence(operand).rank == 2 and self.context.operand_evidence(operand).is_tensor for operand in operands)
+        evidence = [self.context.operand_evidence(operand) for operand in operands]
+        # einsum before, multi_dot after: either accepts only what the other accepts, once every
+        # operand is known to be 2-D and not a numpy array.
+        proven = all(fact.rank == 2 and (fact.is_tensor or fact.tensor_methods) for fact in evidence)
         if proven:
             return FixProposal(node, replacement)
         return FixProposal(node, replacement, Applicability.UNSAFE, ("operand-ranks",))

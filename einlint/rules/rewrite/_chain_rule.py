@@ -95,7 +95,7 @@ class ChainRule(Rule):
             chain.assume("contiguous-result", "the result may be non-contiguous: it flows into .view()")
         for leaf in chain.leaves:
             if not leaf.is_tensor:
-                chain.assume("tensor-operands", f"{leaf.name_hint} is a torch tensor")
+                chain.assume("tensor-operands", f"{leaf.shown} is a torch tensor")
         message = f"{self.summary_text}: torch.einsum({quote}{equation}{quote}, {names}) ({self.benefit})"
         fix = None
         if blocked is None:

@@ -22,10 +22,13 @@ class TransposedMatmulOperand(ChainRule):
 
     Fix safety: the equation follows torch's matmul semantics exactly (batch broadcasting, negative
     dims, the 2-D ``x @ W`` case for any rank of ``x``). It is safe when the code proves every operand
-    is a tensor and every rank the labels need: ``bmm``/``mm``/``permute`` fix ranks (they raise
-    otherwise), ``transpose(-1, -2)``/``.mT`` prove at least two dimensions, a shape unpack or
-    ``view(b, h, n, d)`` gives the rank. Otherwise the fix is unsafe and names what it assumes:
-    ``tensor-operands`` (an operand of ``@`` may be a numpy array or another class), ``operand-ranks``
+    is a torch tensor and every rank the labels need. Tensors are proven by a torch factory
+    (``torch.randn(...)``, ``torch.tensor(...)``), a ``torch.Tensor`` annotation, or a method of a
+    proven tensor; not by methods alone: gpytorch's ``LinearOperator`` and other ``__torch_function__``
+    classes have ``matmul``, ``.mT`` and ``transpose`` but make einsum raise. ``bmm``/``mm``/``permute``
+    fix ranks (they raise otherwise), ``transpose(-1, -2)``/``.mT`` prove at least two dimensions, a
+    shape unpack or ``view(b, h, n, d)`` gives the rank. Otherwise the fix is unsafe and names what it
+    assumes: ``tensor-operands`` (an operand of ``@`` may be a numpy array or another class), ``operand-ranks``
     (``transpose(2, 3)`` taken to swap the last two dimensions of a 4-D tensor, ``.T`` taken as a 2-D
     transpose, an operand taken to have at least two dimensions). Every assumption is encoded as
     explicit labels, so when it is wrong ``torch.einsum`` raises instead of computing something else.
@@ -48,7 +51,11 @@ class TransposedMatmulOperand(ChainRule):
             fixed="def f(q: torch.Tensor, k: torch.Tensor):\n    return torch.einsum('...qd,...kd->...qk', q, k)",
             unsafe=True,
         ),
-        Example("y = torch.bmm(a, b.transpose(1, 2))", fixed="y = torch.einsum('bid,bjd->bij', a, b)"),
+        Example(
+            "a = torch.randn(2, 3, 4)\nb = torch.randn(2, 5, 4)\ny = torch.bmm(a, b.transpose(1, 2))",
+            fixed="a = torch.randn(2, 3, 4)\nb = torch.randn(2, 5, 4)\ny = torch.einsum('bid,bjd->bij', a, b)",
+        ),
+        Example("y = torch.bmm(a, b.transpose(1, 2))", fixed="y = torch.einsum('bid,bjd->bij', a, b)", unsafe=True),
         Example("y = x @ w.T", fixed="y = torch.einsum('...d,id->...i', x, w)", unsafe=True),
     )
     valid = ("y = x @ w", "y = torch.matmul(q, k)", "y = np.matmul(a, b.T)", "y = a @ b @ c.T")

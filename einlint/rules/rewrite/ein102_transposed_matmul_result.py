@@ -32,8 +32,9 @@ class TransposedMatmulResult(ChainRule):
     benefit = "readability; same matmul kernel, no speed claim"
     invalid = (
         Example(
-            "y = torch.bmm(a, b).transpose(1, 2)",
-            fixed="y = torch.einsum('bid,bdj->bji', a, b)",
+            "def f(a: torch.Tensor, b: torch.Tensor):\n    return torch.bmm(a, b).transpose(1, 2)",
+            fixed="def f(a: torch.Tensor, b: torch.Tensor):\n    return torch.einsum('bid,bdj->bji', a, b)",
         ),
+        Example("y = torch.bmm(a, b).transpose(1, 2)", fixed="y = torch.einsum('bid,bdj->bji', a, b)", unsafe=True),
     )
     valid = ("y = (a @ b).contiguous()", "y = torch.matmul(a, b)")
