@@ -220,6 +220,26 @@ CASES = {
         """,
         "safe",
     ),
+    # Before: an unsafe fix assuming v has at least 2 dimensions, right under ``if v.ndim == 1``.
+    "rank given by an if guard": (
+        """
+        def f(a: torch.Tensor, v: torch.Tensor):
+            if v.ndim == 1:
+                return a.mT.matmul(v)
+            return None
+        """,
+        "no finding",
+    ),
+    "rank guard does not reach the else branch": (
+        """
+        def f(a: torch.Tensor, v: torch.Tensor):
+            if v.ndim == 1:
+                return None
+            else:
+                return a.mT.matmul(v)
+        """,
+        "unsafe",
+    ),
     # Before: safe. A tensor-like class (matmul and .mT, no einsum): methods do not prove a tensor.
     "tensor-like class": (
         """

@@ -363,6 +363,10 @@ class FunctionFacts:
         elif isinstance(statement, ast.Assert):
             for name, rank in _asserted_ranks(statement.test):
                 self._entry(name).facts.append((statement, OperandEvidence(rank=rank)))
+        elif isinstance(statement, ast.If):
+            # ``if x.ndim == 1:``: a fact inside the body only (see evidence_at)
+            for name, rank in _asserted_ranks(statement.test):
+                self._entry(name).facts.append((statement, OperandEvidence(rank=rank)))
         if lines is not None and statement.end_lineno is not None and self.has_pragmas:
             match = _PRAGMA.search(lines[statement.end_lineno - 1]) if statement.end_lineno <= len(lines) else None
             if match:
@@ -384,7 +388,10 @@ class FunctionFacts:
             if binding is not None and binding is not statement and not isinstance(binding, ast.arg):
                 if self._dominates(binding, use_chain) is False or _line(binding) > _line(statement):
                     continue
-            if self._dominates(statement, use_chain):
+            if isinstance(statement, ast.If):
+                if any(body == id(statement.body) for body, _ in use_chain):
+                    result = _merge(result, evidence)
+            elif self._dominates(statement, use_chain):
                 result = _merge(result, evidence)
         return result
 
