@@ -220,6 +220,17 @@ CASES = {
         """,
         "safe",
     ),
+    # Before: an unsafe fix; the name is bound twice, so its facts were not trusted, but the assignment
+    # that reaches the use divides a numpy array.
+    "numpy array through a rebound name": (
+        """
+        def f(resp):
+            embs = np.array(resp, dtype=np.float32)
+            embs = embs / (np.linalg.norm(embs, axis=1, keepdims=True) + 1e-8)
+            return embs @ embs.T
+        """,
+        "no finding",
+    ),
     # Before: an unsafe fix assuming v has at least 2 dimensions, right under ``if v.ndim == 1``.
     "rank given by an if guard": (
         """

@@ -4,6 +4,7 @@ and where to report."""
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -12,6 +13,7 @@ from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix
 from einlint.evidence.imports import ImportTable
 from einlint.evidence.temporaries import foldable_definition
 from einlint.evidence.layout import Layout, LayoutTracer
+from einlint.evidence.reaching import reaching_non_tensor
 from einlint.evidence.operands import UNKNOWN, FunctionFacts, OperandEvidence, dotted_name, expression_evidence
 
 if TYPE_CHECKING:
@@ -111,7 +113,15 @@ class RuleContext:
         else:
             # a header expression is evaluated before its compound statement's body
             chain = facts.use_chain(candidate.ancestors[:-1], candidate.ancestors[-1])
-        return facts.evidence_at(name, chain)
+        evidence = facts.evidence_at(name, chain)
+        if evidence.not_tensor is None:
+            # A rebound name (``a = np.array(r)``; ``a = a / n``) has no facts of its own, but the
+            # assignment that reaches this use may still show it is not a tensor. Only that is taken
+            # from it: it can only stop a fix, never enable one.
+            kind = reaching_non_tensor(facts, self.analysis.imports, name, tuple(chain))
+            if kind is not None:
+                evidence = replace(evidence, not_tensor=kind)
+        return evidence
 
     def tensor_layout(self, expression: ast.expr) -> Layout | None:
         """How the tensor ``expression`` (an ast of code in this unit) sits in memory, where the code

@@ -12,7 +12,10 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from einlint.evidence.operands import FunctionFacts, _block_names
+from einlint.evidence.imports import ImportTable
+from einlint.evidence.operands import ARRAY, FunctionFacts, _block_names, expression_evidence
+
+MAX_DEPTH = 8
 
 _LOOPS_AND_TRIES = (ast.For, ast.AsyncFor, ast.While, ast.Try) + ((ast.TryStar,) if hasattr(ast, "TryStar") else ())
 
@@ -62,3 +65,29 @@ def reaching_assignment(facts: FunctionFacts, name: str, chain: tuple[tuple[int,
 
 def _binds(statement: ast.stmt, name: str) -> bool:
     return any(node.id == name for node in _block_names([statement], True))
+
+
+def reaching_non_tensor(
+    facts: FunctionFacts, imports: ImportTable, name: str, chain: tuple[tuple[int, int], ...], depth: int = 0
+) -> str | None:
+    """What ``name`` is known to be instead of a torch tensor (ARRAY, OBJECT) by the assignment that
+    reaches a use at ``chain``, following names and arithmetic on an array (``a / n`` of an array is
+    an array); None when that is not known."""
+    if depth > MAX_DEPTH:
+        return None
+    reaching = reaching_assignment(facts, name, chain)
+    if not isinstance(reaching, Reaching):
+        return facts.evidence_at(name, list(chain)).not_tensor  # a parameter's annotation, say
+    return _value_non_tensor(facts, imports, reaching.value, reaching.chain, depth)
+
+
+def _value_non_tensor(facts: FunctionFacts, imports: ImportTable, value: ast.expr, chain, depth: int) -> str | None:
+    if isinstance(value, ast.Name):
+        return reaching_non_tensor(facts, imports, value.id, chain, depth + 1)
+    if isinstance(value, ast.UnaryOp):
+        return _value_non_tensor(facts, imports, value.operand, chain, depth + 1)
+    if isinstance(value, ast.BinOp):
+        # arithmetic with an array on either side: taken as an array (this only ever blocks a fix)
+        left = _value_non_tensor(facts, imports, value.left, chain, depth + 1)
+        return left if left == ARRAY else _value_non_tensor(facts, imports, value.right, chain, depth + 1)
+    return expression_evidence(value, imports, lambda n: facts.evidence_at(n, list(chain))).not_tensor
