@@ -231,6 +231,40 @@ CASES = {
         """,
         "no finding",
     ),
+    # A name bound twice: the assignment that reaches the use decides, when only one can.
+    "rebound name, one assignment reaches": (
+        """
+        def f(x: torch.Tensor, flag):
+            w = torch.randn(4, 4)
+            if flag:
+                w = torch.randn(3, 4)
+                return x @ w.T
+            return None
+        """,
+        "safe",
+    ),
+    "rebound name, two assignments may reach": (
+        """
+        def f(x: torch.Tensor, flag):
+            if flag:
+                w = torch.randn(3, 4)
+            else:
+                w = torch.randn(3, 5, 4)
+            return x @ w.T
+        """,
+        "unsafe",
+    ),
+    "rebound later in the loop": (
+        """
+        def f(x: torch.Tensor, ws):
+            w = torch.randn(3, 4)
+            for v in ws:
+                y = x @ w.T
+                w = v
+            return y
+        """,
+        "unsafe",
+    ),
     # Before: an unsafe fix assuming v has at least 2 dimensions, right under ``if v.ndim == 1``.
     "rank given by an if guard": (
         """

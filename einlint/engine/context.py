@@ -13,7 +13,7 @@ from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix
 from einlint.evidence.imports import ImportTable
 from einlint.evidence.temporaries import foldable_definition
 from einlint.evidence.layout import Layout, LayoutTracer
-from einlint.evidence.reaching import reaching_non_tensor
+from einlint.evidence.reaching import reaching_evidence, reaching_non_tensor
 from einlint.evidence.operands import UNKNOWN, FunctionFacts, OperandEvidence, dotted_name, expression_evidence
 
 if TYPE_CHECKING:
@@ -113,7 +113,11 @@ class RuleContext:
         else:
             # a header expression is evaluated before its compound statement's body
             chain = facts.use_chain(candidate.ancestors[:-1], candidate.ancestors[-1])
-        evidence = facts.evidence_at(name, chain)
+        located = id(candidate.node if candidate.is_statement else candidate.ancestors[-1]) in facts.location
+        if not located:
+            # inside a class body, which the scope's facts do not walk: no assignment is known to reach
+            return facts.evidence_at(name, chain)
+        evidence = reaching_evidence(facts, self.analysis.imports, name, tuple(chain))
         if evidence.not_tensor is None:
             # A rebound name (``a = np.array(r)``; ``a = a / n``) has no facts of its own, but the
             # assignment that reaches this use may still show it is not a tensor. Only that is taken
@@ -294,6 +298,8 @@ def layout_tracer(analysis: FileAnalysis, candidate: Candidate, shadowed: frozen
     else:
         chain = tuple(facts.use_chain(candidate.ancestors[:-1], candidate.ancestors[-1]))
     imports = analysis.imports
+    if id(candidate.node if candidate.is_statement else candidate.ancestors[-1]) not in facts.location:
+        chain = ()  # inside a class body: no assignment is known to reach (reaching_assignment says None)
 
     def qualify(node: ast.expr) -> str | None:
         dotted = dotted_name(node)

@@ -490,6 +490,10 @@ def _block_names(body: list[ast.stmt], has_walrus: bool):
                 yield ast.Name(id=handler.name)
             yield from _block_names(handler.body, has_walrus)
         for case in getattr(statement, "cases", ()):
+            for node in ast.walk(case.pattern):
+                captured = getattr(node, "name", None) or getattr(node, "rest", None)
+                if isinstance(captured, str):
+                    yield ast.Name(id=captured)  # ``case [m, n]:`` binds m and n
             yield from _block_names(case.body, has_walrus)
 
 

@@ -13,11 +13,10 @@ import ast
 from dataclasses import dataclass
 
 from einlint.evidence.imports import ImportTable
-from einlint.evidence.operands import ARRAY, FunctionFacts, _block_names, expression_evidence
+from einlint.evidence.operands import ARRAY, UNKNOWN, FunctionFacts, OperandEvidence, _block_names, expression_evidence
 
 MAX_DEPTH = 8
 
-_LOOPS_AND_TRIES = (ast.For, ast.AsyncFor, ast.While, ast.Try) + ((ast.TryStar,) if hasattr(ast, "TryStar") else ())
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,8 @@ FROM_PARAMETER = "parameter"
 def reaching_assignment(facts: FunctionFacts, name: str, chain: tuple[tuple[int, int], ...]) -> Reaching | str | None:
     """The single ``name = value`` that reaches a use at ``chain`` (see FunctionFacts.use_chain);
     FROM_PARAMETER when no statement before the use binds it and it is a parameter; None otherwise."""
+    if not chain:
+        return None  # a use the scope's facts do not locate (in a class body)
     for level in range(len(chain) - 1, -1, -1):
         body_id, index = chain[level]
         located = facts.bodies.get(body_id)
@@ -54,13 +55,21 @@ def reaching_assignment(facts: FunctionFacts, name: str, chain: tuple[tuple[int,
             ):
                 return Reaching(statement.value, (*chain[:level], (body_id, position)))
             return None
-        if owner is not None and isinstance(owner, (*_LOOPS_AND_TRIES, ast.With, ast.AsyncWith)) and _binds(owner, name):
-            # a loop's later iterations (or a try's other arms, a with's target) may bind it first
+        if owner is not None and _owner_may_bind(owner, name):
             return None
     entry = facts.names.get(name)
     if entry is not None and entry.bindings and isinstance(entry.bindings[0], ast.arg):
         return FROM_PARAMETER
     return None
+
+
+def _owner_may_bind(owner: ast.stmt, name: str) -> bool:
+    """Leaving a block for the statement that holds it: may that statement bind ``name`` between its
+    start and the block? An ``if`` only through a walrus in its test; a loop's later iterations, a
+    try's other arms, a ``for`` target, a ``with ... as``, a ``case`` pattern through any binding."""
+    if isinstance(owner, ast.If):
+        return any(isinstance(node, ast.NamedExpr) and node.target.id == name for node in ast.walk(owner.test))
+    return _binds(owner, name)
 
 
 def _binds(statement: ast.stmt, name: str) -> bool:
@@ -91,3 +100,22 @@ def _value_non_tensor(facts: FunctionFacts, imports: ImportTable, value: ast.exp
         left = _value_non_tensor(facts, imports, value.left, chain, depth + 1)
         return left if left == ARRAY else _value_non_tensor(facts, imports, value.right, chain, depth + 1)
     return expression_evidence(value, imports, lambda n: facts.evidence_at(n, list(chain))).not_tensor
+
+
+def reaching_evidence(
+    facts: FunctionFacts, imports: ImportTable, name: str, chain: tuple[tuple[int, int], ...], depth: int = 0
+) -> OperandEvidence:
+    """Facts about a name bound more than once, from the assignment that reaches the use at
+    ``chain`` (``ones = torch.ones(n, 1)`` in one branch and again in another); names in that value
+    are read the same way at the assignment's own place."""
+    if depth > MAX_DEPTH:
+        return UNKNOWN
+    entry = facts.names.get(name)
+    if entry is None or len(entry.bindings) <= 1:
+        return facts.evidence_at(name, list(chain))
+    reaching = reaching_assignment(facts, name, chain)
+    if not isinstance(reaching, Reaching):
+        return UNKNOWN
+    return expression_evidence(
+        reaching.value, imports, lambda inner: reaching_evidence(facts, imports, inner, reaching.chain, depth + 1)
+    )
