@@ -311,6 +311,11 @@ def layout_tracer(analysis: FileAnalysis, candidate: Candidate, shadowed: frozen
         return imports.qualify(dotted)
 
     def evidence_at(name: str, at: tuple[tuple[int, int], ...]) -> OperandEvidence:
-        return facts.evidence_at(name, list(at))
+        if not at or (at == chain and name in shadowed):
+            return facts.evidence_at(name, list(at)) if at else OperandEvidence()
+        return reaching_evidence(facts, imports, name, at)
 
-    return LayoutTracer(facts, qualify, evidence_at, hidden=(chain, shadowed)), chain
+    def rank_of(node: ast.expr, at: tuple[tuple[int, int], ...]) -> int | None:
+        return expression_evidence(node, imports, lambda name: evidence_at(name, at)).rank
+
+    return LayoutTracer(facts, qualify, evidence_at, hidden=(chain, shadowed), rank_of=rank_of), chain

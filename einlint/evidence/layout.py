@@ -40,6 +40,7 @@ _STRIDED = _REORDERING | frozenset(
     {"expand", "expand_as", "einsum", "as_strided", "narrow", "diagonal", "unfold", "select", "split", "chunk",
      "unbind", "tensor_split", "movedim", "moveaxis", "squeeze", "broadcast_to", "broadcast_tensors"}
 )  # fmt: skip
+_PRODUCTS = frozenset({"matmul", "bmm", "mm"})
 # Methods whose result keeps the receiver's strides (memory_format=torch.preserve_format).
 _LAYOUT_KEEPING = frozenset({"float", "double", "half", "bfloat16", "to", "type_as", "detach", "clone"})
 
@@ -74,6 +75,9 @@ class ViewConflict:
     (one pair per candidate layout, logical indices)."""
 
     pairs: tuple[tuple[int, int], ...]
+    # True when the written sizes do not show which neighbours merge and the proof counts instead:
+    # some neighbours must merge, and (in ``pairs``' layouts) none can.
+    counted: bool = False
 
 
 class LayoutTracer:
@@ -85,7 +89,10 @@ class LayoutTracer:
         qualify: Callable[[ast.expr], str | None],
         evidence_at: Callable[[str, tuple[tuple[int, int], ...]], OperandEvidence],
         hidden: tuple[tuple[tuple[int, int], ...], frozenset[str]] = ((), frozenset()),
+        rank_of: Callable[[ast.expr, tuple[tuple[int, int], ...]], int | None] = lambda node, chain: None,
     ) -> None:
+        # the rank an expression is known to have at a use chain (evidence.operands), for matmul operands
+        self.rank_of = rank_of
         # (a use chain, names that code at that chain binds itself: comprehension and lambda variables)
         self.hidden = hidden
         self._plain_names: dict[tuple[str, tuple[tuple[int, int], ...]], bool] = {}
@@ -105,6 +112,8 @@ class LayoutTracer:
             return _reordered(inner, _swap(inner.rank, -2, -1), f".{node.attr}")
         if isinstance(node, ast.Subscript):
             return self._indexed(node, chain, depth)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            return self._product(node.left, node.right, chain, depth)
         if not isinstance(node, ast.Call) or any(isinstance(arg, ast.Starred) for arg in node.args):
             return None
         qualified = self.qualify(node.func)
@@ -116,6 +125,8 @@ class LayoutTracer:
             method, receiver, args = node.func.attr, node.func.value, node.args
         else:
             return None
+        if method in _PRODUCTS and len(args) == 1 and not node.keywords:
+            return self._product(receiver, args[0], chain, depth)
         if method in _REORDERING:
             return self._reordering(method, receiver, args, node.keywords, chain, depth)
         if method in ("view", "reshape"):
@@ -229,6 +240,18 @@ class LayoutTracer:
                     result = reaching == FROM_PARAMETER
             self._plain_names[key] = result
         return self._plain_names[key]
+
+    def _product(self, left: ast.expr, right: ast.expr, chain, depth: int) -> Layout | None:
+        """A matrix product of operands of known ranks (both at least 2): a fresh row-major tensor of
+        the larger rank (torch allocates matmul's result; checked on thousands of random shapes,
+        transposed and broadcast operands included)."""
+        ranks = []
+        for operand in (left, right):
+            traced = self.layout(operand, chain, depth + 1)
+            ranks.append(traced.rank if traced is not None else self.rank_of(operand, chain))
+        if any(rank is None or rank < 2 for rank in ranks):
+            return None
+        return row_major((None,) * max(ranks))  # type: ignore[type-var]
 
     def _assumed(self, node: ast.expr, rank: int) -> Layout:
         return row_major((None,) * rank, assumed=ast.unparse(node))
@@ -454,7 +477,7 @@ def view_conflict(layout: Layout, target: tuple[Size | _Wildcard, ...]) -> ViewC
         if needed <= 0 or len(mergeable) >= needed:
             return None
         pairs.append(next(pair for pair in neighbours if pair not in mergeable))
-    return ViewConflict(tuple(dict.fromkeys(pairs)))
+    return ViewConflict(tuple(dict.fromkeys(pairs)), counted=spanned is None)
 
 
 def _mergeable(layout: Layout, order: tuple[int, ...], dims: list[int], pair: tuple[int, int]) -> bool:

@@ -117,9 +117,13 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
     about a name at its root)."""
     if isinstance(node, ast.Name):
         return resolve_name(node.id) if resolve_name is not None else UNKNOWN
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+        return _product_evidence(node.left, node.right, imports, resolve_name)
     if not isinstance(node, ast.Call):
         return UNKNOWN
     qualified = qualified_name(node.func, imports)
+    if qualified in ("torch.matmul", "torch.bmm", "torch.mm") and len(node.args) == 2 and not node.keywords:
+        return _product_evidence(node.args[0], node.args[1], imports, resolve_name)
     if qualified in SHAPE_FACTORIES:
         shape = _factory_shape(node, qualified)
         dtype = _factory_dtype(node, qualified, imports)
@@ -140,6 +144,8 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
         kind = _non_tensor_call(node.func.id) if isinstance(node.func, ast.Name) else None
         return OperandEvidence(not_tensor=kind) if kind else UNKNOWN
     method, receiver = node.func.attr, node.func.value
+    if method in ("matmul", "bmm", "mm") and len(node.args) == 1 and not node.keywords:
+        return _product_evidence(receiver, node.args[0], imports, resolve_name)
     inner = expression_evidence(receiver, imports, resolve_name)
     if inner.not_tensor == ARRAY or method == "numpy":
         return OperandEvidence(not_tensor=ARRAY)  # an array's methods return arrays
@@ -192,6 +198,24 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
     if inner.is_tensor and method in TENSOR_TO_TENSOR_METHODS:
         return OperandEvidence(is_tensor=True, tensor_methods=True)
     return OperandEvidence(tensor_methods=True) if is_tensor else UNKNOWN
+
+
+def _product_evidence(left: ast.expr, right: ast.expr, imports: ImportTable, resolve_name) -> OperandEvidence:
+    """A matrix product: its rank follows from the operands' (both at least 2-D: the larger rank,
+    batch dimensions broadcast); a tensor when both are tensors. (bmm and mm raise unless the ranks
+    are 3 and 2, so the same rule holds for them.)"""
+    first = expression_evidence(left, imports, resolve_name)
+    second = expression_evidence(right, imports, resolve_name)
+    if ARRAY in (first.not_tensor, second.not_tensor):
+        return OperandEvidence(not_tensor=ARRAY)
+    rank = None
+    if first.rank is not None and second.rank is not None and first.rank >= 2 and second.rank >= 2:
+        rank = max(first.rank, second.rank)
+    return OperandEvidence(
+        is_tensor=first.is_tensor and second.is_tensor,
+        rank=rank,
+        tensor_methods=first.tensor_methods or second.tensor_methods,
+    )
 
 
 def _non_tensor_call(qualified: str) -> str | None:
@@ -357,7 +381,7 @@ class FunctionFacts:
             evidence = _annotation_evidence(statement.annotation, self.imports)
             if statement.value is not None:
                 from_value = expression_evidence(statement.value, self.imports)
-                evidence = _merge(evidence, from_value)
+                evidence = merge_evidence(evidence, from_value)
             if evidence is not UNKNOWN:
                 self._entry(statement.target.id).facts.append((statement, evidence))
         elif isinstance(statement, ast.Assert):
@@ -383,16 +407,16 @@ class FunctionFacts:
         result = UNKNOWN
         for statement, evidence in entry.facts:
             if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                result = _merge(result, evidence)  # parameter annotation: holds from the start
+                result = merge_evidence(result, evidence)  # parameter annotation: holds from the start
                 continue
             if binding is not None and binding is not statement and not isinstance(binding, ast.arg):
                 if self._dominates(binding, use_chain) is False or _line(binding) > _line(statement):
                     continue
             if isinstance(statement, ast.If):
                 if any(body == id(statement.body) for body, _ in use_chain):
-                    result = _merge(result, evidence)
+                    result = merge_evidence(result, evidence)
             elif self._dominates(statement, use_chain):
-                result = _merge(result, evidence)
+                result = merge_evidence(result, evidence)
         return result
 
     def dominates(self, statement: ast.AST, use_chain: list[tuple[int, int]]) -> bool:
@@ -414,7 +438,7 @@ def _line(node: ast.AST) -> int:
     return getattr(node, "lineno", 0)
 
 
-def _merge(first: OperandEvidence, second: OperandEvidence) -> OperandEvidence:
+def merge_evidence(first: OperandEvidence, second: OperandEvidence) -> OperandEvidence:
     if first is UNKNOWN:
         return second
     if second is UNKNOWN:

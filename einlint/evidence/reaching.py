@@ -13,7 +13,7 @@ import ast
 from dataclasses import dataclass
 
 from einlint.evidence.imports import ImportTable
-from einlint.evidence.operands import ARRAY, UNKNOWN, FunctionFacts, OperandEvidence, _block_names, expression_evidence
+from einlint.evidence.operands import ARRAY, FunctionFacts, OperandEvidence, _block_names, expression_evidence, merge_evidence
 
 MAX_DEPTH = 8
 
@@ -105,17 +105,17 @@ def _value_non_tensor(facts: FunctionFacts, imports: ImportTable, value: ast.exp
 def reaching_evidence(
     facts: FunctionFacts, imports: ImportTable, name: str, chain: tuple[tuple[int, int], ...], depth: int = 0
 ) -> OperandEvidence:
-    """Facts about a name bound more than once, from the assignment that reaches the use at
-    ``chain`` (``ones = torch.ones(n, 1)`` in one branch and again in another); names in that value
-    are read the same way at the assignment's own place."""
+    """Facts about a name at a use: its own (see FunctionFacts.evidence_at) joined with what the
+    assignment that reaches the use at ``chain`` shows, names in that value read the same way at the
+    assignment's place. This also serves names bound more than once (``ones = torch.ones(n, 1)`` in
+    one branch and again in another), which have no facts of their own."""
+    own = facts.evidence_at(name, list(chain))  # annotations, asserts, pragmas, a single binding
     if depth > MAX_DEPTH:
-        return UNKNOWN
-    entry = facts.names.get(name)
-    if entry is None or len(entry.bindings) <= 1:
-        return facts.evidence_at(name, list(chain))
+        return own
     reaching = reaching_assignment(facts, name, chain)
     if not isinstance(reaching, Reaching):
-        return UNKNOWN
-    return expression_evidence(
+        return own
+    derived = expression_evidence(
         reaching.value, imports, lambda inner: reaching_evidence(facts, imports, inner, reaching.chain, depth + 1)
     )
+    return merge_evidence(own, derived)

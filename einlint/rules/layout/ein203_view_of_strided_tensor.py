@@ -63,9 +63,15 @@ class ViewOfStridedTensor(Rule):
         caveat = "unless one of them has size 1"
         if layout.assumed_contiguous:
             caveat += f" or `{layout.assumed_contiguous}` is not contiguous"
-        self.report(
-            node,
-            f"`.view({found.arguments})` must merge dims {describe_dim(layout, outer)} and "
-            f"{describe_dim(layout, inner)} of a tensor laid out by `{layout.cause}`, which are not "
-            f"neighbours in memory: it raises at run time ({caveat}); use `.reshape(...)`",
-        )
+        if found.conflict.counted:
+            what = (
+                f"`.view({found.arguments})` lowers the rank of a tensor laid out by `{layout.cause}`, "
+                "in which no neighbouring dimensions it would have to merge are adjacent in memory"
+            )
+        else:
+            what = (
+                f"`.view({found.arguments})` must merge dims {describe_dim(layout, outer)} and "
+                f"{describe_dim(layout, inner)} of a tensor laid out by `{layout.cause}`, which are not "
+                "neighbours in memory"
+            )
+        self.report(node, f"{what}: it raises at run time ({caveat}); use `.reshape(...)`")

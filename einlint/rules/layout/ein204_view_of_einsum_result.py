@@ -58,9 +58,12 @@ class ViewOfEinsumResult(Rule):
         layout = found.layout
         outer, inner = found.conflict.pairs[0]
         labels = "".join(size[0] if size else "?" for size in layout.sizes)
+        if found.conflict.counted:
+            what = f"`.view({found.arguments})` must merge neighbouring dimensions, and none are adjacent in memory"
+        else:
+            what = f"`.view({found.arguments})` must merge '{labels[outer]}' and '{labels[inner]}', which are not neighbours in memory"
         self.report(
             node,
             f"`{layout.cause}` returns '{labels}' as a permuted view of how it stores the result; "
-            f"`.view({found.arguments})` must merge '{labels[outer]}' and '{labels[inner]}', which are not "
-            "neighbours in memory: it raises at run time (unless one has size 1); use `.reshape(...)`",
+            f"{what}: it raises at run time (unless a dimension has size 1); use `.reshape(...)`",
         )
