@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
 
 from einlint.rules.base import Example, Rule, Triggers
-from einlint.rules.churn._loops import generates_code, in_loop
+from einlint.rules.churn._loops import generates_code, in_loop, loop_targets
 from einlint.rules.einsum_calls import equation_literal
 
 
@@ -18,18 +20,34 @@ class ContractInLoop(Rule):
 
     Fix: none applied; build the expression once before the loop (valid while the shapes are fixed).
 
-    Fix safety: report-only. Functions that generate code are not flagged.
+    Fix safety: report-only. Functions that generate code are not flagged, nor calls whose options
+    (``optimize=``, ``memory_limit=``, ...) read the loop variable: those vary the search on purpose.
     """
 
     code = "EIN303"
     name = "contract-in-loop"
     triggers = Triggers(names=frozenset({"contract"}))
     invalid = (Example("import opt_einsum as oe\ndef f(xs, a, b):\n    for x in xs:\n        y = oe.contract('ij,jk,kl->il', a, b, x)"),)
-    valid = ("import opt_einsum as oe\ndef f(a, b, c):\n    return oe.contract('ij,jk,kl->il', a, b, c)",)
+    valid = (
+        "import opt_einsum as oe\ndef f(a, b, c):\n    return oe.contract('ij,jk,kl->il', a, b, c)",
+        "import opt_einsum as oe\ndef f(a, b):\n    for optimize in (True, False):\n        y = oe.contract('ij,jk->ik', a, b, optimize=optimize)",
+    )
 
     def visit_Call(self, node: cst.Call) -> None:
         if not in_loop(self.context) or self.context.qualified_name(node.func) != "opt_einsum.contract":
             return
         if not node.args or equation_literal(node.args[0].value) is None or generates_code(self.context):
             return
+        if _options_vary(node, loop_targets(self.context), self.context):
+            return  # ``for optimize in (True, False)``: each iteration asks for another search on purpose
         self.report(node, "opt_einsum.contract re-parses the equation and re-searches the path every iteration; hoist an opt_einsum.contract_expression")
+
+
+def _options_vary(node: cst.Call, loop_names: set[str], context) -> bool:
+    for arg in node.args:
+        if arg.keyword is None:
+            continue
+        value = context.as_ast(arg.value)
+        if value is not None and any(isinstance(n, ast.Name) and n.id in loop_names for n in ast.walk(value)):
+            return True
+    return False
