@@ -384,3 +384,27 @@ def _expected_result_shape(equation: Equation, shapes: list[Shape]) -> Shape:
     for label in equation.effective_output().labels:
         result.extend(ellipsis_shape if label == ELLIPSIS else [label_sizes[label]])
     return tuple(result)
+
+
+def test_sublist_fixture_findings_are_exactly_the_calls_that_raise(einlint) -> None:
+    """EIN010 against torch: every assignment of the sublist fixture runs; the flagged ones raise."""
+    import ast
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "equation" / "EIN010.py"
+    source = path.read_text(encoding="utf-8")
+    flagged = {finding["line"] for finding in json.loads(einlint("--select", "EIN010", "--format", "json", str(path)).out)}
+    namespace: dict = {"torch": torch}
+    verdicts = {}
+    for statement in ast.parse(source).body:
+        if not isinstance(statement, ast.Assign):
+            continue
+        try:
+            exec(compile(ast.Module([statement], []), str(path), "exec"), namespace)  # noqa: S102
+            verdicts[statement.lineno] = False
+        except (RuntimeError, ValueError):
+            verdicts[statement.lineno] = True
+    calls = {line for line in verdicts if "einsum" in source.splitlines()[line - 1]}
+    assert len(calls) >= 10
+    assert {line for line in calls if verdicts[line]} == flagged

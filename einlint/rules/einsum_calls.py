@@ -47,6 +47,10 @@ def einsum_call(call: cst.Call, context: RuleContext) -> EinsumCall | None:
     if first.keyword is not None or first.star:
         return None
     equation = equation_literal(first.value)
+    if equation is None and _sublist_form(call.args):
+        # einsum(a, [0, 1], b, [1, 2], [0, 2]): operands alternate with subscript lists (EIN010)
+        arguments = call.args[:-1] if len(call.args) % 2 == 1 else call.args
+        return EinsumCall(call, None, tuple(arg.value for arg in arguments[::2]))
     rest = call.args[1:]
     operands: tuple[cst.BaseExpression, ...] | None
     if any(arg.star or arg.keyword is not None for arg in rest):
@@ -59,6 +63,18 @@ def einsum_call(call: cst.Call, context: RuleContext) -> EinsumCall | None:
     else:
         operands = tuple(arg.value for arg in rest)
     return EinsumCall(call, equation, operands)
+
+
+def _sublist_form(args) -> bool:
+    """Is the second argument a literal list or tuple of integers and ``...``, as in the sublist form?"""
+    if len(args) < 2 or args[1].keyword is not None or args[1].star or not isinstance(args[1].value, (cst.List, cst.Tuple)):
+        return False
+    elements = args[1].value.elements
+    return all(
+        isinstance(element, cst.Element)
+        and (isinstance(element.value, (cst.Integer, cst.Ellipsis)) or isinstance(element.value, cst.UnaryOperation))
+        for element in elements
+    )
 
 
 def _tensor_like(node: cst.BaseExpression, context: RuleContext) -> bool:
