@@ -105,9 +105,12 @@ FLOAT_RESULT_METHODS = frozenset({"float", "double", "half", "bfloat16", "softma
 METHOD_DTYPES = {"float": "torch.float32", "double": "torch.float64", "half": "torch.float16", "bfloat16": "torch.bfloat16"}
 # Methods of a tensor that return something else (an ndarray, a list, a Python number).
 NON_TENSOR_RESULT_METHODS = frozenset({"tolist", "item"})
-# In-place methods that change the rank of the tensor a name holds: after one, facts about the name's
-# binding no longer hold, as after a new assignment.
-RANK_CHANGING_IN_PLACE = frozenset({"unsqueeze_", "squeeze_", "resize_", "resize_as_", "set_", "as_strided_"})
+# In-place methods that change the shape or the layout of the tensor a name holds: after one, facts
+# about the name's binding (its rank, its sizes, how it sits in memory) no longer hold, as after a
+# new assignment.
+SHAPE_CHANGING_IN_PLACE = frozenset(
+    {"unsqueeze_", "squeeze_", "resize_", "resize_as_", "set_", "as_strided_", "transpose_", "t_", "swapaxes_", "swapdims_"}
+)
 # Methods that reinterpret a tensor's memory and raise unless its strides allow it.
 VIEW_METHODS = frozenset({"view", "view_as"})
 
@@ -488,7 +491,7 @@ def _bound_names(statement: ast.stmt, has_walrus: bool = True):
             yield target.value  # x.data = ... replaces the tensor x holds, shape and dtype included
     if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
         method = statement.value.func
-        if isinstance(method, ast.Attribute) and method.attr in RANK_CHANGING_IN_PLACE and isinstance(method.value, ast.Name):
+        if isinstance(method, ast.Attribute) and method.attr in SHAPE_CHANGING_IN_PLACE and isinstance(method.value, ast.Name):
             yield method.value
     # Walrus targets anywhere in the statement's own expressions (a costly walk, skipped when the file
     # has no ':=').
