@@ -131,7 +131,7 @@ class LayoutTracer:
             return self._reordering(method, receiver, args, node.keywords, chain, depth)
         if method in ("view", "reshape"):
             return self._reshaped(method, receiver, args, node.keywords, chain, depth)
-        if method == "contiguous" and not args:
+        if method == "contiguous" and not args and not node.keywords:  # not memory_format=channels_last
             inner = self._receiver(receiver, chain, depth)
             return row_major(inner.sizes) if inner is not None else None
         if method in _LAYOUT_KEEPING and not any(k.arg == "memory_format" for k in node.keywords):
@@ -219,6 +219,8 @@ class LayoutTracer:
         for part in ast.walk(node):
             if isinstance(part, ast.Subscript) or (isinstance(part, ast.Attribute) and part.attr in _STRIDED):
                 return False
+            if isinstance(part, ast.Call) and any(keyword.arg == "memory_format" for keyword in part.keywords):
+                return False  # channels_last and the like: a layout this model does not follow
             if isinstance(part, ast.Name) and not self._plain_name(part.id, chain, depth):
                 return False
         return True
