@@ -245,6 +245,19 @@ def test_a_10_mb_file_is_linted_and_fixed_in_reasonable_time(project: Path, einl
     assert elapsed < 300, f"--fix on a 10 MB file took {elapsed:.0f} s"
 
 
+def test_one_long_function_is_not_quadratic(project: Path, einlint) -> None:
+    """Facts about a name come from the assignment that reaches its use; finding it once scanned every
+    earlier statement, and a 3,000-statement function took two minutes (now under 2 s)."""
+    lines = ["import torch", "", "def f(w, " + ", ".join(f"x{i}" for i in range(5)) + "):"]
+    lines += [f"    y{i} = x{i % 5} @ w.T" for i in range(3000)]
+    write(project / "long.py", "\n".join(lines) + "\n")
+    started = time.monotonic()
+    run = einlint("--no-cache", "long.py")
+    elapsed = time.monotonic() - started
+    assert "Found 3000 findings." in run.out
+    assert elapsed < 60, f"a 3,000-statement function took {elapsed:.0f} s"
+
+
 # --- the file system changing under einlint ----------------------------------------------------------
 
 

@@ -319,6 +319,8 @@ class FunctionFacts:
         self.location: dict[int, tuple[int, int]] = {}
         # id of a body list -> (the list, the compound statement that holds it; None for the scope's own)
         self.bodies: dict[int, tuple[list[ast.stmt], ast.stmt | None]] = {}
+        self._bound_by: dict[int, frozenset[str]] = {}
+        self._binders: dict[int, dict[str, list[int]]] = {}
         if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             self._parameters(scope)
         self._walk(scope.body if isinstance(scope.body, list) else [], lines)
@@ -399,6 +401,25 @@ class FunctionFacts:
             if match:
                 for name, labels in _pragma_shapes(match.group(1)):
                     self._entry(name).facts.append((statement, OperandEvidence(rank=len(labels), labels=labels)))
+
+    def names_bound_by(self, statement: ast.stmt) -> frozenset[str]:
+        """The names ``statement`` binds, its nested blocks included (nested scopes excluded)."""
+        key = id(statement)
+        if key not in self._bound_by:
+            self._bound_by[key] = frozenset(node.id for node in _block_names([statement], self.has_walrus))
+        return self._bound_by[key]
+
+    def binding_positions(self, body_id: int) -> dict[str, list[int]]:
+        """For one body: each name -> the indices (ascending) of its statements that bind the name, so
+        that finding the last binding before a use is a binary search, not a scan."""
+        if body_id not in self._binders:
+            positions: dict[str, list[int]] = {}
+            body = self.bodies[body_id][0]
+            for index, statement in enumerate(body):
+                for name in self.names_bound_by(statement):
+                    positions.setdefault(name, []).append(index)
+            self._binders[body_id] = positions
+        return self._binders[body_id]
 
     def evidence_at(self, name: str, use_chain: list[tuple[int, int]]) -> OperandEvidence:
         """Facts about ``name`` at a use whose enclosing statements sit at ``use_chain`` (a list of

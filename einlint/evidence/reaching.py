@@ -10,10 +10,11 @@ augmented or tuple assignment) gives no answer.
 from __future__ import annotations
 
 import ast
+import bisect
 from dataclasses import dataclass
 
 from einlint.evidence.imports import ImportTable
-from einlint.evidence.operands import ARRAY, FunctionFacts, OperandEvidence, _block_names, expression_evidence, merge_evidence
+from einlint.evidence.operands import ARRAY, FunctionFacts, OperandEvidence, expression_evidence, merge_evidence
 
 MAX_DEPTH = 8
 
@@ -43,10 +44,11 @@ def reaching_assignment(facts: FunctionFacts, name: str, chain: tuple[tuple[int,
         if located is None:
             return None
         body, owner = located
-        for position in range(index - 1, -1, -1):
+        positions = facts.binding_positions(body_id).get(name)
+        before = bisect.bisect_left(positions, index) if positions else 0
+        if before:
+            position = positions[before - 1]  # type: ignore[index]
             statement = body[position]
-            if not _binds(statement, name):
-                continue
             if (
                 isinstance(statement, ast.Assign)
                 and len(statement.targets) == 1
@@ -55,7 +57,7 @@ def reaching_assignment(facts: FunctionFacts, name: str, chain: tuple[tuple[int,
             ):
                 return Reaching(statement.value, (*chain[:level], (body_id, position)))
             return None
-        if owner is not None and _owner_may_bind(owner, name):
+        if owner is not None and _owner_may_bind(facts, owner, name):
             return None
     entry = facts.names.get(name)
     if entry is not None and entry.bindings and isinstance(entry.bindings[0], ast.arg):
@@ -63,17 +65,15 @@ def reaching_assignment(facts: FunctionFacts, name: str, chain: tuple[tuple[int,
     return None
 
 
-def _owner_may_bind(owner: ast.stmt, name: str) -> bool:
+def _owner_may_bind(facts: FunctionFacts, owner: ast.stmt, name: str) -> bool:
     """Leaving a block for the statement that holds it: may that statement bind ``name`` between its
     start and the block? An ``if`` only through a walrus in its test; a loop's later iterations, a
     try's other arms, a ``for`` target, a ``with ... as``, a ``case`` pattern through any binding."""
     if isinstance(owner, ast.If):
-        return any(isinstance(node, ast.NamedExpr) and node.target.id == name for node in ast.walk(owner.test))
-    return _binds(owner, name)
-
-
-def _binds(statement: ast.stmt, name: str) -> bool:
-    return any(node.id == name for node in _block_names([statement], True))
+        return facts.has_walrus and any(
+            isinstance(node, ast.NamedExpr) and node.target.id == name for node in ast.walk(owner.test)
+        )
+    return name in facts.names_bound_by(owner)
 
 
 def reaching_non_tensor(
