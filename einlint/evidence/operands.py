@@ -320,6 +320,8 @@ class FunctionFacts:
         # id of a body list -> (the list, the compound statement that holds it; None for the scope's own)
         self.bodies: dict[int, tuple[list[ast.stmt], ast.stmt | None]] = {}
         self._bound_by: dict[int, frozenset[str]] = {}
+        # Results of queries over this scope (evidence.reaching), by query; they depend only on the code.
+        self.memo: dict = {}
         self._binders: dict[int, dict[str, list[int]]] = {}
         if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             self._parameters(scope)

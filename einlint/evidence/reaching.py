@@ -84,10 +84,14 @@ def reaching_non_tensor(
     an array); None when that is not known."""
     if depth > MAX_DEPTH:
         return None
-    reaching = reaching_assignment(facts, name, chain)
-    if not isinstance(reaching, Reaching):
-        return facts.evidence_at(name, list(chain)).not_tensor  # a parameter's annotation, say
-    return _value_non_tensor(facts, imports, reaching.value, reaching.chain, depth)
+    key = ("non-tensor", name, chain, depth)
+    if key not in facts.memo:
+        reaching = reaching_assignment(facts, name, chain)
+        if not isinstance(reaching, Reaching):
+            facts.memo[key] = facts.evidence_at(name, list(chain)).not_tensor  # a parameter's annotation, say
+        else:
+            facts.memo[key] = _value_non_tensor(facts, imports, reaching.value, reaching.chain, depth)
+    return facts.memo[key]
 
 
 def _value_non_tensor(facts: FunctionFacts, imports: ImportTable, value: ast.expr, chain, depth: int) -> str | None:
@@ -109,13 +113,17 @@ def reaching_evidence(
     assignment that reaches the use at ``chain`` shows, names in that value read the same way at the
     assignment's place. This also serves names bound more than once (``ones = torch.ones(n, 1)`` in
     one branch and again in another), which have no facts of their own."""
+    key = ("evidence", name, chain, depth)
+    if key in facts.memo:
+        return facts.memo[key]
     own = facts.evidence_at(name, list(chain))  # annotations, asserts, pragmas, a single binding
-    if depth > MAX_DEPTH:
-        return own
-    reaching = reaching_assignment(facts, name, chain)
-    if not isinstance(reaching, Reaching):
-        return own
-    derived = expression_evidence(
-        reaching.value, imports, lambda inner: reaching_evidence(facts, imports, inner, reaching.chain, depth + 1)
-    )
-    return merge_evidence(own, derived)
+    reaching = reaching_assignment(facts, name, chain) if depth <= MAX_DEPTH else None
+    result = own
+    if isinstance(reaching, Reaching):
+        derived = expression_evidence(
+            reaching.value, imports, lambda inner: reaching_evidence(facts, imports, inner, reaching.chain, depth + 1)
+        )
+        result = merge_evidence(own, derived)
+    # Memoised: ``x = torch.matmul(x, x)`` repeated reads each x twice, which doubles per level.
+    facts.memo[key] = result
+    return result
