@@ -245,16 +245,21 @@ def test_a_10_mb_file_is_linted_and_fixed_in_reasonable_time(project: Path, einl
     assert elapsed < 300, f"--fix on a 10 MB file took {elapsed:.0f} s"
 
 
+def _timed_lint(project: Path, einlint, name: str, lines: list[str]) -> tuple[str, float]:
+    """Lint one generated file with no cache: (the report, seconds it took)."""
+    write(project / name, "\n".join(lines) + "\n")
+    started = time.monotonic()
+    run = einlint("--no-cache", name)
+    return run.out, time.monotonic() - started
+
+
 def test_one_long_function_is_not_quadratic(project: Path, einlint) -> None:
     """Facts about a name come from the assignment that reaches its use; finding it once scanned every
     earlier statement, and a 3,000-statement function took two minutes (now under 2 s)."""
     lines = ["import torch", "", "def f(w, " + ", ".join(f"x{i}" for i in range(5)) + "):"]
     lines += [f"    y{i} = x{i % 5} @ w.T" for i in range(3000)]
-    write(project / "long.py", "\n".join(lines) + "\n")
-    started = time.monotonic()
-    run = einlint("--no-cache", "long.py")
-    elapsed = time.monotonic() - started
-    assert "Found 3000 findings." in run.out
+    report, elapsed = _timed_lint(project, einlint, "long.py", lines)
+    assert "Found 3000 findings." in report
     assert elapsed < 60, f"a 3,000-statement function took {elapsed:.0f} s"
 
 
@@ -263,11 +268,8 @@ def test_names_read_twice_per_statement_do_not_double_the_work(project: Path, ei
     memoised facts 1,000 such statements took over a minute (now a few seconds)."""
     lines = ["import torch", "", "def f(x, a, b, c, d):", "    x = x.view(a, b, c, d)"]
     lines += ["    x = torch.matmul(x, x).transpose(1, 2).reshape(a, b, c, d).permute(0, 1, 2, 3).view(a, b, c, d)"] * 1000
-    write(project / "chain.py", "\n".join(lines) + "\n")
-    started = time.monotonic()
-    run = einlint("--no-cache", "chain.py")
-    elapsed = time.monotonic() - started
-    assert "Found 1000 findings." in run.out
+    report, elapsed = _timed_lint(project, einlint, "chain.py", lines)
+    assert "Found 1000 findings." in report
     assert elapsed < 30, f"1,000 chained statements took {elapsed:.0f} s"
 
 
