@@ -265,6 +265,24 @@ CASES = {
         """,
         "unsafe",
     ),
+    # Before: unsafe (float-dtypes); a floating tensor times itself has one dtype.
+    "a floating tensor times itself": (
+        """
+        def f(n, dtype):
+            q = torch.randn((n, 4), dtype=dtype)
+            return (q * q).sum(dim=1)
+        """,
+        "safe",
+    ),
+    "two floating tensors of unknown dtypes": (
+        """
+        def f(n, dtype, other):
+            q = torch.randn((n, 4), dtype=dtype)
+            p = torch.randn((n, 4), dtype=other)
+            return (q * p).sum(dim=1)
+        """,
+        "unsafe",
+    ),
     # Before: an unsafe fix assuming v has at least 2 dimensions, right under ``if v.ndim == 1``.
     "rank given by an if guard": (
         """

@@ -200,6 +200,9 @@ def _dtype_obligation(chain: Chain, floats_declared: bool) -> str | None:
     dtypes = {leaf.dtype for leaf in leaves}
     if all(leaf.is_float for leaf in leaves) and len(dtypes) == 1 and None not in dtypes:
         return None
+    names = {leaf.written for leaf in leaves}
+    if all(leaf.is_float for leaf in leaves) and len(names) == 1 and next(iter(names)).isidentifier():
+        return None  # one floating tensor times itself (``(q * q).sum(-1)``): a single dtype
     if len(dtypes - {None, DEFAULT_FLOAT}) > 1:
         return "the operands have different dtypes (the product promotes them, einsum raises)"
     chain.assume("float-dtypes", "every operand has the same floating dtype")
