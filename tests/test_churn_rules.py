@@ -271,3 +271,34 @@ def test_the_reused_expression_brings_its_import(tmp_path: Path, einlint) -> Non
     names = re.findall(r"(einsum_bi_bj_ij_to_b\w*) = None", text)
     assert len(names) == 2 and len(set(names)) == 2, text  # one expression per call site
     compile(text, str(path), "exec")
+
+
+@pytest.mark.parametrize(
+    ("code", "tier"),
+    [
+        # the shapes would be read before the statement even when the branch does not run
+        ("def f(xs, a, w):\n    for x in xs:\n        y = torch.einsum('bi,bj,ij->b', a, x, w) if x is not None else a\n", None),
+        # the comprehension's own variable does not exist before the statement
+        ("def f(xs, a, w):\n    for x in xs:\n        ys = [torch.einsum('bi,bj,ij->b', a, v, w) for v in x]\n", None),
+        ("def f(xs, a, w):\n    for x in xs:\n        y = torch.einsum('bi,bj,ij->b', a, x, w)\n", "unsafe"),
+        # multi_dot: 2-D ranks known, but a view of an unknown value may be a tensor-like class
+        (
+            "def f(xs):\n    a = torch.randn(8, 8)\n    b = torch.randn(8, 4)\n    for x in xs:\n"
+            "        m = x.view(2, 8)\n        y = torch.einsum('ij,jk,kl->il', m, a, b)\n",
+            "unsafe",
+        ),
+    ],
+    ids=["conditional-expression", "comprehension-variable", "plain-statement", "view-of-unknown"],
+)
+def test_ein301_fix_tiers(code: str, tier: str | None, tmp_path: Path, einlint) -> None:
+    path = tmp_path / "snippet.py"
+    path.write_text("import torch\n" + code, encoding="utf-8")
+    (finding,) = json.loads(einlint("--select", "EIN301", "--unsafe-fixes", "--no-cache", "--format", "json", str(path)).out)
+    fix = finding["fix"]
+    assert (fix["applicability"] if fix else None) == tier
+
+
+def test_ein302_no_dict_when_a_comprehension_shadows_the_loop_variable(tmp_path: Path, einlint) -> None:
+    code = "def f(x):\n    for i in range(2):\n        ys = [torch.einsum(f'b{i}->b', x) for i in 'jk']\n"
+    (finding,) = _lint_snippet(einlint, tmp_path, code, "EIN302")
+    assert finding["fix"] is None

@@ -6,6 +6,7 @@ import re
 import libcst as cst
 
 from einlint.diagnostics import Applicability, Edit
+from einlint.engine.context import RuleContext
 from einlint.rules.base import Example, FixProposal, Rule
 from einlint.rules.churn._fresh import fresh_name
 from einlint.rules.churn._loops import generates_code, in_forward, in_loop, repeating_loops
@@ -38,7 +39,10 @@ class MultiOperandEinsumInLoop(Rule):
     applied: build the expression where the shapes are known. ``einlint --verify`` measures the effect.
 
     Fix safety: unsafe. multi_dot assumes every operand is a matrix (``operand-ranks``): einsum raises
-    on a 1-D operand, multi_dot treats it as a vector; where every rank is known to be 2 the fix is safe.
+    on a 1-D operand, multi_dot treats it as a vector; where every operand is a proven torch tensor of
+    rank 2 the fix is safe. The reused expression is not offered where the call may not run exactly
+    once per statement (a conditional expression, ``and``/``or``, a comprehension, a lambda): the
+    shapes are read before the statement.
     The reused expression is correct for any operand shapes the equation accepts (a wrong rank raises),
     but its contraction order was chosen for the first iteration's shapes (``fixed-shapes-in-loops``),
     and it makes opt_einsum a dependency of the module. Both compute the same sums as einsum, possibly
@@ -117,9 +121,9 @@ class MultiOperandEinsumInLoop(Rule):
         listed = ", ".join(self.context.unit.code_for(operand) for operand in operands)
         replacement = f"{torch_alias}.linalg.multi_dot([{listed}])"
         evidence = [self.context.operand_evidence(operand) for operand in operands]
-        # einsum before, multi_dot after: either accepts only what the other accepts, once every
-        # operand is known to be 2-D and not a numpy array.
-        proven = all(fact.rank == 2 and (fact.is_tensor or fact.tensor_methods) for fact in evidence)
+        # einsum before, multi_dot after: on 2-D torch tensors both compute the matrix product. A
+        # tensor-like class may handle one and not the other, so tensors must be proven too.
+        proven = all(fact.rank == 2 and fact.is_tensor for fact in evidence)
         if proven:
             return FixProposal(node, replacement)
         return FixProposal(node, replacement, Applicability.UNSAFE, ("operand-ranks",))
@@ -134,6 +138,10 @@ class MultiOperandEinsumInLoop(Rule):
         candidate = self.context.unit.candidate
         loops = repeating_loops(self.context)
         if not candidate.is_statement or not loops:
+            return None
+        if _evaluated_conditionally(node, candidate.node, self.context):
+            # the shapes are read before the statement, unconditionally: inside ``x if c else y``,
+            # ``and``/``or``, a comprehension or a lambda the operands may not exist (or be others)
             return None
         statement, loop = candidate.node, loops[0]
         source = self.context.unit.source
@@ -187,7 +195,7 @@ def _plain_reference(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name)
 
 
-def _import_after_torch(context) -> Edit | None:
+def _import_after_torch(context: RuleContext) -> Edit | None:
     """``import opt_einsum`` on the line after the module's top-level torch import."""
     source = context.unit.source
     for statement in context.analysis.tree.body:
@@ -198,14 +206,29 @@ def _import_after_torch(context) -> Edit | None:
             names = [statement.module or ""]
         if any(name == "torch" or name.startswith("torch.") for name in names):
             last = statement.end_lineno or statement.lineno
-            if source.line_text(statement.lineno)[: statement.col_offset].strip():
-                return None
             offset = source.line_starts[last] if last < len(source.line_starts) else len(source.text)
-            prefix = "" if offset == len(source.text) and not source.text.endswith(("\n", "\r")) else ""
-            if offset == len(source.text) and not source.text.endswith(("\n", "\r")):
-                prefix = source.newline
+            # a torch import on the file's last line, with no line ending: start a new line first
+            at_unterminated_end = offset == len(source.text) and not source.text.endswith(("\n", "\r"))
+            prefix = source.newline if at_unterminated_end else ""
             return Edit(offset, offset, f"{prefix}import opt_einsum{source.newline}")
     return None
+
+
+_CONDITIONAL = (ast.IfExp, ast.BoolOp, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _evaluated_conditionally(call: cst.Call, statement: ast.stmt, context: RuleContext) -> bool:
+    """Is ``call`` inside a part of ``statement`` that may run other than once, in order: a branch
+    of a conditional expression, an operand of ``and``/``or``, a comprehension or a lambda?"""
+    start, end = context.unit.span(call)
+    source = context.unit.source
+    for node in ast.walk(statement):
+        if isinstance(node, _CONDITIONAL) and node.end_lineno is not None:
+            first = source.offset(node.lineno, source.char_col(node.lineno, node.col_offset))
+            last = source.offset(node.end_lineno, source.char_col(node.end_lineno, node.end_col_offset or 0))
+            if first <= start and end <= last:
+                return True
+    return False
 
 
 def _repeated_parts(node: cst.ListComp | cst.SetComp | cst.DictComp | cst.GeneratorExp) -> list[cst.CSTNode]:

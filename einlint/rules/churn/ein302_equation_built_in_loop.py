@@ -5,6 +5,7 @@ import ast
 import libcst as cst
 
 from einlint.diagnostics import Edit
+from einlint.engine.context import names_bound_inside
 from einlint.evidence.operands import _block_names
 from einlint.rules.base import Example, FixProposal, Rule
 from einlint.rules.churn._fresh import fresh_name
@@ -94,6 +95,8 @@ class EquationBuiltInLoop(Rule):
         variable = loop.target.id
         if any(node.id == variable for node in _block_names(loop.body, True)):
             return None  # the body rebinds the loop variable: the f-string may see other values
+        if variable in names_bound_inside(self.context.unit.candidate.node):
+            return None  # a comprehension or lambda in the statement has its own variable of that name
         table = _equation_table(template, loop)
         source = self.context.unit.source
         line = source.line_text(loop.lineno)
