@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 import os
+import secrets
 import stat
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -134,10 +134,13 @@ def write_atomically(path: str, data: bytes, expected_old: bytes) -> str | None:
             if handle.read() != expected_old:
                 return "changed on disk while einlint ran; not rewritten"
         directory = os.path.dirname(os.path.abspath(path))
-        descriptor, temporary = tempfile.mkstemp(prefix=".einlint-", suffix=".tmp", dir=directory)
     except OSError as error:
         return f"cannot write: {error.strerror or error}"
+    # The name is chosen before the file exists, so that a signal arriving while it is being created
+    # (inside mkstemp, before its name was known here) cannot leave it behind.
+    temporary = os.path.join(directory, f".einlint-{secrets.token_hex(8)}.tmp")
     try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
             handle.flush()
