@@ -38,6 +38,19 @@ RULE_KINDS = [
         "permute-fold", "EIN101",
         "torch.matmul(q.permute(0, 2, 1, 3), k.permute(0, 2, 3, 1))", "torch.einsum('bqhd,bkhd->bhqk', q, k)",
     ),
+    (
+        "transposed result", "EIN102",
+        "torch.matmul(attn, v).transpose(1, 2)", "torch.einsum('bhqk,bhkd->bqhd', attn, v)",
+    ),
+    (
+        "inner-transpose operand", "EIN101",
+        "torch.matmul(q.transpose(1, 2), k)", "torch.einsum('bqhd,bhde->bhqe', q, k)",
+    ),
+    (
+        "permute, matmul, permute back", "EIN101",
+        "torch.matmul(x.permute(0, 2, 1, 3), w).permute(0, 2, 1, 3)", "torch.einsum('bshd,bhde->bshe', x, w)",
+    ),
+    ("weight transpose x @ W.T", "EIN104", "torch.matmul(x, w.T)", "torch.einsum('...d,id->...i', x, w)"),
     (".contiguous() drop", "EIN202", "torch.matmul(a, b.transpose(-1, -2).contiguous())", "torch.matmul(a, b.transpose(-1, -2))"),
     (
         "multi-operand chain", "-",

@@ -13,7 +13,7 @@ from einlint.engine.source import SourceText
 
 torch = pytest.importorskip("torch")
 
-SETTINGS = Settings(select=("EIN1",), unsafe_fixes=True)
+SETTINGS = Settings(select=("EIN1", "EIN104"), unsafe_fixes=True)  # EIN104: single transposes are opt-in
 
 
 def _fixed(code: str) -> str:

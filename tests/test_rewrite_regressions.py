@@ -11,11 +11,12 @@ import textwrap
 
 import pytest
 
-from einlint.config import Settings
+from einlint.config import KNOWN_ASSUMPTIONS, Settings
 from einlint.engine.runner import RuleSet, lint_source
 from einlint.engine.source import SourceText
+from einlint.rules.rewrite._chain_rule import SLOWER_REWRITE
 
-CODES = ("EIN101", "EIN102", "EIN103", "EIN111")
+CODES = ("EIN101", "EIN102", "EIN103", "EIN104", "EIN111")
 SETTINGS = Settings(select=CODES)
 
 CASES = {
@@ -327,7 +328,13 @@ def _tier(code: str) -> str:
         return "no finding"
     assert len(diagnostics) == 1, [d.message for d in diagnostics]
     fix = diagnostics[0].fix
-    return "no fix" if fix is None else fix.applicability.value
+    if fix is None:
+        return "no fix"
+    # The tier soundness decides: a fix unsafe only because its rule's rewrite is measured slower
+    # (EIN103, EIN104) counts as safe here; test_slower_rewrites_are_never_safe covers that part.
+    if set(fix.assumptions) == {SLOWER_REWRITE}:
+        return "safe"
+    return fix.applicability.value
 
 
 @pytest.mark.parametrize(("code", "tier"), CASES.values(), ids=CASES.keys())
@@ -340,3 +347,22 @@ def test_broadcasting_method_result_gets_an_ellipsis() -> None:
     text = "import torch\ne = torch.randn(5, 4)\nm = torch.ones(3, 5, 4)\nw = torch.randn(6, 4)\nv = e.mul(m) @ w.T\n"
     (diagnostic,) = lint_source(SourceText.from_bytes("case.py", text.encode()), SETTINGS, RuleSet.for_settings(SETTINGS)).diagnostics
     assert "'...d,id->...i'" in diagnostic.message
+
+
+@pytest.mark.parametrize(
+    ("code", "rule"),
+    [
+        ("x = torch.randn(4, 10, 8)\nw = torch.randn(16, 8)\ny = x @ w.T", "EIN104"),
+        ("a = torch.randn(4, 5)\nb = torch.randn(4, 5)\ny = (a * b).sum(-1)", "EIN103"),
+    ],
+)
+def test_slower_rewrites_are_never_safe(code: str, rule: str) -> None:
+    """Everything proven, yet the fix stays unsafe: its rule knows the rewrite is slower, so a plain
+    --fix must not apply it, and no ``assume`` entry can waive that."""
+    settings = Settings(select=(rule,), assume=frozenset(KNOWN_ASSUMPTIONS))
+    text = "import torch\n" + code + "\n"
+    diagnostics = lint_source(SourceText.from_bytes("case.py", text.encode()), settings, RuleSet.for_settings(settings)).diagnostics
+    assert [d.code for d in diagnostics] == [rule]
+    fix = diagnostics[0].fix
+    assert fix is not None and fix.applicability.value == "unsafe"
+    assert fix.assumptions == (SLOWER_REWRITE,)

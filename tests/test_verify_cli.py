@@ -22,11 +22,11 @@ import torch
 
 
 def attention(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    return torch.matmul(q, k.transpose(-1, -2))
+    return torch.matmul(q.transpose(-2, -3), k)
 
 
 def scores(a: torch.Tensor, b: torch.Tensor):
-    return torch.bmm(a, b.transpose(1, 2))
+    return torch.bmm(a.transpose(0, 1), b)
 """
 WRONG_SAMPLE = SAMPLE + '\n\ndef flip(x):\n    return torch.einsum("ab->ba", x)\n'
 
@@ -91,7 +91,7 @@ def test_verify_json_gives_the_same_data(sample: Path, einlint) -> None:
     assert [(fix["line"], fix["code"], fix["verdict"]) for fix in fixes] == [(5, "EIN101", "equivalent"), (9, "EIN101", "equivalent")]
     first = fixes[0]
     assert first["applicability"] == "unsafe" and first["assumptions"] == ["operand-ranks"]
-    assert first["rewritten"] == "torch.einsum('...qd,...kd->...qk', q, k)"
+    assert first["rewritten"] == "torch.einsum('...qbd,...bdk->...bqk', q, k)"
     assert first["max_error"] is not None and first["contiguous"] == {"original": True, "rewritten": True}
     assert [timing["case"] for timing in first["timings"]] == ["tiny"]
     assert {"ratio", "label", "noise"} <= set(first["timings"][0]["forward"])
@@ -103,9 +103,9 @@ def test_fix_verify_applies_only_verified_fixes(sample: Path, einlint, add_rule)
     sample.write_text(WRONG_SAMPLE, encoding="utf-8")
     run = einlint("--fix", "--verify", "--device", "cpu", "sample.py")
     text = sample.read_text(encoding="utf-8")
-    assert 'torch.einsum("bid,bjd->bij", a, b)' in text  # safe and verified: applied (in the file's quotes)
+    assert 'torch.einsum("ibd,bdj->bij", a, b)' in text  # safe and verified: applied (in the file's quotes)
     assert 'torch.einsum("ab->ba", x)' in text  # safe but wrong: left alone
-    assert "torch.matmul(q, k.transpose(-1, -2))" in text  # verified, but unsafe: verification does not upgrade it
+    assert "torch.matmul(q.transpose(-2, -3), k)" in text  # verified, but unsafe: verification does not upgrade it
     assert run.exit_code == 1
     assert "Applied 1 verified fix;" in run.out
 
@@ -113,7 +113,7 @@ def test_fix_verify_applies_only_verified_fixes(sample: Path, einlint, add_rule)
 def test_fix_verify_with_unsafe_fixes_applies_verified_unsafe_fixes(sample: Path, einlint) -> None:
     run = einlint("--fix", "--unsafe-fixes", "--verify", "sample.py")
     text = sample.read_text(encoding="utf-8")
-    assert "torch.einsum('...qd,...kd->...qk', q, k)" in text and "torch.einsum('bid,bjd->bij', a, b)" in text
+    assert "torch.einsum('...qbd,...bdk->...bqk', q, k)" in text and "torch.einsum('ibd,bdj->bij', a, b)" in text
     assert run.exit_code == 0, run.out + run.err
 
 
@@ -122,7 +122,7 @@ def test_diff_verify_writes_nothing(sample: Path, einlint, add_rule) -> None:
     sample.write_text(WRONG_SAMPLE, encoding="utf-8")
     run = einlint("--diff", "--verify", "sample.py")
     assert sample.read_text(encoding="utf-8") == WRONG_SAMPLE
-    assert '+    return torch.einsum("bid,bjd->bij", a, b)' in run.out
+    assert '+    return torch.einsum("ibd,bdj->bij", a, b)' in run.out
     assert "ab->ab" not in run.out
     assert "einlint --verify" in run.err  # the table goes to stderr, the diff alone to stdout
 
@@ -133,7 +133,7 @@ def test_verify_report_writes_markdown(sample: Path, einlint) -> None:
     report = Path("report.md").read_text(encoding="utf-8")
     assert report.startswith("# einlint --verify report")
     assert "| sample.py:5:12 | EIN101 | equivalent |" in report
-    assert "`torch.einsum('...qd,...kd->...qk', q, k)`" in report
+    assert "`torch.einsum('...qbd,...bdk->...bqk', q, k)`" in report
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -90,6 +90,15 @@ class Value:
     contracted: bool = False  # a matmul or a sum has been applied
 
 
+@dataclass(frozen=True)
+class Reordering:
+    """One transpose or permute met while modelling a chain."""
+
+    on_result: bool  # applied to a matmul's result (else to an operand)
+    swaps_last_two: bool  # its only effect is to swap the last two dimensions (``.T``, ``.mT``, ``transpose(-1, -2)``)
+    moved: int  # how many dimensions change place (2 for any transpose)
+
+
 @dataclass
 class Chain:
     """The result of modelling an expression: the einsum's operands and output, and what it took."""
@@ -106,8 +115,7 @@ class Chain:
     matmuls: int = 0
     multiplies: int = 0
     sums: int = 0
-    operand_transposes: int = 0
-    result_transposes: int = 0
+    reorderings: list[Reordering] = field(default_factory=list)
     outer_product: bool = False
     assumptions: list[tuple[str, str]] = field(default_factory=list)  # (category, detail)
 
@@ -267,10 +275,11 @@ def unsqueeze(value: Value, dim: int, chain: Chain) -> Value:
 
 
 def _derived(value: Value, labels: list[Label], chain: Chain) -> Value:
-    if value.contracted:
-        chain.result_transposes += 1
-    elif value.leaf is not None:
-        chain.operand_transposes += 1
+    if value.contracted or value.leaf is not None:
+        old = value.labels
+        swaps_last_two = len(old) >= 2 and labels[:-2] == old[:-2] and labels[-2:] == [old[-1], old[-2]]
+        moved = sum(1 for before, after in zip(old, labels) if before is not after)
+        chain.reorderings.append(Reordering(value.contracted, swaps_last_two, moved))
     return Value(value.ellipsis, labels, value.leaf, value.contracted)
 
 

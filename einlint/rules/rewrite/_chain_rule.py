@@ -19,6 +19,9 @@ from einlint.rules.base import FixProposal, Rule, Triggers
 
 
 MATMUL_WORDS = frozenset({"matmul", "bmm", "mm"})
+# The fix category of a rewrite measured slower than the code it replaces; not a fact a project can
+# declare, so such a fix is never applied without --unsafe-fixes.
+SLOWER_REWRITE = "slower-rewrite"
 
 
 class ChainRule(Rule):
@@ -28,6 +31,9 @@ class ChainRule(Rule):
     kind: ClassVar[ChainKind]
     benefit: ClassVar[str]
     summary_text: ClassVar[str]
+    # Set when the rule's rewrite is measured slower than the original: its fix then always needs
+    # --unsafe-fixes, so a plain --fix never trades speed for style (no ``assume`` entry waives it).
+    slower_rewrite: ClassVar[str | None] = None
 
     def __init__(self, context: RuleContext) -> None:
         super().__init__(context)
@@ -96,6 +102,8 @@ class ChainRule(Rule):
         for leaf in chain.leaves:
             if not leaf.is_tensor:
                 chain.assume("tensor-operands", f"{leaf.shown} is a torch tensor")
+        if self.slower_rewrite is not None:
+            chain.assume(SLOWER_REWRITE, self.slower_rewrite)
         message = f"{self.summary_text}: torch.einsum({quote}{equation}{quote}, {names}) ({self.benefit})"
         fix = None
         if blocked is None:

@@ -6,16 +6,20 @@ from einlint.rules.rewrite._chain_rule import ChainRule
 
 
 class TransposedMatmulOperand(ChainRule):
-    """A matmul (``@``, ``matmul``, ``bmm``, ``mm``) of a transposed or permuted operand.
+    """A matmul of an operand reordered beyond a swap of its last two dimensions.
 
-    What it flags: ``torch.matmul(q, k.transpose(-1, -2))``, ``x @ w.T``, ``torch.bmm(a, b.transpose(1,
-    2))``, ``a.permute(0, 2, 1, 3) @ b`` - the transposition is folded into einsum labels:
-    ``torch.einsum('...qd,...kd->...qk', q, k)``.
+    What it flags: a matmul (``@``, ``matmul``, ``bmm``, ``mm``) of an operand reordered in a way that
+    is not a single swap of its last two dimensions: ``hidden.permute(0, 2, 1, 3) @ value`` (a permute
+    that moves a batch dimension), ``torch.matmul(q.transpose(1, 2), k)`` on 4-D tensors, or two or
+    more reorderings in one chain (``a.T @ b.T``, ``k.transpose(1, 2).transpose(2, 3)``). The
+    reorderings fold into einsum labels: ``torch.einsum('bihd,bhdv->bhiv', hidden, value)``. A single
+    swap of the last two dimensions (``x @ W.T``, ``q @ k.transpose(-1, -2)``, ``A.T @ A``) is an
+    everyday idiom, faster as written: that is the opt-in rule EIN104, not this one.
 
-    Why it matters: readability. The labels say which dimensions are contracted and which survive,
-    where ``transpose(-1, -2)`` makes the reader reconstruct it. einsum runs the same batched matmul
-    kernel, so there is no speed claim: on small tensors einsum's fixed overhead can make it slower.
-    Projects that prefer ``permute`` + ``@`` by policy should ignore EIN101-EIN103.
+    Why it matters: readability. Which dimension a ``permute(0, 2, 1, 3)`` followed by a matmul
+    contracts, and where each batch dimension ends up, takes the reader a minute; the labels say it
+    at once. No speed claim: einsum performs the same permutation and batched matmul, and on small
+    tensors its fixed per-call overhead can make it slower.
 
     Fix: one ``torch.einsum`` call, spelled as the file already spells torch (``torch.einsum``,
     ``t.einsum`` or an imported ``einsum``), with labels named after the operands.
@@ -43,19 +47,18 @@ class TransposedMatmulOperand(ChainRule):
     code = "EIN101"
     name = "transposed-matmul-operand"
     kind = ChainKind.TRANSPOSED_OPERAND
-    summary_text = "matmul of a transposed operand"
+    summary_text = "matmul of a reordered operand"
     benefit = "readability; same matmul kernel, no speed claim"
     invalid = (
         Example(
-            "def f(q: torch.Tensor, k: torch.Tensor):\n    return torch.matmul(q, k.transpose(-1, -2))",
-            fixed="def f(q: torch.Tensor, k: torch.Tensor):\n    return torch.einsum('...qd,...kd->...qk', q, k)",
-            unsafe=True,
+            "a = torch.randn(2, 3, 4, 5)\nb = torch.randn(2, 5, 6)\ny = a.permute(1, 0, 2, 3) @ b",
+            fixed="a = torch.randn(2, 3, 4, 5)\nb = torch.randn(2, 5, 6)\ny = torch.einsum('bijd,bdk->ibjk', a, b)",
         ),
         Example(
-            "a = torch.randn(2, 3, 4)\nb = torch.randn(2, 5, 4)\ny = torch.bmm(a, b.transpose(1, 2))",
-            fixed="a = torch.randn(2, 3, 4)\nb = torch.randn(2, 5, 4)\ny = torch.einsum('bid,bjd->bij', a, b)",
+            "def f(q: torch.Tensor, k: torch.Tensor):\n    return torch.matmul(q.transpose(-2, -3), k)",
+            fixed="def f(q: torch.Tensor, k: torch.Tensor):\n    return torch.einsum('...qbd,...bdk->...bqk', q, k)",
+            unsafe=True,
         ),
-        Example("y = torch.bmm(a, b.transpose(1, 2))", fixed="y = torch.einsum('bid,bjd->bij', a, b)", unsafe=True),
-        Example("y = x @ w.T", fixed="y = torch.einsum('...d,id->...i', x, w)", unsafe=True),
+        Example("y = a.T @ b.T", fixed="y = torch.einsum('di,jd->ij', a, b)", unsafe=True),
     )
-    valid = ("y = x @ w", "y = torch.matmul(q, k)", "y = np.matmul(a, b.T)", "y = a @ b @ c.T")
+    valid = ("y = x @ w", "y = x @ w.T", "y = torch.matmul(q, k.transpose(-1, -2))", "y = np.matmul(a, b.T)", "y = a @ b @ c.T")

@@ -26,7 +26,9 @@ class MultiplySum(ChainRule):
     times float64 where einsum raises. The fix is safe when the code states the same dtype for both
     (two ``torch.randn`` calls without ``dtype=``, two ``.double()``), unsafe (``float-dtypes``) when it
     does not say, and not offered when it states two different ones. ``keepdim=True``, ``dtype=``,
-    ``out=``, a full ``sum()`` and a 0-D factor are never rewritten.
+    ``out=``, a full ``sum()`` and a 0-D factor are never rewritten. Because the rewrite is measured
+    slower, every fix also carries ``slower-rewrite``, which no ``assume`` entry waives: a plain
+    ``--fix`` never applies it, ``--fix --unsafe-fixes`` does.
     """
 
     code = "EIN103"
@@ -35,10 +37,12 @@ class MultiplySum(ChainRule):
     enabled_by_default = False
     summary_text = "multiply-then-sum"
     benefit = "readability; einsum is usually slower here"
+    slower_rewrite = "a slower form is acceptable (einsum measured about 2x slower forward on CPU)"
     invalid = (
         Example(
             "a = torch.randn(4, 5)\nb = torch.randn(4, 5)\ny = (a * b).sum(-1)",
             fixed="a = torch.randn(4, 5)\nb = torch.randn(4, 5)\ny = torch.einsum('bd,bd->b', a, b)",
+            unsafe=True,
         ),
         Example("y = (a * b).sum(-1)"),
     )

@@ -10,7 +10,7 @@ from einlint.rules.equation._checked import EINSUM_TRIGGERS
 
 
 class EinsumToMatmul(Rule):
-    """A two-operand einsum that is exactly a (batched) matrix product. Opt-in; the reverse of EIN101.
+    """A two-operand einsum that is exactly a (batched) matrix product. Opt-in; the reverse of EIN104.
 
     What it flags: ``torch.einsum('bhqd,bhkd->bhqk', q, k)``, ``torch.einsum('...ij,...jk->...ik', a,
     b)`` - equations whose operands share their leading (batch) labels in order, contract one label
@@ -20,8 +20,9 @@ class EinsumToMatmul(Rule):
     call; for small attention-sized tensors that fixed overhead made it 1.3-5x slower than the
     equivalent matmul on CPU (torch 2.13), while on large tensors the two run the same kernel. Use it
     where profiling shows einsum overhead; ``einlint --verify`` measures both forms on your shapes.
-    Enable with ``--select EIN121 --ignore EIN101`` (the two rules rewrite in opposite directions; with
-    both enabled EIN121 stays silent).
+    Enable with ``--select EIN121``. EIN104 rewrites in the opposite direction: with both enabled
+    EIN121 stays silent; with EIN101 enabled it leaves alone an einsum whose matmul form would
+    transpose both operands (EIN101 would flag that form).
 
     Fix: ``torch.matmul(a, b)`` with ``.transpose(-2, -1)`` on an operand whose matrix labels are in
     the other order.
@@ -47,7 +48,8 @@ class EinsumToMatmul(Rule):
     valid = ("y = torch.einsum('bhqd,bhkd->bhkq', q, k)", "y = torch.einsum('ij,ij->i', a, b)", "y = torch.einsum('i,i->', a, b)")
 
     def visit_Call(self, node: cst.Call) -> None:
-        if ChainKind.TRANSPOSED_OPERAND in self.context.analysis.enabled_chain_kinds:
+        enabled_kinds = self.context.analysis.enabled_chain_kinds
+        if ChainKind.TRANSPOSE_IDIOM in enabled_kinds:
             return
         call = einsum_call(node, self.context)
         if call is None or call.equation is None or call.operands is None or len(call.operands) != 2:
@@ -60,6 +62,8 @@ class EinsumToMatmul(Rule):
         if plan is None:
             return
         transpose_first, transpose_second = plan
+        if transpose_first and transpose_second and ChainKind.TRANSPOSED_OPERAND in enabled_kinds:
+            return
         unit = self.context.unit
         first, second = (unit.code_for(operand) for operand in call.operands)
         first = _transposed(first, call.operands[0]) if transpose_first else first

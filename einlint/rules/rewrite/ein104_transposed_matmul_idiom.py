@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from einlint.rewrite.classify import ChainKind
+from einlint.rules.base import Example
+from einlint.rules.rewrite._chain_rule import ChainRule
+
+
+class TransposedMatmulIdiom(ChainRule):
+    """A matmul with one everyday transpose (``x @ W.T``, ``(attn @ v).transpose(1, 2)``): an opt-in style rule.
+
+    What it flags: a matmul (``@``, ``matmul``, ``bmm``, ``mm``) whose only reordering is one
+    transpose: of the last two dimensions of an operand or of the result (``x @ W.T``,
+    ``torch.matmul(q, k.transpose(-1, -2))``, ``A.T @ A`` and other Gram matrices, ``a.t().mm(b)``,
+    ``q @ k.mT``, ``(a @ b).mT``), or of any two dimensions of the result (``(attn @
+    v).transpose(1, 2)``, read after the product it applies to). It is off by default; select it
+    (``--select EIN104``) in projects that want einsum everywhere.
+
+    Why it matters: readability only, and only for some readers. These are idioms every PyTorch reader
+    knows, and the einsum form is slower: measured forward on CPU with torch 2.13, one thread
+    (``benchmarks/verify_rule_kinds.py``, tiny / medium / large shapes), ``x @ W.T`` as einsum ran at
+    0.28x / 0.31x / 0.73x the speed of the original, ``torch.matmul(q, k.transpose(-1, -2))`` at
+    0.47x / 0.68x / 1.0x and ``(attn @ v).transpose(1, 2)`` at 0.48x / 0.67x / 1.0x (einsum's per-call
+    parsing and planning; the kernel is the same). Reorderings that einsum does make clearer (an
+    operand's batch dimension moved, a permute, several reorderings in one chain) are EIN101 and
+    EIN102.
+
+    Fix: one ``torch.einsum`` call with the transpose folded into the labels, as for EIN101.
+
+    Fix safety: the equation is exact under the same proofs and assumptions as EIN101's
+    (``tensor-operands``, ``operand-ranks``, ``matching-ranks``, ``contiguous-result``; a wrong rank
+    assumption makes einsum raise). Because the rewrite is measured slower, every fix also carries
+    ``slower-rewrite``, which no ``assume`` entry waives: a plain ``--fix`` never applies it, ``--fix
+    --unsafe-fixes`` does.
+    """
+
+    code = "EIN104"
+    name = "transposed-matmul-idiom"
+    kind = ChainKind.TRANSPOSE_IDIOM
+    enabled_by_default = False
+    summary_text = "matmul with one transpose"
+    benefit = "readability only; einsum is measured slower here"
+    slower_rewrite = "a slower form is acceptable (einsum measured at 0.3x-1.0x the speed of the original on CPU)"
+    invalid = (
+        Example(
+            "def f(q: torch.Tensor, k: torch.Tensor):\n    return torch.matmul(q, k.transpose(-1, -2))",
+            fixed="def f(q: torch.Tensor, k: torch.Tensor):\n    return torch.einsum('...qd,...kd->...qk', q, k)",
+            unsafe=True,
+        ),
+        Example(
+            "a = torch.randn(2, 3, 4)\nb = torch.randn(2, 5, 4)\ny = torch.bmm(a, b.transpose(1, 2))",
+            fixed="a = torch.randn(2, 3, 4)\nb = torch.randn(2, 5, 4)\ny = torch.einsum('bid,bjd->bij', a, b)",
+            unsafe=True,
+        ),
+        Example("y = x @ w.T", fixed="y = torch.einsum('...d,id->...i', x, w)", unsafe=True),
+    )
+    valid = ("y = x @ w", "y = a.permute(0, 2, 1, 3) @ b", "y = np.matmul(a, b.T)", "y = a.T @ b.T")
