@@ -1,0 +1,64 @@
+"""The soundness corpus: small whole programs, each fixed by einlint (safe fixes; safe and unsafe
+fixes) and run, original against fixed, on real tensors in several dtypes and contexts (plain, with
+gradients, under CPU autocast). A safe fix must never change what the program computes; an unsafe fix
+must be equivalent where its named assumptions hold and raise rather than differ where one fails; a
+fixed file must be a fixpoint. The cases and the harness live in ``tests/soundness``; a case that fails
+today is marked xfail (strict) with its family and the reason, so that the fix landing turns it red
+until the mark is removed."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from soundness.cases import FAMILY_MODULES, all_cases  # noqa: E402
+from soundness.harness import check_case, describe, fix_program  # noqa: E402
+
+CASES = all_cases()
+
+
+def _param(case):
+    marks = [pytest.mark.xfail(strict=True, reason=f"{case.family}: {case.xfail}")] if case.xfail else []
+    return pytest.param(case, id=f"{case.family}/{case.name}", marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(case) for case in CASES])
+def test_fixed_program_behaves_like_the_original(case) -> None:
+    report = check_case(case)
+    assert not report.failures, describe(report) + "\n" + "\n".join(report.failures[:6])
+
+
+def test_corpus_covers_every_family() -> None:
+    families = {case.family for case in CASES}
+    assert len(CASES) >= 150
+    assert len(families) >= len(FAMILY_MODULES) - 1  # the controls share the families' names or their own
+
+
+def test_harness_catches_a_changed_value() -> None:
+    """The harness itself can fail: a 'fix' that swaps an operand's layout is reported."""
+    from soundness.harness import Inputs, TensorSpec, Case, compare, execute, Context
+
+    original = compile("import torch\ndef run(a, b):\n    return a @ b.transpose(-1, -2)\n", "<o>", "exec")
+    broken = compile("import torch\ndef run(a, b):\n    return torch.einsum('ij,jk->ik', a, b)\n", "<b>", "exec")
+    spec = Inputs((TensorSpec((3, 3)), TensorSpec((3, 3))))
+    context = Context(grad=True, autocast=False)
+    assert compare(execute(original, "run", spec, torch.float64, context, 1), execute(broken, "run", spec, torch.float64, context, 1), False)
+    assert compare(execute(original, "run", spec, torch.float64, context, 1), execute(original, "run", spec, torch.float64, context, 1), False) is None
+
+
+def test_harness_catches_a_changed_side_effect_and_dtype() -> None:
+    from soundness.harness import Inputs, TensorSpec, compare, execute, Context
+
+    counted = compile("EVENTS = []\ndef run(a):\n    EVENTS.append(1)\n    return a\n", "<o>", "exec")
+    silent = compile("EVENTS = []\ndef run(a):\n    return a.double()\n", "<s>", "exec")
+    spec = Inputs((TensorSpec((2,)),))
+    context = Context(grad=False, autocast=False)
+    found = compare(execute(counted, "run", spec, torch.float32, context, 1), execute(silent, "run", spec, torch.float32, context, 1), False)
+    assert found is not None and "dtype" in found
+
+
+def test_fix_program_reports_applied_fixes() -> None:
+    fixed = fix_program("import torch\n\n\ndef run(a: torch.Tensor, b: torch.Tensor):\n    return torch.bmm(a, b.transpose(1, 2))\n", ("EIN101",), unsafe=False)
+    assert [fix.code for fix in fixed.applied] == ["EIN101"]
+    assert "einsum" in fixed.text
