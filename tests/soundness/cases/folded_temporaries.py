@@ -254,8 +254,45 @@ XFAIL = {
         ]
         for name in names
     },
+    "fold_into_comprehension_same_name": "the view of k is folded into a comprehension whose variable is also named k",
+    "fold_into_generator_same_name": "the view of k is folded into a generator expression whose variable is also named k",
+    "fold_into_lambda_same_name": "the view of k is folded into a lambda whose parameter is also named k",
     **{
         name: "the folded view moves out of a grad-mode change (set_grad_enabled / no_grad): gradients differ"
         for name in ("set_grad_enabled_between", "set_grad_enabled_between_proven", "enable_grad_use", "enable_grad_use_proven")
     },
 }
+
+CASES += [
+    case("fold_into_comprehension_same_name", FAMILY, '''import torch
+
+
+def run(xs, k):
+    kt = k.transpose(-1, -2)
+    return [torch.matmul(k, kt) for k in xs]
+''', inputs([t(2, 3, 4)], t(2, 5, 4)), satisfies=RANKS),
+    case("fold_into_generator_same_name", FAMILY, '''import torch
+
+
+def run(xs, k):
+    kt = k.transpose(-1, -2)
+    return list(k @ kt for k in xs)
+''', inputs([t(2, 3, 4)], t(2, 5, 4)), satisfies=RANKS),
+    case("fold_into_lambda_same_name", FAMILY, '''import torch
+
+
+def run(x, k):
+    kt = k.transpose(-1, -2)
+    f = lambda k: torch.matmul(k, kt)
+    return f(x)
+''', inputs(t(2, 3, 4), t(2, 5, 4)), satisfies=RANKS),
+    case("fold_past_walrus_rebinding", FAMILY, '''import torch
+
+
+def run(q, k):
+    kt = k.transpose(-1, -2)
+    if (k := k.flip(0)) is not None:
+        pass
+    return torch.matmul(q, kt)
+''', QK, satisfies=RANKS),
+]
