@@ -183,3 +183,42 @@ def run(x, w):
     return out
 """, XW, satisfies=RANKS),
 ]
+
+# The same hazards with both operands proven (views of known shape built in the function), so that
+# a fix is safe and rests on the rank facts alone.
+_PROVEN = """def run(x, w_in):
+    w = torch.as_tensor(w_in).view(5, 4)
+"""
+CASES += [
+    make(f"{name}_proven", "def run(x, w_in):\n    w = torch.as_tensor(w_in).view(5, 4)\n" + body, *sets, satisfies=RANKS, **options)
+    for name, body, sets, options in [
+        ("unsqueeze_", "    a = torch.as_tensor(x).view(2, 3, 4)\n    a.unsqueeze_(0)\n    return torch.matmul(a, w.transpose(-1, -2))\n", (XW,), {}),
+        ("alias_unsqueeze_", "    a = torch.as_tensor(x).view(2, 3, 4)\n    b = a\n    b.unsqueeze_(0)\n    return a @ w.T\n", (XW,), {}),
+        ("squeeze_", "    a = torch.as_tensor(x).view(1, 6, 4)\n    a.squeeze_(0)\n    return a @ w.T\n", (inputs(t(1, 6, 4), t(5, 4)),), {}),
+        ("alias_squeeze_", "    a = torch.as_tensor(x).view(1, 6, 4)\n    alias = a\n    alias.squeeze_(0)\n    return torch.matmul(a, w.mT)\n", (inputs(t(1, 6, 4), t(5, 4)),), {}),
+        ("as_strided_", "    a = torch.as_tensor(x).view(2, 3, 4)\n    a.as_strided_((6, 4), (4, 1))\n    return a @ w.T\n", (XW,), {}),
+        ("alias_as_strided_", "    a = torch.as_tensor(x).view(2, 3, 4)\n    alias = a\n    alias.as_strided_((6, 4), (4, 1))\n    return a @ w.T\n", (XW,), {}),
+        ("resize_", "    a = torch.as_tensor(x).clone().view(2, 3, 4)\n    with torch.no_grad():\n        a.resize_(6, 4)\n    return a @ w.T\n", (XW,), {"grad": False}),
+        ("alias_resize_", "    a = torch.as_tensor(x).clone().view(2, 3, 4)\n    alias = a\n    with torch.no_grad():\n        alias.resize_(6, 4)\n    return a @ w.T\n", (XW,), {"grad": False}),
+        ("alias_set_", "    a = torch.as_tensor(x).view(2, 3, 4)\n    alias = a\n    with torch.no_grad():\n        alias.set_(torch.zeros(6, 4))\n    return a @ w.T\n", (XW,), {"grad": False}),
+        ("helper_unsqueeze_", "    a = torch.as_tensor(x).view(2, 3, 4)\n    grow(a)\n    return a @ w.T\n", (XW,), {}),
+        ("data_assign_rank", "    a = torch.as_tensor(x).view(2, 3, 4)\n    a.data = a.data.reshape(6, 4)\n    return a @ w.T\n", (XW,), {}),
+        ("alias_data_assign_rank", "    a = torch.as_tensor(x).view(2, 3, 4)\n    alias = a\n    alias.data = alias.data.reshape(1, 2, 3, 4)\n    return a @ w.T\n", (XW,), {}),
+        ("loop_alias_unsqueeze_", "    a = torch.as_tensor(x).view(3, 4)\n    alias = a\n    outs = []\n    for _ in range(2):\n        outs.append(a @ w.T)\n        alias.unsqueeze_(0)\n    return outs\n", (XW,), {}),
+    ]
+]
+CASES = [
+    case if "grow(a)" not in case.source else __import__("dataclasses").replace(
+        case, source=case.source.replace("def run(", "def grow(t):\n    t.unsqueeze_(0)\n\n\ndef run(", 1))
+    for case in CASES
+]
+
+XFAIL = {
+    "alias_unsqueeze__proven": "EIN101 safe: the proven rank of a is stale after unsqueeze_ through an alias",
+    "alias_squeeze__proven": "EIN101 safe: the proven rank of a is stale after squeeze_ through an alias",
+    "alias_as_strided__proven": "EIN101 safe: the proven rank of a is stale after as_strided_ through an alias",
+    "alias_resize__proven": "EIN101 safe: the proven rank of a is stale after resize_ through an alias",
+    "alias_set__proven": "EIN101 safe: the proven rank of a is stale after set_ through an alias",
+    "helper_unsqueeze__proven": "EIN101 safe: the proven rank of a is stale after a helper calls unsqueeze_ on it",
+    "alias_data_assign_rank_proven": "EIN101 safe: the proven rank of a is stale after .data = through an alias",
+}
