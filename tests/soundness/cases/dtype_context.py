@@ -124,7 +124,7 @@ def run(x, y):
 ]
 
 XFAIL = {
-    "set_default_dtype_between_factories": "EIN103 safe: set_default_dtype between two factories gives mixed dtypes; einsum raises where * promotes",
-    "set_default_dtype_outer_product": "EIN111 safe: set_default_dtype between two factories gives mixed dtypes; einsum raises where * promotes",
+    "set_default_dtype_between_factories": "EIN103: set_default_dtype between two factories gives mixed dtypes; einsum raises where * promotes",
+    "set_default_dtype_outer_product": "EIN111: set_default_dtype between two factories gives mixed dtypes; einsum raises where * promotes",
     "half_and_float_outer_sum": "EIN111 unsafe (float-dtypes holds: both floating): half * float promotes, einsum raises",
 }

@@ -125,13 +125,13 @@ def run(a, b):
 
 XFAIL = {
     "bmm_transpose_then_view": "EIN102 unsafe (contiguous-result fails): bmm().transpose().view raised; the contiguous einsum result views fine",
-    "bmm_transpose_is_contiguous": "EIN102 safe: bmm().transpose() was non-contiguous, the einsum result is contiguous",
-    "bmm_transpose_stride": "EIN102 safe: the result's strides differ (einsum contiguous vs transposed view)",
-    "bmm_transpose_view_in_caller": "EIN102 safe: a caller's .view of the escaping result raised before and now succeeds",
+    "bmm_transpose_is_contiguous": "EIN102/EIN104: bmm().transpose() was non-contiguous, the einsum result is contiguous",
+    "bmm_transpose_stride": "EIN102/EIN104: the result's strides differ (einsum contiguous vs transposed view)",
+    "bmm_transpose_view_in_caller": "EIN102/EIN104: a caller's .view of the escaping result raised before and now succeeds",
     "matrix_result_T_then_view": "EIN102 unsafe (contiguous-result fails): (a @ b).T.view raised; the einsum result views fine",
-    "matrix_result_T_data_ptr": "EIN102 safe: (a @ b).T strides differ from the einsum result's",
-    "result_inplace_through_alias": "EIN102 safe: reshape of the result was a copy before and is a view now: an in-place op on it reaches the result",
-    "result_out_argument": "EIN102 safe: the escaping result's strides differ",
+    "matrix_result_T_data_ptr": "EIN102/EIN104: (a @ b).T strides differ from the einsum result's",
+    "result_inplace_through_alias": "EIN102/EIN104: reshape of the result was a copy before and is a view now: an in-place op on it reaches the result",
+    "result_out_argument": "EIN102/EIN104: the escaping result's strides differ",
     "mT_result_then_view": "EIN102 unsafe (contiguous-result fails): bmm().mT.view raised; the einsum result views fine",
-    "result_returned_to_caller_stride": "EIN102 safe: the result returned to a caller has other strides",
+    "result_returned_to_caller_stride": "EIN102/EIN104: the result returned to a caller has other strides",
 }

@@ -105,8 +105,8 @@ def run(x: torch.Tensor, v: torch.Tensor):
 ]
 
 XFAIL = {
-    "argument_order_snapshot_einsum": "EIN202 safe: the dropped .contiguous() was taken before a later argument's in-place add_",
-    "autograd_version_after_matmul": "EIN202 safe: without the copy, backward sees w modified in place (saved-tensor version check)",
-    "bmm_contiguous_then_mutation_via_alias": "EIN202 safe: without the copy, an in-place op through an alias breaks backward",
-    "contiguous_bmm_saved_for_backward": "EIN202 safe: without the copy, v.mul_ after bmm breaks backward",
+    "argument_order_snapshot_einsum": "EIN202: the dropped .contiguous() was taken before a later argument's in-place add_",
+    "autograd_version_after_matmul": "EIN202: without the copy, backward sees w modified in place (saved-tensor version check)",
+    "bmm_contiguous_then_mutation_via_alias": "EIN202: without the copy, an in-place op through an alias breaks backward",
+    "contiguous_bmm_saved_for_backward": "EIN202: without the copy, v.mul_ after bmm breaks backward",
 }
