@@ -3,6 +3,8 @@ input exposes), accepts correct ones, and accepts every fix the rules' own examp
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 pytest.importorskip("torch")
@@ -13,11 +15,17 @@ from einlint.engine.source import SourceText  # noqa: E402
 from einlint.rules import all_rules  # noqa: E402
 from einlint.verify.equivalence import check_case  # noqa: E402
 from einlint.verify.inputs import InputCase  # noqa: E402
-from einlint.verify.verifier import EQUIVALENT, NOT_EQUIVALENT, NOT_VERIFIABLE, VerifyOptions, verify_diagnostic, verify_pair  # noqa: E402
+from einlint.verify.verifier import (  # noqa: E402
+    AUTOCAST_DIFFERS, EQUIVALENT, NOT_EQUIVALENT, NOT_VERIFIABLE, VerifyOptions, verify_diagnostic, verify_pair,
+)  # fmt: skip
 
 # Small shapes, no timing: these tests are about verdicts, never about speed.
 FAST = VerifyOptions(profiles=("tiny", "medium"), timing=False, use_cache=False)
 TINY = VerifyOptions(profiles=("tiny",), timing=False, use_cache=False)
+# Rules that turn an elementwise product and a sum into an einsum: under CPU autocast the einsum
+# computes in bfloat16 where the product and sum stay float32, so their fixes are equivalent only
+# without autocast, and the verifier says so.
+AUTOCAST_SENSITIVE = {"EIN103", "EIN111"}
 
 ATTENTION = "torch.matmul(q, k.transpose(-1, -2))"
 BMM = "torch.bmm(q, k.transpose(1, 2))"
@@ -85,7 +93,7 @@ RIGHT = [
 
 @pytest.mark.parametrize(("original", "rewritten"), RIGHT)
 def test_accepts_a_correct_rewrite(original: str, rewritten: str) -> None:
-    result = verify_pair(original, rewritten, options=FAST)
+    result = verify_pair(original, rewritten, options=replace(FAST, autocast=False))
     assert result.verdict == EQUIVALENT, result.reason
     assert result.max_error is not None and result.max_error <= 1e-5
     assert result.contiguous is not None
@@ -137,7 +145,8 @@ def test_accepts_every_fix_of_the_rule_examples(code: str, rule_code: str) -> No
             # expression reads: two expressions cannot show it, and the verifier must say so.
             assert result.verdict == NOT_VERIFIABLE, f"{result.original} -> {result.rewritten}: {result.verdict}"
             continue
-        assert result.verdict == EQUIVALENT, f"{result.original} -> {result.rewritten}: {result.reason}"
+        expected = AUTOCAST_DIFFERS if rule_code in AUTOCAST_SENSITIVE else EQUIVALENT
+        assert result.verdict == expected, f"{result.original} -> {result.rewritten}: {result.reason}"
 
 
 def _fixture_fixes():
@@ -158,5 +167,27 @@ def test_every_fix_on_the_rule_fixtures_is_verified(fixture) -> None:
     assert wrong == []
     if fixture.parent.name == "rewrite":
         # The rewriter's own fixtures: every fix is run, and every one agrees.
-        unverified = [f"{r.original}: {r.reason}" for r in results if r.verdict != EQUIVALENT]
+        expected = AUTOCAST_DIFFERS if fixture.stem in AUTOCAST_SENSITIVE else EQUIVALENT
+        unverified = [f"{r.original}: {r.reason}" for r in results if r.verdict != expected]
         assert unverified == []
+
+
+@pytest.mark.parametrize(
+    ("original", "rewritten", "verdict", "detail"),
+    [
+        pytest.param(BMM, "torch.einsum('bqd,bkd->bqk', q, k)", EQUIVALENT, "under tiny under CPU autocast", id="bmm-both-bf16"),
+        pytest.param(
+            OUTER_SUM, "torch.einsum('di,dj->ij', x, y)", AUTOCAST_DIFFERS,
+            "the rewrite's result is torch.bfloat16 where the original's is torch.float32", id="sum-stays-float32",
+        ),
+        pytest.param(
+            "torch.einsum('ij,jk->ik', a, b)", "torch.einsum('ij,jk->ik', a.double(), b.double()).float()", AUTOCAST_DIFFERS,
+            "the rewrite's result is torch.float32 where the original's is torch.bfloat16", id="cast-escapes-autocast",
+        ),
+    ],
+)  # fmt: skip
+def test_autocast_is_a_context_the_verdict_covers(original: str, rewritten: str, verdict: str, detail: str) -> None:
+    # float32 only: the cast through float64 is exact in float32 and not in float64.
+    result = verify_pair(original, rewritten, options=replace(TINY, dtypes=("float32",)))
+    assert result.verdict == verdict, result.reason
+    assert detail in result.reason

@@ -18,9 +18,30 @@ CLI_MIN_RUN_TIME = 0.1
 
 
 def run_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 2 with one line on an error nothing else caught: 1 means "findings", and a traceback from
+    the verifier means nothing to the user. One fix's failure never gets here (it is that fix's
+    verdict); ``--fix`` runs only after every fix has been verified, so such an error writes nothing."""
+    try:
+        return _run_verify(args, settings)
+    except (ConfigError, KeyboardInterrupt):
+        raise
+    except Exception as error:  # noqa: BLE001 - the run's last line of defence
+        from einlint.verify.escaping import printable
+
+        print(f"einlint: error: the verifier failed ({printable(_one_line(error))})", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _one_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:300]
+
+
+def _run_verify(args: argparse.Namespace, settings: Settings) -> int:
     from einlint.engine.driver import RunOptions, run
     from einlint.engine.source import SourceError, SourceText
     from einlint.verify.approval import ApprovedFixes
+    from einlint.verify.escaping import printable
     from einlint.verify.report import render_table, summary, to_json, write_markdown
     from einlint.verify.verifier import NOT_EQUIVALENT, VerifyOptions, verify_findings
 
@@ -47,7 +68,8 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
             errors.append(FileError(report.path, f"cannot read for verification: {error}"))
             continue
         findings.extend((diagnostic, source.text) for diagnostic in fixable)
-    options = VerifyOptions(device=device, profiles=CLI_PROFILES, min_run_time=CLI_MIN_RUN_TIME, use_cache=use_cache)
+    # --no-cache verifies again and replaces the cached verdict: a stale figure must not outlive it.
+    options = VerifyOptions(device=device, profiles=CLI_PROFILES, min_run_time=CLI_MIN_RUN_TIME, read_cache=use_cache)
     progress = _Progress() if sys.stderr.isatty() else None
     try:
         verifications = verify_findings(findings, options, on_progress=progress.update if progress else None)
@@ -74,7 +96,7 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
         remaining = [diagnostic for report in fix_reports for diagnostic in report.diagnostics]
 
     for error in errors:
-        print(f"{error.path}: error: {error.reason}", file=sys.stderr)
+        print(printable(f"{error.path}: error: {error.reason}"), file=sys.stderr)
     out = sys.stderr if args.diff else sys.stdout
     if args.format == "json":
         out.write(to_json(verifications, fixed))
@@ -90,10 +112,10 @@ def run_verify(args: argparse.Namespace, settings: Settings) -> int:
         try:
             notes = write_markdown(verifications, report_path)
         except OSError as error:
-            print(f"einlint: error: cannot write {report_path}: {error.strerror or error}", file=sys.stderr)
+            print(printable(f"einlint: error: cannot write {report_path}: {error.strerror or error}"), file=sys.stderr)
             return EXIT_ERROR
         for note in notes:
-            print(f"einlint: {note}", file=sys.stderr)
+            print(printable(f"einlint: {note}"), file=sys.stderr)
     if errors:
         return EXIT_ERROR
     if any(item.result.verdict == NOT_EQUIVALENT for item in verifications):

@@ -17,6 +17,16 @@ from einlint.verify.runtime import exact_float32, require_torch
 TOLERANCES = {"float32": 1e-5, "float64": 1e-12, "bfloat16": 1e-2, "float16": 5e-3}
 
 MATCH, MISMATCH, SKIPPED, BOTH_RAISE = "match", "mismatch", "skipped", "both raise"
+# The context autocast checks run in, and the tolerance there: bfloat16 keeps 8 bits of mantissa.
+AUTOCAST_CONTEXT = "CPU autocast (bfloat16)"
+AUTOCAST_TOLERANCE = 2e-2
+# How torch's allocators word a failed allocation: an expression that hits one has not raised on its
+# own account, the machine ran out, so the pair is not verifiable rather than "not equivalent".
+_ALLOCATION_FAILURES = ("can't allocate memory", "out of memory", "not enough memory")
+
+
+class ResourceExhausted(Exception):
+    """An allocation failed while running an expression."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +105,47 @@ def check_case(
 def _call(function: Callable, inputs: list) -> tuple[object, str]:
     try:
         return function(*inputs), ""
+    except MemoryError as error:
+        raise ResourceExhausted(_one_line(error)) from None
     except Exception as error:  # noqa: BLE001 - raising is an outcome to compare, not a failure
+        if is_allocation_failure(error):
+            raise ResourceExhausted(_one_line(error)) from None
         return None, _one_line(error)
+
+
+def is_allocation_failure(error: BaseException) -> bool:
+    if isinstance(error, (MemoryError, ResourceExhausted)):
+        return True
+    return isinstance(error, RuntimeError) and any(words in str(error).lower() for words in _ALLOCATION_FAILURES)
+
+
+def check_autocast(original: Callable, rewritten: Callable, case: InputCase, seed: int) -> CaseOutcome:
+    """Both expressions on float32 operands under CPU autocast to bfloat16: the result's dtype must be
+    the same and its values agree within bfloat16's precision (an einsum autocasts where an elementwise
+    product and a sum do not). Gradients are not compared here."""
+    torch = require_torch()
+    with exact_float32(), torch.no_grad():
+        inputs = make_inputs(case, "float32", "cpu", seed)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            expected, expected_error = _call(original, inputs)
+            actual, actual_error = _call(rewritten, inputs)
+    name = f"{case.name} under {AUTOCAST_CONTEXT}"
+    if expected_error or actual_error:
+        if expected_error and actual_error:
+            return CaseOutcome(name, "float32", BOTH_RAISE, f"original: {expected_error}; rewrite: {actual_error}")
+        which = "original" if expected_error else "rewrite"
+        return CaseOutcome(name, "float32", MISMATCH, f"only the {which} raises ({expected_error or actual_error})")
+    if not isinstance(expected, torch.Tensor) or not isinstance(actual, torch.Tensor):
+        return CaseOutcome(name, "float32", MISMATCH, "an expression does not return a tensor")
+    if expected.shape != actual.shape:
+        return CaseOutcome(name, "float32", MISMATCH, f"shape {tuple(actual.shape)} instead of {tuple(expected.shape)}")
+    if expected.dtype != actual.dtype:
+        detail = f"the rewrite's result is {actual.dtype} where the original's is {expected.dtype}"
+        return CaseOutcome(name, "float32", MISMATCH, detail)
+    error = relative_error(actual, expected)
+    if not error <= AUTOCAST_TOLERANCE:
+        return CaseOutcome(name, "float32", MISMATCH, f"values differ (error {error:.2g} > {AUTOCAST_TOLERANCE:g})", error)
+    return CaseOutcome(name, "float32", MATCH, "", error)
 
 
 def _one_line(error: BaseException) -> str:

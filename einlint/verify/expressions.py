@@ -125,7 +125,26 @@ class SourceExpressions:
         return next(((start, end) for start, end, child, _ in self.spans if child is node), None)
 
 
+@dataclass(frozen=True)
+class FixTarget:
+    """One expression a fix changes, before and after, and what it is: the edited expression itself or
+    the contraction that consumes it (where a dropped ``.contiguous()`` shows, in values and time)."""
+
+    original: str
+    rewritten: str
+    consumer: bool = False
+
+    @property
+    def description(self) -> str:
+        return "the contraction that consumes the edited expression" if self.consumer else "the edited expression"
+
+
 def fix_expressions(diagnostic: Diagnostic, source: SourceExpressions) -> list[tuple[str, str]]:
+    """The (original, rewritten) text of each of ``fix_targets``."""
+    return [(target.original, target.rewritten) for target in fix_targets(diagnostic, source)]
+
+
+def fix_targets(diagnostic: Diagnostic, source: SourceExpressions) -> list[FixTarget]:
     """The expression a fix changes, before and after, as candidates to verify, best first.
 
     A fix that edits parts of an expression (an equation string, an operand) is read as the smallest
@@ -148,20 +167,23 @@ def fix_expressions(diagnostic: Diagnostic, source: SourceExpressions) -> list[t
         flagged_end = source.line_starts[diagnostic.end_line - 1] + diagnostic.end_col
         found.append(source.enclosing(min(low, flagged_start), max(high, flagged_end)))
     found.append(source.enclosing(low, high))
-    spans: list[tuple[int, int]] = []
+    spans: dict[tuple[int, int], bool] = {}
     for item in found:
         if item is None:
             continue
         start, end, node, parent = item
         if _consumes(parent, node, source.imports):
-            spans.append(source.span_of(parent) or (start, end))
-        spans.append((start, end))
+            spans.setdefault(source.span_of(parent) or (start, end), True)
+        spans.setdefault((start, end), False)
     if not spans and len(edits) == 1:
-        spans.append((low, high))
+        spans[(low, high)] = False
     if not spans:
         raise NotVerifiable("the fix's edits are not inside one expression")
-    pairs = [_apply(text, start, end, edits) for start, end in dict.fromkeys(spans)]
-    return [(_substitute(original, temporaries), rewritten) for original, rewritten in pairs]
+    targets = []
+    for (start, end), consumer in spans.items():
+        original, rewritten = _apply(text, start, end, edits)
+        targets.append(FixTarget(_substitute(original, temporaries), rewritten, consumer))
+    return targets
 
 
 def _without_folded_temporaries(edits: list, text: str) -> tuple[list, dict[str, ast.expr]]:

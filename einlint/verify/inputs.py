@@ -22,14 +22,39 @@ from einlint.verify.expressions import ExpressionPair, NotVerifiable
 from einlint.verify.runtime import require_torch
 
 PROFILES = ("tiny", "medium", "large")
-# Per profile: first size of a batch-like label, first size of any other label, and the budgets that
-# keep a case affordable: the product of all label sizes (the multiply-adds of a contraction, and the
-# size of an outer product the original may materialise) and the elements of any one tensor.
-_PROFILE_SIZES = {
-    "tiny": (2, 2, None, None),
-    "medium": (3, 24, 1 << 21, 1 << 16),
-    "large": (6, 160, 1 << 27, 1 << 21),
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one case of a profile may cost. ``label_product`` bounds the product of all label sizes:
+    the multiply-adds of a contraction, and the elements of an outer product the original may
+    materialise; ``tensor_elements`` bounds every operand and the result. At 8 bytes per element
+    (float64), the largest case of any profile needs at most ``BYTES_PER_ELEMENT * label_product`` for
+    its largest intermediate plus a few tensors of ``tensor_elements``."""
+
+    label_product: int
+    tensor_elements: int
+
+    def bytes(self) -> int:
+        return BYTES_PER_ELEMENT * (self.label_product + TENSORS_PER_CASE * self.tensor_elements)
+
+
+BYTES_PER_ELEMENT = 8
+# Operands, their gradients, the results of both sides and the upstream gradient, with room to spare.
+TENSORS_PER_CASE = 16
+# Per profile: first size of a batch-like label, first size of any other label. The tiny profile uses
+# the smallest distinct sizes (2, 3, 4, ...); its budget only refuses equations with so many labels that
+# even those are too large. Medium and large sizes shrink until they fit.
+_PROFILE_SIZES = {"tiny": (2, 2), "medium": (3, 24), "large": (6, 160)}
+BUDGETS = {
+    "tiny": Budget(label_product=1 << 22, tensor_elements=1 << 20),
+    "medium": Budget(label_product=1 << 21, tensor_elements=1 << 16),
+    "large": Budget(label_product=1 << 25, tensor_elements=1 << 21),
 }
+# The memory one fix's tensors may take at most, whatever the profile: the README states it.
+MEMORY_BUDGET = max(budget.bytes() for budget in BUDGETS.values())
+# Without an equation, a searched layout gives every dimension of every operand its own size at first:
+# more dimensions than sizes means too many operands to search.
 # Dimensions an ellipsis stands for in the base cases; the tiny profile also tries 0 and 1.
 ELLIPSIS_RANK = 2
 # Without an equation: the operand ranks tried (the first that fits is the base case), the distinct
@@ -69,9 +94,25 @@ class _Layout:
     has_ellipsis: bool
 
 
+class OverBudget(NotVerifiable):
+    """Even the smallest shapes that tell every label apart exceed the budget."""
+
+
+@dataclass(frozen=True)
+class CasePlan:
+    cases: tuple[InputCase, ...]
+    # What was left out to stay within the budgets, one line each ("large: 2^26 multiply-adds ...").
+    over_budget: tuple[str, ...] = ()
+
+
 def plan_cases(pair: ExpressionPair, profiles: tuple[str, ...] = PROFILES, original: Callable | None = None) -> list[InputCase]:
-    """The cases to try. Without an einsum equation the labels are searched for by running
-    ``original`` (the compiled original expression) on meta tensors."""
+    return list(plan(pair, profiles, original).cases)
+
+
+def plan(pair: ExpressionPair, profiles: tuple[str, ...] = PROFILES, original: Callable | None = None) -> CasePlan:
+    """The cases to try, each within its profile's budget. Without an einsum equation the labels are
+    searched for by running ``original`` (the compiled original expression) on meta tensors. Raises
+    OverBudget when not even the tiny profile fits."""
     other_ranks: list[tuple[int, _Layout]] = []
     if pair.equation:
         layout = _layout(pair)
@@ -86,22 +127,31 @@ def plan_cases(pair: ExpressionPair, profiles: tuple[str, ...] = PROFILES, origi
         layout = found[0][1]
         other_ranks = found[1:]
     cases: list[InputCase] = []
+    over_budget: list[str] = []
     for profile in profiles:
         if profile not in _PROFILE_SIZES:
             raise ValueError(f"unknown size profile {profile!r}")
         sizes = _sizes(layout, profile)
+        excess = _excess(layout, sizes, BUDGETS[profile])
+        if excess:
+            over_budget.append(f"{profile}: {excess}")
+            continue
         base = _shapes(layout, sizes)
         cases.append(InputCase(profile, "contiguous", base, timed=True))
         cases.append(InputCase(profile, "non-contiguous", base, contiguous=False))
         if profile == "tiny":
             cases.extend(_edge_cases(layout, sizes, profile))
             for rank, other in other_ranks:
-                cases.append(InputCase(profile, f"rank-{rank}", _shapes(other, _sizes(other, profile)), optional=True))
+                other_sizes = _sizes(other, profile)
+                if not _excess(other, other_sizes, BUDGETS[profile]):
+                    cases.append(InputCase(profile, f"rank-{rank}", _shapes(other, other_sizes), optional=True))
+    if not cases:
+        raise OverBudget(f"over budget: {'; '.join(over_budget)}")
     # A variant can coincide with another (a broadcast where only one operand has the batch dimension).
     unique: dict[tuple, InputCase] = {}
     for case in cases:
         unique.setdefault((case.shapes, case.contiguous), case)
-    return list(unique.values())
+    return CasePlan(tuple(unique.values()), tuple(over_budget))
 
 
 def _layout(pair: ExpressionPair) -> _Layout:
@@ -130,6 +180,8 @@ def _searched_layout(original: Callable, operand_count: int, rank: int) -> _Layo
     (breadth first), running the original on meta tensors, which compute shapes and no values."""
     torch = require_torch()
     dimensions = operand_count * rank
+    if dimensions > len(SEARCH_SIZES):
+        return None
     start = tuple(range(dimensions))
     seen = {start}
     frontier = [start]
@@ -191,20 +243,23 @@ def _keys(layout: _Layout, ellipsis_rank: int) -> list[str]:
 
 
 def _sizes(layout: _Layout, profile: str, ellipsis_rank: int = ELLIPSIS_RANK) -> dict[str, int]:
-    batch_start, other_start, flop_budget, numel_budget = _PROFILE_SIZES[profile]
+    """Distinct sizes per label; medium and large ones shrink toward their budget (the result may
+    still exceed it: see ``_excess``)."""
+    batch_start, other_start = _PROFILE_SIZES[profile]
     keys = _keys(layout, ellipsis_rank)
     batch_like = [key for key in keys if key in layout.batch or key.startswith(ELLIPSIS)]
+    if profile == "tiny":
+        # One run of distinct sizes from 2 up: the smallest shapes where every label still differs.
+        return {key: 2 + index for index, key in enumerate(batch_like + [key for key in keys if key not in batch_like])}
     sizes: dict[str, int] = {}
     for index, key in enumerate(batch_like):
         sizes[key] = batch_start + index
     others = [key for key in keys if key not in sizes]
     for index, key in enumerate(others):
         sizes[key] = other_start + index
-    if profile == "tiny":
-        # One run of distinct sizes from 2 up: the smallest shapes where every label still differs.
-        return {key: 2 + index for index, key in enumerate(batch_like + others)}
+    budget = BUDGETS[profile]
     for _ in range(200):
-        if _cost_fits(layout, sizes, flop_budget, numel_budget):
+        if not _excess(layout, sizes, budget):
             break
         largest = max(sizes, key=lambda key: sizes[key])
         sizes[largest] = max(2, int(sizes[largest] * 0.9))
@@ -222,13 +277,16 @@ def _make_distinct(sizes: dict[str, int], keys: list[str]) -> None:
         used.add(size)
 
 
-def _cost_fits(layout: _Layout, sizes: dict[str, int], flop_budget: int | None, numel_budget: int | None) -> bool:
-    if flop_budget is None or numel_budget is None:
-        return True
-    if math.prod(sizes.values()) > flop_budget:
-        return False
+def _excess(layout: _Layout, sizes: dict[str, int], budget: Budget) -> str:
+    """What exceeds ``budget`` at these sizes, for the verdict; empty when the case fits."""
+    product = math.prod(sizes.values())
+    if product > budget.label_product:
+        return f"{len(sizes)} dimensions of distinct sizes give {product:,} multiply-adds (budget {budget.label_product:,})"
     shapes = list(_shapes(layout, sizes)) + [_term_shape(layout.output, sizes, {})]
-    return all(math.prod(shape) <= numel_budget for shape in shapes)
+    largest = max(math.prod(shape) for shape in shapes)
+    if largest > budget.tensor_elements:
+        return f"a tensor of {largest:,} elements (budget {budget.tensor_elements:,})"
+    return ""
 
 
 def _term_shape(

@@ -9,8 +9,9 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from einlint.verify.verifier import EQUIVALENT, NOT_EQUIVALENT, FixVerification, PairVerdict
+from einlint.verify.escaping import markdown_cell, markdown_code, markdown_text, printable
 from einlint.verify.timing import Comparison
+from einlint.verify.verifier import EQUIVALENT, NOT_EQUIVALENT, VERDICTS, FixVerification, PairVerdict
 
 _VERDICT_STYLE = {EQUIVALENT: "green", NOT_EQUIVALENT: "bold red"}
 
@@ -27,6 +28,9 @@ def summary(verifications: list[FixVerification]) -> str:
     if not verifications:
         return "No fixes to verify."
     parts = [f"{count} {verdict}" for verdict, count in counts.items() if count]
+    cached = sum(item.result.cached for item in verifications)
+    if cached:
+        parts.append(f"{cached} from the cache")
     devices = sorted({item.result.device for item in verifications if item.result.device})
     where = f" on {', '.join(devices)}" if devices else ""
     noun = "fix" if len(verifications) == 1 else "fixes"
@@ -35,7 +39,7 @@ def summary(verifications: list[FixVerification]) -> str:
 
 def _counts(verifications: list[FixVerification]) -> dict[str, int]:
     counts = Counter(item.result.verdict for item in verifications)
-    return {verdict: counts.get(verdict, 0) for verdict in (EQUIVALENT, NOT_EQUIVALENT, "not verifiable")}
+    return {verdict: counts.get(verdict, 0) for verdict in VERDICTS}
 
 
 def render_table(verifications: list[FixVerification], width: int | None = None, color: bool = False) -> str:
@@ -49,33 +53,28 @@ def render_table(verifications: list[FixVerification], width: int | None = None,
 
 
 def build_table(verifications: list[FixVerification]):
+    """Every cell is a ``Text``: source text and paths are never read as rich markup."""
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title="einlint --verify", show_lines=True, title_justify="left")
     for header in ("Location", "Rule", "Verdict", "Max error", "Result layout", "Fwd speedup", "Fwd+bwd speedup", "Speed", "Device"):
         table.add_column(header, overflow="fold")
     for item in verifications:
         result = item.result
-        style = _VERDICT_STYLE.get(result.verdict, "yellow")
-        verdict = f"[{style}]{result.verdict}[/]"
+        verdict = Text(result.verdict + (" (cached)" if result.cached else ""), style=_VERDICT_STYLE.get(result.verdict, "yellow"))
         if result.reason and result.verdict != EQUIVALENT:
-            verdict += f"\n{_escape(result.reason)}"
-        table.add_row(
-            item.location,
-            f"{item.code}\n{item.applicability}" + (f" ({', '.join(item.assumptions)})" if item.assumptions else ""),
-            verdict,
-            _errors(result),
-            _layout(result),
-            "\n".join(_speedups(result, "forward")),
-            "\n".join(_speedups(result, "backward")),
-            result.speed or "",
+            verdict.append("\n" + printable(result.reason))
+        if result.target:
+            verdict.append("\nverified: " + result.target)
+        assumptions = f" ({', '.join(item.assumptions)})" if item.assumptions else ""
+        cells = (
+            item.location, f"{item.code}\n{item.applicability}{assumptions}", None, _errors(result), _layout(result),
+            "\n".join(_speedups(result, "forward")), "\n".join(_speedups(result, "backward")), result.speed or "",
             result.device,
-        )
+        )  # fmt: skip
+        table.add_row(*(verdict if cell is None else Text("\n".join(printable(line) for line in cell.split("\n"))) for cell in cells))
     return table
-
-
-def _escape(text: str) -> str:
-    return text.replace("[", "\\[")
 
 
 def _errors(result: PairVerdict) -> str:
@@ -99,12 +98,18 @@ def _speedups(result: PairVerdict, which: str) -> list[str]:
     for timing in result.timings:
         comparison: Comparison | None = getattr(timing, which)
         if comparison is not None:
-            lines.append(f"{timing.case} {_ratio(comparison.ratio)} {comparison.label}")
+            label = "" if not comparison.stable else f" {comparison.label}"
+            lines.append(f"{timing.case} {_shown_ratio(comparison)}{label}")
     return lines
 
 
 def _ratio(value: float) -> str:
     return "inf" if math.isinf(value) else f"{value:.2f}x"
+
+
+def _shown_ratio(comparison: Comparison) -> str:
+    """The ratio only where its measurement settled: an unstable one is not a figure to quote."""
+    return _ratio(comparison.ratio) if comparison.stable else "unstable"
 
 
 def _seconds(value: float) -> str:
@@ -123,15 +128,17 @@ def markdown_table(verifications: list[FixVerification], location: bool = True) 
         result = item.result
         error = f"{result.max_error:.1e}" if result.max_error is not None else ""
         verdict = result.verdict if result.verdict == EQUIVALENT else f"{result.verdict}: {result.reason}"
+        if result.cached:
+            verdict += " (cached)"
         rows = result.timings or (None,)
         for timing in rows:
-            cells = [item.location] if location else []
-            cells += [item.code, verdict.replace("|", "\\|"), error]
+            cells = [markdown_cell(item.location)] if location else []
+            cells += [markdown_cell(item.code), markdown_cell(verdict), error]
             if timing is None:
                 cells += [""] * 8
             else:
                 shapes = " ".join("x".join(str(size) for size in shape) or "()" for shape in timing.shapes)
-                cells += [timing.case, shapes, *_medians(timing.forward), *_medians(timing.backward)]
+                cells += [markdown_cell(timing.case), shapes, *_medians(timing.forward), *_medians(timing.backward)]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -139,11 +146,11 @@ def markdown_table(verifications: list[FixVerification], location: bool = True) 
 def _medians(comparison: Comparison | None) -> list[str]:
     if comparison is None:
         return ["", "", ""]
-    return [
-        _seconds(comparison.original.median),
-        _seconds(comparison.rewritten.median),
-        f"{_ratio(comparison.ratio)} ({comparison.label}, noise {comparison.noise:.0%})",
-    ]
+    if not comparison.stable:
+        shown = f"unstable (interval {comparison.width:.0%} of the ratio)"
+    else:
+        shown = f"{_ratio(comparison.ratio)} ({comparison.label}, noise {comparison.noise:.0%})"
+    return [_seconds(comparison.original.median), _seconds(comparison.rewritten.median), shown]
 
 
 def write_markdown(verifications: list[FixVerification], path: Path) -> list[str]:
@@ -160,31 +167,35 @@ def write_markdown(verifications: list[FixVerification], path: Path) -> list[str
     first = next((item.result for item in verifications if item.result.device), None)
     if first is not None:
         lines += [
-            f"- Device: {first.device}",
+            f"- Device: {markdown_text(first.device)}",
             f"- torch {first.torch_version}; float32 matmul precision during timing: {first.float32_matmul_precision or 'n/a'}"
             " (the equivalence check always runs with TF32 off)",
         ]  # fmt: skip
-    lines += [f"- {summary(verifications)}", "",
+    lines += [f"- {markdown_text(summary(verifications))}", "",
               "Speedup = original time / rewritten time (above 1: the rewrite is faster). A fix is called faster or "
-              "slower only where the ratio differs from 1 by more than the noise measured for it.", ""]  # fmt: skip
+              "slower only where the ratio differs from 1 by more than the noise measured for it; a ratio whose "
+              "interval did not settle is shown as unstable.", ""]  # fmt: skip
     lines.append(markdown_table(verifications))
     if chart_written:
         lines += [f"![speedups per fix and shape]({chart.name})", ""]
     for note in notes:
-        lines += [f"> {note}", ""]
+        lines += [f"> {markdown_text(note)}", ""]
     lines += ["## Fixes", ""]
     for item in verifications:
         result = item.result
-        lines += [f"### {item.location} {item.code} - {result.verdict}", ""]
-        lines += [f"- original: `{result.original}`", f"- rewritten: `{result.rewritten}`"]
+        cached = " (cached)" if result.cached else ""
+        lines += [f"### {markdown_text(item.location)} {item.code} - {result.verdict}{cached}", ""]
+        lines += [f"- original: {markdown_code(result.original)}", f"- rewritten: {markdown_code(result.rewritten)}"]
+        if result.target:
+            lines.append(f"- verified: {markdown_text(result.target)}")
         if item.assumptions:
-            assumed = ", ".join(item.assumptions)
+            assumed = markdown_text(", ".join(item.assumptions))
             lines.append(f"- fix applicability: {item.applicability}, assumes {assumed} (not established by verification)")
         if result.reason:
-            lines.append(f"- {result.reason}")
+            lines.append(f"- {markdown_text(result.reason)}")
         if result.contiguous is not None:
             lines.append(f"- result layout: {_layout(result)}")
-        lines += [f"- note: {note}" for note in result.notes]
+        lines += [f"- note: {markdown_text(note)}" for note in result.notes]
         lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
     return notes
@@ -208,13 +219,15 @@ def write_chart(verifications: list[FixVerification], path: Path) -> tuple[bool,
             for item in timed:
                 timing = next((t for t in item.result.timings if t.case == shape), None)
                 comparison = getattr(timing, which) if timing else None
-                values.append(comparison.ratio if comparison else math.nan)
+                values.append(comparison.ratio if comparison and comparison.stable else math.nan)
             positions = [position + index * width for position in range(len(timed))]
             # Bars start at 1 (no change): a slowdown points down, a speedup up, on a log scale.
             axis.bar(positions, [value - 1.0 for value in values], width, bottom=1.0, label=shape)
         axis.axhline(1.0, color="black", linewidth=0.8)
         axis.set_xticks([position + 0.4 - width / 2 for position in range(len(timed))])
-        axis.set_xticklabels([f"{item.code}\n{Path(item.path).name}:{item.line}" for item in timed], fontsize=7)
+        # A "$" in a file name would start matplotlib's mathtext.
+        names = [printable(Path(item.path).name).replace("$", r"\$") for item in timed]
+        axis.set_xticklabels([f"{item.code}\n{name}:{item.line}" for item, name in zip(timed, names)], fontsize=7)
         axis.set_yscale("log")
         axis.set_title(f"speedup, {title}")
     axes[0].set_ylabel("original time / rewritten time")

@@ -1,6 +1,10 @@
 """Time both expressions of a fix with ``torch.utils.benchmark`` (blocked autorange, then blocks of the
 two timed alternately; the timer synchronises CUDA), forward and forward+backward, and say whether the
-rewrite is faster, slower or the same within the noise measured on this machine."""
+rewrite is faster, slower or the same within the noise measured on this machine.
+
+The ratio shown is the median of the ratios of alternately timed blocks, so that a burst of load hits
+both sides. Pairs are timed until a 95% interval of that median is tight (``STABLE_WIDTH``) or the
+allowance runs out; a ratio whose interval stays wide is "unstable" and not shown as a figure."""
 
 from __future__ import annotations
 
@@ -19,9 +23,14 @@ DEFAULT_MIN_RUN_TIME = 0.1  # seconds per side and phase; blocks of >= 10 ms giv
 NOISE_FLOOR = 0.03
 # After each side's blocked autorange, blocks of the two are timed alternately, so that a burst of load
 # on a shared machine hits both sides; the spread of these paired ratios is the noise.
-MIN_PAIRS, MAX_PAIRS = 5, 50
+MIN_PAIRS, MAX_PAIRS = 5, 60
+# A ratio is stable when the 95% interval of its median spans at most this fraction of it; pairs are
+# timed for at most STABILITY_ALLOWANCE times the minimum run time while it is wider.
+STABLE_WIDTH = 0.10
+STABILITY_ALLOWANCE = 5
+_Z95 = 1.96
 
-FASTER, SLOWER, SAME = "faster", "slower", "same"
+FASTER, SLOWER, SAME, UNSTABLE = "faster", "slower", "same", "unstable"
 
 
 @dataclass(frozen=True)
@@ -37,33 +46,58 @@ class Comparison:
     rewritten: Measurement
     # Interquartile range over median of the ratios of alternately timed blocks.
     paired_spread: float = 0.0
+    # The median of those ratios and its 95% interval; None for a comparison without pairs.
+    paired_ratio: float | None = None
+    interval: tuple[float, float] | None = None
 
     @property
     def ratio(self) -> float:
         """Original time over rewritten time: above 1, the rewrite is faster."""
+        if self.paired_ratio is not None:
+            return self.paired_ratio
         return self.original.median / self.rewritten.median if self.rewritten.median > 0 else math.inf
 
     @property
+    def width(self) -> float:
+        """The interval's width relative to the ratio (the paired spread without an interval)."""
+        if self.interval is None:
+            return self.paired_spread
+        low, high = self.interval
+        return (high - low) / self.ratio if 0 < self.ratio < math.inf else math.inf
+
+    @property
+    def stable(self) -> bool:
+        return self.width <= STABLE_WIDTH
+
+    @property
     def noise(self) -> float:
-        return max(NOISE_FLOOR, self.paired_spread)
+        return max(NOISE_FLOOR, self.width / 2)
 
     @property
     def label(self) -> str:
-        if self.ratio > 1 + self.noise:
+        if not self.stable:
+            return UNSTABLE
+        low, high = self.interval or (self.ratio, self.ratio)
+        if self.ratio > 1 + NOISE_FLOOR and low > 1:
             return FASTER
-        if self.ratio < 1 / (1 + self.noise):
+        if self.ratio < 1 / (1 + NOISE_FLOOR) and high < 1:
             return SLOWER
         return SAME
 
     def to_dict(self) -> dict:
         return {
             "original": asdict(self.original), "rewritten": asdict(self.rewritten), "paired_spread": self.paired_spread,
-            "ratio": self.ratio, "noise": self.noise, "label": self.label,
+            "paired_ratio": self.paired_ratio, "interval": list(self.interval) if self.interval else None,
+            "ratio": self.ratio if self.stable else None, "stable": self.stable, "noise": self.noise, "label": self.label,
         }  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict) -> Comparison:
-        return cls(Measurement(**data["original"]), Measurement(**data["rewritten"]), data["paired_spread"])
+        interval = data.get("interval")
+        return cls(
+            Measurement(**data["original"]), Measurement(**data["rewritten"]), data["paired_spread"],
+            data.get("paired_ratio"), tuple(interval) if interval else None,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -124,15 +158,36 @@ def _compare(original: Callable[[], object], rewritten: Callable[[], object], mi
     first = [timer.blocked_autorange(min_run_time=min_run_time) for timer in timers]
     times = [list(measurement.times) for measurement in first]
     ratios: list[float] = []
-    deadline = time.perf_counter() + min_run_time
-    while len(ratios) < MIN_PAIRS or (time.perf_counter() < deadline and len(ratios) < MAX_PAIRS):
+    deadline = time.perf_counter() + STABILITY_ALLOWANCE * min_run_time
+    while len(ratios) < MIN_PAIRS or (
+        _relative_width(ratios) > STABLE_WIDTH and time.perf_counter() < deadline and len(ratios) < MAX_PAIRS
+    ):
         pair = [timer.timeit(measurement.number_per_run).median for timer, measurement in zip(timers, first)]
         times[0].append(pair[0])
         times[1].append(pair[1])
         ratios.append(pair[0] / pair[1] if pair[1] > 0 else math.inf)
     median_ratio = statistics.median(ratios)
     spread = _iqr(ratios) / median_ratio if 0 < median_ratio < math.inf else math.inf
-    return Comparison(_summary(times[0]), _summary(times[1]), spread)
+    return Comparison(_summary(times[0]), _summary(times[1]), spread, median_ratio, median_interval(ratios))
+
+
+def median_interval(values: list[float]) -> tuple[float, float]:
+    """A distribution-free 95% interval of the median: the order statistics about sqrt(n) ranks either
+    side of the middle (with five values, the whole range)."""
+    ordered = sorted(values)
+    count = len(ordered)
+    reach = _Z95 * math.sqrt(count) / 2
+    low = max(0, math.floor(count / 2 - reach))
+    high = min(count - 1, math.ceil(count / 2 + reach) - 1)
+    return ordered[low], ordered[high]
+
+
+def _relative_width(ratios: list[float]) -> float:
+    if not ratios:
+        return math.inf
+    median = statistics.median(ratios)
+    low, high = median_interval(ratios)
+    return (high - low) / median if 0 < median < math.inf else math.inf
 
 
 def _summary(times: list[float]) -> Measurement:
@@ -148,10 +203,12 @@ def _iqr(values: list[float]) -> float:
 
 def overall_label(timings: list[ShapeTiming] | tuple[ShapeTiming, ...]) -> str | None:
     """Slower when any shape is slower, forward or backward (the conservative reading for
-    ``--only-faster``); faster when some shape is faster and none slower; otherwise the same."""
+    ``--only-faster``); unstable when none is slower but some measurement did not settle; faster when
+    some shape is faster; otherwise the same."""
     labels = [comparison.label for timing in timings for comparison in (timing.forward, timing.backward) if comparison]
     if not labels:
         return None
-    if SLOWER in labels:
-        return SLOWER
-    return FASTER if FASTER in labels else SAME
+    for label in (SLOWER, UNSTABLE, FASTER):
+        if label in labels:
+            return label
+    return SAME

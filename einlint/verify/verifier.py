@@ -7,6 +7,7 @@ unsafe fix stays unsafe."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,13 +15,23 @@ from pathlib import Path
 from einlint.diagnostics import Diagnostic
 from einlint.evidence.imports import ImportTable
 from einlint.verify.cache import VerdictCache, verdict_key
-from einlint.verify.equivalence import BOTH_RAISE, MATCH, MISMATCH, SKIPPED, CaseOutcome, check_case, compile_pair
-from einlint.verify.expressions import ExpressionPair, NotVerifiable, SourceExpressions, edits_key, fix_expressions, prepare
-from einlint.verify.inputs import PROFILES, plan_cases
-from einlint.verify.runtime import default_dtypes, device_description, require_torch, resolve_device, tf32_state
+from einlint.verify.equivalence import (
+    BOTH_RAISE, MATCH, MISMATCH, SKIPPED, CaseOutcome, check_autocast, check_case, compile_pair,
+    is_allocation_failure,
+)  # fmt: skip
+from einlint.verify.expressions import ExpressionPair, NotVerifiable, SourceExpressions, edits_key, fix_targets, prepare
+from einlint.verify.inputs import PROFILES, plan
+from einlint.verify.runtime import VerifierUnavailable, default_dtypes, device_description, require_torch, resolve_device, tf32_state
 from einlint.verify.timing import DEFAULT_MIN_RUN_TIME, ShapeTiming, overall_label, time_case
 
 EQUIVALENT, NOT_EQUIVALENT, NOT_VERIFIABLE = "equivalent", "not equivalent", "not verifiable"
+# Equal results in the default context, a different dtype or precision under autocast: not called
+# equivalent, since code that runs under autocast would compute something else.
+AUTOCAST_DIFFERS = "equivalent without autocast"
+VERDICTS = (EQUIVALENT, NOT_EQUIVALENT, AUTOCAST_DIFFERS, NOT_VERIFIABLE)
+# Seconds one fix may take, equivalence checks and timing together; a check past it ends the fix's
+# verification ("not verifiable: over the time budget"), timing past it stops with a note.
+DEFAULT_TIME_BUDGET = 60.0
 
 
 @dataclass(frozen=True)
@@ -31,8 +42,12 @@ class VerifyOptions:
     timing: bool = True
     min_run_time: float = DEFAULT_MIN_RUN_TIME
     use_cache: bool = True
+    # False: verify again and replace what the cache holds (``--no-cache``); only with use_cache.
+    read_cache: bool = True
     cache_dir: Path | None = None
     seed: int = 0
+    time_budget: float = DEFAULT_TIME_BUDGET
+    autocast: bool = True  # also compare under CPU autocast (bfloat16)
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,8 @@ class PairVerdict:
     torch_version: str = ""
     float32_matmul_precision: str = ""
     cached: bool = False
+    # What was run: the edited expression, or the contraction that consumes it.
+    target: str = ""
 
     @property
     def equivalent(self) -> bool:
@@ -72,6 +89,7 @@ class PairVerdict:
             "speed": self.speed, "timings": [timing.to_dict() for timing in self.timings],
             "cases": [case.to_dict() for case in self.cases], "notes": list(self.notes), "device": self.device,
             "torch": self.torch_version, "float32_matmul_precision": self.float32_matmul_precision, "cached": self.cached,
+            "target": self.target,
         }  # fmt: skip
 
     @classmethod
@@ -84,7 +102,7 @@ class PairVerdict:
             tuple(CaseOutcome.from_dict(case) for case in data["cases"]),
             tuple(ShapeTiming.from_dict(timing) for timing in data["timings"]),
             data["speed"], tuple(data["notes"]), data["device"], data["torch"], data["float32_matmul_precision"],
-            data.get("cached", False),
+            data.get("cached", False), data.get("target", ""),
         )  # fmt: skip
 
 
@@ -118,47 +136,85 @@ def verify_pair(
     original: str, rewritten: str, imports: ImportTable | None = None, options: VerifyOptions = VerifyOptions()
 ) -> PairVerdict:
     """Verify that ``rewritten`` computes what ``original`` does. ``imports`` are the file's import
-    aliases (``t`` for ``import torch as t``); without them ``torch`` is taken to be torch."""
+    aliases (``t`` for ``import torch as t``); without them ``torch`` is taken to be torch.
+
+    Whatever goes wrong while verifying (an allocation failure, the time budget, an error of the
+    verifier itself) becomes this pair's "not verifiable" verdict with the reason; only a missing
+    torch and an interrupt end the caller's run."""
     torch = require_torch()
     device = resolve_device(options.device)
     context = {"device": device_description(device), "torch_version": torch.__version__}
+    flat = " ".join(original.split()), " ".join(rewritten.split())
     try:
-        pair = prepare(original, rewritten, imports)
-        functions = compile_pair(pair)
-        cases = plan_cases(pair, options.profiles, functions[0])
+        return _verify_pair(original, rewritten, imports, options, device, context)
     except NotVerifiable as reason:
-        return PairVerdict(NOT_VERIFIABLE, str(reason), " ".join(original.split()), " ".join(rewritten.split()), **context)
+        return PairVerdict(NOT_VERIFIABLE, str(reason), *flat, **context)
+    except VerifierUnavailable:
+        raise
+    except Exception as error:  # noqa: BLE001 - one fix's failure must not end the run
+        if is_allocation_failure(error):
+            return PairVerdict(NOT_VERIFIABLE, f"over budget: allocation failed ({_one_line(error)})", *flat, **context)
+        return PairVerdict(NOT_VERIFIABLE, f"internal error of the verifier ({_one_line(error)})", *flat, **context)
+
+
+def _one_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:200]
+
+
+def _verify_pair(
+    original: str, rewritten: str, imports: ImportTable | None, options: VerifyOptions, device: str, context: dict
+) -> PairVerdict:
+    torch = require_torch()
+    deadline = time.monotonic() + options.time_budget
+    pair = prepare(original, rewritten, imports)
+    functions = compile_pair(pair)
+    case_plan = plan(pair, options.profiles, functions[0])
+    cases = list(case_plan.cases)
     dtypes = options.dtypes or default_dtypes(device)
     timing_key = f"timed {options.min_run_time}s" if options.timing else "untimed"
     cache = VerdictCache(options.cache_dir) if options.use_cache else None
     key = verdict_key(
         pair.original_code, pair.rewritten_code, [case.to_dict() for case in cases], dtypes,
-        torch.__version__, context["device"], timing_key,
+        torch.__version__, context["device"], f"{timing_key}, autocast {options.autocast}",
     )  # fmt: skip
-    if cache is not None:
+    if cache is not None and options.read_cache:
         stored = cache.get(key)
         if stored is not None:
             try:
                 verdict = PairVerdict.from_dict(stored)
             except (KeyError, TypeError, ValueError):
                 verdict = None  # a stale or damaged entry: verify again
-            if verdict is not None:
+            if verdict is not None and verdict.verdict in VERDICTS:
                 # The expressions as written here: equal canonical code may be spelled differently.
                 return replace(verdict, original=pair.original, rewritten=pair.rewritten, operands=pair.operands, cached=True)
-    verdict = _run(pair, functions, cases, dtypes, device, options, context)
-    if cache is not None:
+    verdict = _run(pair, functions, cases, dtypes, device, options, context, deadline)
+    if case_plan.over_budget:
+        skipped = tuple(f"not tried, over budget: {line}" for line in case_plan.over_budget)
+        verdict = replace(verdict, notes=verdict.notes + skipped)
+    if cache is not None and not verdict.reason.startswith("over the time budget"):
         cache.put(key, verdict.to_dict())
     return verdict
 
 
 def _run(
-    pair: ExpressionPair, functions: tuple, cases, dtypes: tuple[str, ...], device: str, options: VerifyOptions, context: dict
-) -> PairVerdict:
+    pair: ExpressionPair, functions: tuple, cases, dtypes: tuple[str, ...], device: str, options: VerifyOptions,
+    context: dict, deadline: float,
+) -> PairVerdict:  # fmt: skip
     original, rewritten = functions
     outcomes: list[CaseOutcome] = []
     failure = None
+    common = dict(
+        original=pair.original, rewritten=pair.rewritten, original_code=pair.original_code,
+        rewritten_code=pair.rewritten_code, operands=pair.operands, equation=pair.equation,
+        float32_matmul_precision=tf32_state(), **context,
+    )  # fmt: skip
+    checks = len(cases) * len(dtypes)
     for index, case in enumerate(cases):
         for dtype in dtypes:
+            if time.monotonic() > deadline:
+                reason = f"over the time budget of {options.time_budget:g} s after {len(outcomes)} of {checks} checks"
+                return PairVerdict(NOT_VERIFIABLE, reason, cases=tuple(outcomes), **common)
             outcome = check_case(original, rewritten, case, dtype, device, options.seed + index)
             outcomes.append(outcome)
             if outcome.status == MISMATCH:
@@ -166,11 +222,7 @@ def _run(
                 break
         if failure:
             break
-    common = dict(
-        original=pair.original, rewritten=pair.rewritten, original_code=pair.original_code,
-        rewritten_code=pair.rewritten_code, operands=pair.operands, equation=pair.equation, cases=tuple(outcomes),
-        float32_matmul_precision=tf32_state(), **context,
-    )  # fmt: skip
+    common["cases"] = tuple(outcomes)
     matched = [outcome for outcome in outcomes if outcome.status == MATCH]
     errors = [outcome.max_error for outcome in outcomes if outcome.max_error is not None]
     grad_errors = [outcome.grad_error for outcome in outcomes if outcome.grad_error is not None]
@@ -187,16 +239,29 @@ def _run(
     notes = tuple(
         dict.fromkeys(f"{outcome.case}: {outcome.detail}" for outcome in outcomes if outcome.status in (SKIPPED, BOTH_RAISE))
     )  # fmt: skip
+    verdict, tried = EQUIVALENT, f"{len(matched)} case/dtype combinations agree"
+    if options.autocast:
+        base = next(case for case in cases if case.name == matched[0].case)
+        autocast = check_autocast(original, rewritten, base, options.seed)
+        if autocast.status == MISMATCH:
+            verdict, tried = AUTOCAST_DIFFERS, f"{tried}; {autocast.case}: {autocast.detail}"
+        elif autocast.status == MATCH:
+            tried += f", and under {autocast.case}"
+        else:
+            notes += (f"{autocast.case}: {autocast.detail}",)
     timings: list[ShapeTiming] = []
     if options.timing:
         for index, case in enumerate(cases):
-            if case.timed:
-                timing = time_case(original, rewritten, case, dtypes[0], device, options.seed + index, options.min_run_time)
-                if timing is not None:
-                    timings.append(timing)
-    tried = f"{len(matched)} case/dtype combinations agree"
+            if not case.timed:
+                continue
+            if time.monotonic() > deadline:
+                notes += (f"timing stopped at the time budget of {options.time_budget:g} s",)
+                break
+            timing = time_case(original, rewritten, case, dtypes[0], device, options.seed + index, options.min_run_time)
+            if timing is not None:
+                timings.append(timing)
     return PairVerdict(
-        EQUIVALENT, tried, max_error=max_error, grad_error=grad_error, contiguous=contiguous, timings=tuple(timings),
+        verdict, tried, max_error=max_error, grad_error=grad_error, contiguous=contiguous, timings=tuple(timings),
         speed=overall_label(timings), notes=notes, **common,
     )  # fmt: skip
 
@@ -204,18 +269,28 @@ def _run(
 def verify_diagnostic(
     diagnostic: Diagnostic, source: SourceExpressions | str, options: VerifyOptions = VerifyOptions()
 ) -> FixVerification:
-    """Verify one finding's fix; ``source`` is its file's text (or that text already indexed)."""
+    """Verify one finding's fix; ``source`` is its file's text (or that text already indexed).
+
+    When the edited expression is an operand of a contraction, the contraction is what is verified;
+    if it cannot be, the fix is not verifiable: the operand alone (``a.contiguous()`` against ``a``)
+    would always agree and say nothing about the change."""
     if isinstance(source, str):
         source = SourceExpressions(source)
     fix = diagnostic.fix
     try:
-        candidates = fix_expressions(diagnostic, source)
+        targets = fix_targets(diagnostic, source)
     except NotVerifiable as reason:
         result = PairVerdict(NOT_VERIFIABLE, str(reason), "", fix.replacement if fix else "")
+    except Exception as error:  # noqa: BLE001 - one fix's failure must not end the run
+        result = PairVerdict(NOT_VERIFIABLE, f"internal error of the verifier ({_one_line(error)})", "", fix.replacement if fix else "")
     else:
-        for original, rewritten in candidates:
-            result = verify_pair(original, rewritten, source.imports, options)
+        for target in targets:
+            result = replace(verify_pair(target.original, target.rewritten, source.imports, options), target=target.description)
             if result.verdict != NOT_VERIFIABLE:
+                break
+            if target.consumer:
+                reason = f"{target.description} cannot be verified ({result.reason}); the edited operand alone is not checked"
+                result = replace(result, reason=reason)
                 break
     return FixVerification(
         diagnostic.path, diagnostic.line, diagnostic.col + 1, diagnostic.code,
