@@ -69,3 +69,45 @@ def test_a_damaged_entry_is_verified_again(private_result_cache: Path) -> None:
         entry.write_text("{not json", encoding="utf-8")
     again = verify_pair(ORIGINAL, REWRITTEN, options=OPTIONS)
     assert not again.cached and again.verdict == EQUIVALENT
+
+
+def _entries(cache: Path) -> list[Path]:
+    return sorted((cache / "verify").glob("*.json"))
+
+
+def test_an_edited_entry_is_ignored(private_result_cache: Path) -> None:
+    import json
+
+    first = verify_pair(ORIGINAL, REWRITTEN, options=OPTIONS)
+    (entry,) = _entries(private_result_cache)
+    stored = json.loads(entry.read_text(encoding="utf-8"))
+    stored["verdict"]["reason"] = "1000x faster, trust me"
+    entry.write_text(json.dumps(stored), encoding="utf-8")
+    again = verify_pair(ORIGINAL, REWRITTEN, options=OPTIONS)
+    assert not again.cached and again.reason == first.reason
+
+
+def test_an_entry_copied_under_another_key_is_ignored(private_result_cache: Path) -> None:
+    verify_pair(ORIGINAL, REWRITTEN, options=OPTIONS)
+    (entry,) = _entries(private_result_cache)
+    wrong = "torch.einsum('bqd,bkd->bkq', q, k)"
+    verify_pair(ORIGINAL, wrong, options=OPTIONS)
+    (other,) = [path for path in _entries(private_result_cache) if path != entry]
+    other.write_bytes(entry.read_bytes())  # the equivalent verdict, under the wrong rewrite's key
+    assert verify_pair(ORIGINAL, wrong, options=OPTIONS).verdict != EQUIVALENT
+
+
+def test_not_reading_the_cache_verifies_again_and_replaces_the_entry(private_result_cache: Path) -> None:
+    from einlint.verify.cache import VerdictCache
+
+    verify_pair(ORIGINAL, REWRITTEN, options=OPTIONS)
+    (entry,) = _entries(private_result_cache)
+    key = entry.stem
+    cache = VerdictCache(private_result_cache)
+    stale = dict(cache.get(key), reason="a stale verdict")
+    cache.put(key, stale)  # a well-formed entry whose figures are out of date
+    assert verify_pair(ORIGINAL, REWRITTEN, options=OPTIONS).reason == "a stale verdict"
+    fresh = verify_pair(ORIGINAL, REWRITTEN, options=replace(OPTIONS, read_cache=False))
+    assert not fresh.cached and fresh.reason != "a stale verdict"
+    served = verify_pair(ORIGINAL, REWRITTEN, options=OPTIONS)
+    assert served.cached and served.reason == fresh.reason

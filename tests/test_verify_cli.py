@@ -197,3 +197,52 @@ def test_the_verifier_package_imports_torch_only_when_it_runs() -> None:
     result = subprocess.run([sys.executable, "-c", script], cwd=REPOSITORY_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"
+
+
+def test_cached_verdicts_are_marked_and_no_cache_measures_again(sample: Path, einlint) -> None:
+    first = json.loads(einlint("--verify", "--format", "json", "sample.py").out)
+    assert [fix["cached"] for fix in first["fixes"]] == [False, False]
+    table = einlint("--verify", "sample.py").out
+    assert table.count("(cached)") == 2 and "2 from the cache" in table
+    second = json.loads(einlint("--verify", "--format", "json", "sample.py").out)
+    assert [fix["cached"] for fix in second["fixes"]] == [True, True]
+    einlint("--verify", "--verify-report", "report.md", "sample.py")
+    assert "| sample.py:5:12 | EIN101 | equivalent (cached) |" in Path("report.md").read_text(encoding="utf-8")
+    remeasured = json.loads(einlint("--verify", "--no-cache", "--format", "json", "sample.py").out)
+    assert [fix["cached"] for fix in remeasured["fixes"]] == [False, False]
+    # What --no-cache measured replaced the entries: the next run serves exactly those figures.
+    served = json.loads(einlint("--verify", "--format", "json", "sample.py").out)
+    assert [fix["timings"] for fix in served["fixes"]] == [fix["timings"] for fix in remeasured["fixes"]]
+
+
+def test_an_unexpected_error_exits_2_with_one_line_and_fixes_nothing(sample: Path, einlint, monkeypatch: pytest.MonkeyPatch) -> None:
+    from einlint.verify import verifier
+
+    def broken(*args, **kwargs):
+        raise KeyError("internal")
+
+    monkeypatch.setattr(verifier, "verify_findings", broken)
+    run = einlint("--fix", "--unsafe-fixes", "--verify", "sample.py")
+    assert run.exit_code == 2
+    assert run.err == "einlint: error: the verifier failed (KeyError: 'internal')\n"
+    assert sample.read_text(encoding="utf-8") == SAMPLE
+
+
+def test_fix_verify_skips_a_fix_whose_verification_failed(sample: Path, einlint, monkeypatch: pytest.MonkeyPatch) -> None:
+    from einlint.verify import verifier
+
+    real = verifier._verify_pair
+
+    def fails_for_bmm(original: str, *args):
+        if "bmm" in original:
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory")
+        return real(original, *args)
+
+    monkeypatch.setattr(verifier, "_verify_pair", fails_for_bmm)
+    run = einlint("--fix", "--unsafe-fixes", "--verify", "--format", "json", "sample.py")
+    text = sample.read_text(encoding="utf-8")
+    assert "torch.einsum('...qd,...kd->...qk', q, k)" in text  # verified: applied
+    assert "torch.bmm(a, b.transpose(1, 2))" in text  # not verifiable: left alone
+    document = json.loads(run.out)
+    assert document["fixed"] == 1 and run.exit_code == 1
+    assert document["fixes"][1]["reason"].startswith("over budget: allocation failed (RuntimeError: DefaultCPUAllocator")

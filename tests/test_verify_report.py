@@ -87,3 +87,29 @@ def test_markdown_report_with_a_chart(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     assert write_markdown(FIXES, tmp_path / "report.md") == []
     assert (tmp_path / "report.png").stat().st_size > 0
+
+
+def test_the_median_interval_narrows_with_more_pairs() -> None:
+    from einlint.verify.timing import median_interval
+
+    assert median_interval([1.0, 2.0, 3.0, 4.0, 5.0]) == (1.0, 5.0)  # five pairs: the whole range
+    values = [1.0 + index / 100 for index in range(100)]
+    low, high = median_interval(values)
+    assert 1.35 <= low < 1.5 < high <= 1.65
+
+
+def test_an_unsettled_ratio_is_unstable_and_not_shown_as_a_figure(tmp_path: Path) -> None:
+    # Same-kernel rewrites under load once showed "915.66x faster": a wide interval is no figure.
+    noisy = Comparison(Measurement(1e-3, 1e-4, 60), Measurement(1e-6, 1e-7, 60), 2.0, 915.66, (0.9, 2000.0))
+    settled = Comparison(Measurement(1e-3, 1e-5, 20), Measurement(5e-4, 1e-5, 20), 0.01, 2.0, (1.95, 2.05))
+    assert (noisy.stable, noisy.label) == (False, "unstable")
+    assert (settled.stable, settled.label) == (True, "faster")
+    assert noisy.to_dict()["ratio"] is None and settled.to_dict()["ratio"] == pytest.approx(2.0)
+    timing = ShapeTiming("large", ((2, 3),), "float32", noisy, settled)
+    assert overall_label([timing]) == "unstable"
+    fix = _fix(5, EQUIVALENT, timings=(timing,))
+    table = render_table([fix], width=250)
+    assert "915" not in table and "large unstable" in table and "large 2.00x faster" in table
+    write_markdown([fix], tmp_path / "report.md")
+    assert "915" not in (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert Comparison.from_dict(noisy.to_dict()) == noisy

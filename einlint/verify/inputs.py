@@ -41,13 +41,13 @@ class Budget:
 
 BYTES_PER_ELEMENT = 8
 # Operands, their gradients, the results of both sides and the upstream gradient, with room to spare.
-TENSORS_PER_CASE = 16
+TENSORS_PER_CASE = 12
 # Per profile: first size of a batch-like label, first size of any other label. The tiny profile uses
 # the smallest distinct sizes (2, 3, 4, ...); its budget only refuses equations with so many labels that
 # even those are too large. Medium and large sizes shrink until they fit.
 _PROFILE_SIZES = {"tiny": (2, 2), "medium": (3, 24), "large": (6, 160)}
 BUDGETS = {
-    "tiny": Budget(label_product=1 << 22, tensor_elements=1 << 20),
+    "tiny": Budget(label_product=1 << 22, tensor_elements=1 << 22),
     "medium": Budget(label_product=1 << 21, tensor_elements=1 << 16),
     "large": Budget(label_product=1 << 25, tensor_elements=1 << 21),
 }
