@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 import libcst as cst
 
@@ -16,6 +17,14 @@ from einlint.rules.equation._checked import EINSUM_TRIGGERS
 MAX_LISTED = 8
 MAX_LINE = 100
 EVALUATED_NODES = (ast.JoinedStr, ast.FormattedValue, ast.Constant, ast.Name, ast.Subscript, ast.Load, ast.Slice)
+# Bounds on evaluating the user's f-string, so that linting stays cheap whatever the file holds: the
+# values a literal iterable may yield, any number in a format spec (a width of 50000000 would build
+# a 50 MB string), and each equation produced. Real equations are far shorter.
+MAX_VALUES = 64
+MAX_FORMAT_NUMBER = 64
+MAX_EQUATION = 128
+# The dict a fix writes before the loop, at most: a fix never adds more than this to a file.
+MAX_DEFINITION = 4096
 
 
 class EquationBuiltInLoop(Rule):
@@ -113,6 +122,8 @@ class EquationBuiltInLoop(Rule):
         else:
             inner = indent + "    "
             definition = f"{indent}{name} = {{{newline}" + "".join(f"{inner}{entry},{newline}" for entry in entries) + f"{indent}}}{newline}"
+        if len(definition) > MAX_DEFINITION:
+            return None
         start = source.line_starts[loop.lineno - 1]
         return FixProposal(argument, f"{name}[{variable}]", extra_edits=(Edit(start, start, definition),))
 
@@ -151,15 +162,34 @@ def _static_equations(template: ast.expr, loop: ast.For | None) -> list[str]:
         return []
     if _free_names(template) != {loop.target.id} or not all(isinstance(node, EVALUATED_NODES) for node in ast.walk(template)):
         return []  # only names, literals and indexing: evaluating it runs no user code
+    if not _bounded_format_specs(template):
+        return []
     code = compile(ast.fix_missing_locations(ast.Expression(template)), "<equation>", "eval")
     results = []
     for value in values:
         try:
             # Only an f-string over one literal value is evaluated, with no builtins.
-            results.append(eval(code, {"__builtins__": {}}, {loop.target.id: value}))
+            result = eval(code, {"__builtins__": {}}, {loop.target.id: value})
         except Exception:  # noqa: BLE001 - anything unexpected: do not list
             return []
-    return list(dict.fromkeys(r for r in results if isinstance(r, str)))
+        if not isinstance(result, str) or len(result) > MAX_EQUATION:
+            return []  # not an equation a person wrote out: neither listed nor written into the file
+        results.append(result)
+    return list(dict.fromkeys(results))
+
+
+def _bounded_format_specs(template: ast.JoinedStr) -> bool:
+    """Every format spec is written out (no value computed inside it) and every number in it, a width
+    or a precision, is small."""
+    for node in ast.walk(template):
+        if isinstance(node, ast.FormattedValue) and node.format_spec is not None:
+            spec = node.format_spec
+            if not isinstance(spec, ast.JoinedStr) or not all(isinstance(part, ast.Constant) for part in spec.values):
+                return False
+            text = "".join(str(part.value) for part in spec.values)
+            if any(int(number) > MAX_FORMAT_NUMBER for number in re.findall(r"[0-9]+", text)):
+                return False
+    return True
 
 
 def _is_string_building(node: ast.expr) -> bool:
@@ -190,13 +220,18 @@ def _built_in_loop(name: str, targets: set[str], loops: list[ast.AST]) -> ast.ex
 
 
 def _literal_iterable(node: ast.expr) -> list | None:
+    """The values of a literal iterable, at most MAX_VALUES of them (a range is measured before it
+    is listed)."""
     if isinstance(node, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Constant) for e in node.elts):
-        return [e.value for e in node.elts]
+        return [e.value for e in node.elts] if len(node.elts) <= MAX_VALUES else None
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return list(node.value)
+        return list(node.value) if len(node.value) <= MAX_VALUES else None
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
-        bounds = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, int)]
+        bounds = [a.value for a in node.args if isinstance(a, ast.Constant) and type(a.value) is int]
         if len(bounds) == len(node.args) and 1 <= len(bounds) <= 3 and not node.keywords:
-            values = list(range(*bounds))
-            return values if len(values) <= 64 else None
+            try:
+                values = range(*bounds)
+                return list(values) if len(values) <= MAX_VALUES else None
+            except (ValueError, OverflowError):
+                return None  # a step of 0, or more values than an index can count
     return None
