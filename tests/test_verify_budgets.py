@@ -171,3 +171,19 @@ def test_a_verdict_says_what_was_verified() -> None:
     ).result
     assert (whole.verdict, whole.target) == (EQUIVALENT, "the edited expression")
     assert whole.to_dict()["target"] == "the edited expression"
+
+
+def test_peak_memory_of_verifying_a_12_label_einsum_stays_under_the_stated_budget(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "labels.py"
+    path.write_text('import torch\n\n\ndef f(x):\n    return torch.einsum("abcdefghijkl->...abcdefghijkl", x)\n', encoding="utf-8")
+    command = [sys.executable, "-m", "einlint", "--verify", "--device", "cpu", "--format", "json", str(path)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, EINLINT_CACHE_DIR=str(tmp_path)))
+    output = process.stdout.read() if process.stdout else b""
+    _, status, usage = os.wait4(process.pid, 0)  # this child's own peak RSS
+    process.returncode = 0
+    assert os.waitstatus_to_exitcode(status) == 0 and b"over budget" in output
+    assert usage.ru_maxrss * 1024 < 700 * 2**20  # the README's figure

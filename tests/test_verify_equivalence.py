@@ -175,7 +175,7 @@ def test_every_fix_on_the_rule_fixtures_is_verified(fixture) -> None:
 @pytest.mark.parametrize(
     ("original", "rewritten", "verdict", "detail"),
     [
-        pytest.param(BMM, "torch.einsum('bqd,bkd->bqk', q, k)", EQUIVALENT, "under tiny under CPU autocast", id="bmm-both-bf16"),
+        pytest.param(BMM, "torch.einsum('bqd,bkd->bqk', q, k)", EQUIVALENT, "and on tiny under CPU autocast (bfloat16)", id="bmm-both-bf16"),
         pytest.param(
             OUTER_SUM, "torch.einsum('di,dj->ij', x, y)", AUTOCAST_DIFFERS,
             "the rewrite's result is torch.bfloat16 where the original's is torch.float32", id="sum-stays-float32",

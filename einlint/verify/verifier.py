@@ -246,7 +246,7 @@ def _run(
         if autocast.status == MISMATCH:
             verdict, tried = AUTOCAST_DIFFERS, f"{tried}; {autocast.case}: {autocast.detail}"
         elif autocast.status == MATCH:
-            tried += f", and under {autocast.case}"
+            tried += f", and on {autocast.case}"
         else:
             notes += (f"{autocast.case}: {autocast.detail}",)
     timings: list[ShapeTiming] = []
