@@ -241,8 +241,8 @@ def test_fix_verify_skips_a_fix_whose_verification_failed(sample: Path, einlint,
     monkeypatch.setattr(verifier, "_verify_pair", fails_for_bmm)
     run = einlint("--fix", "--unsafe-fixes", "--verify", "--format", "json", "sample.py")
     text = sample.read_text(encoding="utf-8")
-    assert "torch.einsum('...qd,...kd->...qk', q, k)" in text  # verified: applied
-    assert "torch.bmm(a, b.transpose(1, 2))" in text  # not verifiable: left alone
+    assert "torch.einsum('...qbd,...bdk->...bqk', q, k)" in text  # verified: applied
+    assert "torch.bmm(a.transpose(0, 1), b)" in text  # not verifiable: left alone
     document = json.loads(run.out)
     assert document["fixed"] == 1 and run.exit_code == 1
     assert document["fixes"][1]["reason"].startswith("over budget: allocation failed (RuntimeError: DefaultCPUAllocator")
