@@ -8,9 +8,16 @@ import sys
 from pathlib import Path
 
 from einlint import __version__
-from einlint.config import ConfigError, load_settings, split_codes, with_overrides
+from einlint.config import ConfigError, Configuration, Overrides, split_codes
+from einlint.reporters import printable
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def known_codes() -> tuple[str, ...]:
+    from einlint.engine import runner
+
+    return tuple(rule.code for rule in runner.all_rules())
 # A progress bar is worth its flicker only on runs this long.
 PROGRESS_MIN_FILES = 48
 
@@ -20,14 +27,27 @@ def build_parser() -> argparse.ArgumentParser:
         prog="einlint",
         description="Find transpose/permute/matmul/sum chains and einsum mistakes in PyTorch code; rewrite them into equivalent torch.einsum calls.",
     )
-    parser.add_argument("paths", nargs="*", default=["."], help="files or directories (default: .)")
-    parser.add_argument("--fix", action="store_true", help="apply safe fixes in place")
+    parser.add_argument("paths", nargs="*", default=["."], help="files or directories (default: .); - reads one file from stdin")
+    parser.add_argument("--fix", action="store_true", help="apply safe fixes in place (from stdin: print the fixed source)")
     parser.add_argument("--unsafe-fixes", action="store_true", default=None, help="also show unsafe fixes; with --fix, apply them")
     parser.add_argument("--diff", action="store_true", help="print a unified diff of what --fix would write; write nothing")
-    parser.add_argument("--select", help="comma-separated codes or prefixes to enable (e.g. EIN0,EIN101)")
-    parser.add_argument("--ignore", help="comma-separated codes or prefixes to disable")
+    parser.add_argument("--select", help="comma-separated codes or prefixes to enable (e.g. EIN0,EIN101); replaces the configured list")
+    parser.add_argument("--extend-select", help="codes or prefixes to enable on top of the configured selection")
+    parser.add_argument("--ignore", help="comma-separated codes or prefixes to disable; replaces the configured list")
+    parser.add_argument("--extend-ignore", help="codes or prefixes to disable on top of the configured list")
     parser.add_argument("--format", choices=("text", "json", "sarif", "github"), default="text", help="output format (default: text)")
+    parser.add_argument("--output-file", metavar="PATH", help="write the report to PATH instead of stdout")
+    parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings are left (errors still exit 2)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print the findings only: no summary line")
     parser.add_argument("--statistics", action="store_true", help="print the number of findings per code")
+    parser.add_argument("--show-fixes", action="store_true", help="with --fix: list every finding that was fixed")
+    parser.add_argument("--show-settings", action="store_true", help="print the settings each named path gets, and exit")
+    parser.add_argument("--add-noqa", action="store_true", help="append '# noqa: CODE' to every line with a finding, and exit")
+    parser.add_argument("--config", metavar="FILE", help="use this TOML file ([tool.einlint] or a top-level einlint table) for every file")
+    parser.add_argument("--isolated", action="store_true", help="read no configuration file")
+    parser.add_argument("--force-exclude", action="store_true", default=None, help="apply exclude and .gitignore to paths named on the command line too")
+    parser.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false", default=None, help="do not skip files .gitignore ignores")
+    parser.add_argument("--stdin-filename", metavar="PATH", help="the path of the source read from stdin (for configuration and reports)")
     parser.add_argument("--list-rules", action="store_true", help="list every rule and exit")
     parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
     parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: one per CPU)")
@@ -49,9 +69,36 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"einlint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader went away (``einlint ... | head -1``): nobody is left to tell.
+        _silence_stdout()
+        return EXIT_FINDINGS
     except KeyboardInterrupt:
         print("einlint: interrupted", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _configuration(args: argparse.Namespace) -> Configuration:
+    overrides = Overrides(
+        select=split_codes(args.select, known_codes(), "--select: ") if args.select is not None else None,
+        extend_select=split_codes(args.extend_select, known_codes(), "--extend-select: ") if args.extend_select else (),
+        ignore=split_codes(args.ignore, known_codes(), "--ignore: ") if args.ignore is not None else None,
+        extend_ignore=split_codes(args.extend_ignore, known_codes(), "--extend-ignore: ") if args.extend_ignore else (),
+        unsafe_fixes=args.unsafe_fixes,
+        force_exclude=args.force_exclude,
+        respect_gitignore=args.respect_gitignore,
+    )
+    if args.config and args.isolated:
+        raise ConfigError("--config and --isolated exclude each other")
+    return Configuration(overrides, Path(args.config) if args.config else None, args.isolated)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -61,35 +108,64 @@ def _run(args: argparse.Namespace) -> int:
         return _explain(args.explain)
     if args.jobs < 0:
         raise ConfigError("--jobs must be 0 (one per CPU) or more")
-    start = Path(args.paths[0]) if args.paths and os.path.exists(args.paths[0]) else Path.cwd()
-    settings = load_settings(start.absolute())
-    settings = with_overrides(
-        settings,
-        select=split_codes(args.select) if args.select is not None else None,
-        ignore=split_codes(args.ignore) if args.ignore is not None else None,
-        unsafe_fixes=args.unsafe_fixes,
-    )
+    configuration = _configuration(args)
+    reading_stdin = args.paths == ["-"]
+    if "-" in args.paths and not reading_stdin:
+        raise ConfigError("- (stdin) cannot be mixed with other paths")
+    if args.stdin_filename and not reading_stdin:
+        raise ConfigError("--stdin-filename applies to reading stdin (the path -)")
+    if args.show_settings:
+        return _show_settings(args, configuration)
     if args.verify or args.verify_report or args.only_faster:
-        return _verify(args, settings)
+        return _verify(args, configuration)
     if args.device:
         raise ConfigError("--device applies to --verify")
-    from einlint.engine.driver import RunOptions, run
+    from einlint.engine.driver import RunOptions, run, run_stdin
 
     options = RunOptions(
-        fix=args.fix and not args.diff,
+        fix=(args.fix or args.add_noqa) and not args.diff,
         diff=args.diff,
-        unsafe_fixes=settings.unsafe_fixes,
+        unsafe_fixes=bool(args.unsafe_fixes),
         jobs=args.jobs,
         use_cache=not args.no_cache,
         profile=args.profile,
     )
+    if args.add_noqa:
+        if args.fix or args.diff or reading_stdin:
+            raise ConfigError("--add-noqa works on files, without --fix or --diff")
+        from einlint.engine.noqa import add_noqa_directives
+
+        options = RunOptions(jobs=args.jobs, use_cache=not args.no_cache)
+        reports = run(args.paths, configuration, options)
+        return _report_add_noqa(reports, add_noqa_directives(reports))
+    if reading_stdin:
+        data = sys.stdin.buffer.read()
+        report = run_stdin(data, args.stdin_filename, configuration, options)
+        return _report([report], args, stdin_source=data)
     progress = _Progress() if sys.stderr.isatty() else None
     try:
-        reports = run(args.paths, settings, options, on_progress=progress.update if progress else None)
+        reports = run(args.paths, configuration, options, on_progress=progress.update if progress else None)
     finally:
         if progress:
             progress.close()
-    return _report(reports, args, settings.unsafe_fixes)
+    return _report(reports, args)
+
+
+def _show_settings(args: argparse.Namespace, configuration: Configuration) -> int:
+    targets = [args.stdin_filename or "-"] if args.paths == ["-"] else args.paths
+    for path in targets:
+        print(f"# {path}")
+        print(configuration.for_path(path).describe())
+    return EXIT_CLEAN
+
+
+def _report_add_noqa(reports, outcome) -> int:
+    errors = [e for report in reports for e in report.errors] + list(outcome.errors)
+    for error in errors:
+        print(f"{error.path}: error: {error.reason}", file=sys.stderr)
+    count = outcome.added
+    print(f"Added {count} noqa directive{'s' if count != 1 else ''}.")
+    return EXIT_ERROR if errors else EXIT_CLEAN
 
 
 def _add_verify_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,39 +181,79 @@ def _add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only-faster", action="store_true", help="with --fix --verify: also skip fixes measured slower on this machine")
 
 
-def _verify(args: argparse.Namespace, settings) -> int:
-    """--verify lives in einlint.verify, the one package that imports torch."""
+def _verify(args: argparse.Namespace, configuration: Configuration) -> int:
+    """--verify lives in einlint.verify, the one package that imports torch. It gets the settings of
+    the first path named (it verifies fixes; selection per file matters less there)."""
     from einlint.verify.command import run_verify
 
-    return run_verify(args, settings)
+    start = args.paths[0] if args.paths and os.path.exists(args.paths[0]) else os.getcwd()
+    return run_verify(args, configuration.for_path(start))
 
 
-def _report(reports, args: argparse.Namespace, unsafe_fixes: bool) -> int:
-    from einlint.reporters import REPORTERS
+def _report(reports, args: argparse.Namespace, stdin_source: bytes | None = None) -> int:
+    from einlint.reporters import build_input, render
     from einlint.reporters.text import statistics, summary
     from einlint.rules import all_rules
 
-    diagnostics = [d for report in reports for d in report.diagnostics]
-    errors = [e for report in reports for e in report.errors]
+    report_input = build_input(reports)
+    findings = report_input.findings
+    errors = report_input.errors
     fixed = sum(report.fixed for report in reports)
     for error in errors:
-        print(f"{error.path}: error: {error.reason}", file=sys.stderr)
-    out = sys.stdout
-    if args.diff:
-        out.write("".join(report.diff for report in reports))
+        print(f"{printable(error.path)}: error: {printable(error.reason)}", file=sys.stderr)
+    chunks: list[str] = []  # the report proper: stdout, or --output-file
+    notes: list[str] = []  # what goes to stderr
+    fixed_source = stdin_source is not None and args.fix and not args.diff
+    if fixed_source:
+        # stdin under --fix: stdout is the fixed source; findings left go to stderr.
+        output = reports[0].fixed_output if reports and reports[0].fixed_output is not None else stdin_source
+        _write_bytes(output)
+        notes.append(render(args.format, reports))
+    elif args.diff:
+        chunks.append("".join(report.diff for report in reports))
     else:
-        out.write(REPORTERS[args.format](diagnostics, unsafe_fixes))
+        chunks.append(render(args.format, reports))
+    if args.show_fixes and args.fix:
+        for report in reports:
+            for diagnostic in report.applied:
+                notes.append(f"fixed: {printable(diagnostic.path)}:{diagnostic.line}:{diagnostic.col + 1}: {diagnostic.code} {printable(diagnostic.message)}\n")
     if args.statistics:
-        (sys.stderr if args.format != "text" or args.diff else out).write(statistics(diagnostics, {r.code: r.name for r in all_rules()}))
-    if args.format == "text":
-        print(summary(diagnostics, unsafe_fixes, fixed, dry_run=args.diff, errors=len({e.path for e in errors})), file=sys.stderr if args.diff else out)
+        table = statistics([view.diagnostic for view in findings], {r.code: r.name for r in all_rules()})
+        (notes if args.format != "text" or args.diff or fixed_source else chunks).append(table)
+    if args.format == "text" and not args.quiet:
+        checked = sum(1 for report in reports if not report.errors)
+        line = summary(findings, fixed, dry_run=args.diff, errors=len({e.path for e in errors}), checked=checked) + "\n"
+        (notes if args.diff or fixed_source else chunks).append(line)
+    _emit("".join(chunks), args.output_file)
+    if notes:
+        sys.stderr.write("".join(notes))
     if args.profile:
         _print_profile(reports)
     if errors:
         return EXIT_ERROR
+    if args.exit_zero:
+        return EXIT_CLEAN
     if args.diff and any(report.diff for report in reports):
         return EXIT_FINDINGS
-    return EXIT_FINDINGS if diagnostics else EXIT_CLEAN
+    return EXIT_FINDINGS if findings else EXIT_CLEAN
+
+
+def _emit(text: str, output_file: str | None) -> None:
+    if output_file:
+        try:
+            with open(output_file, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as error:
+            raise ConfigError(f"cannot write {output_file}: {error.strerror or error}") from None
+        return
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _write_bytes(data: bytes) -> None:
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 def _print_profile(reports) -> None:

@@ -198,7 +198,13 @@ def test_json_schema(project: Path, einlint) -> None:
             "end_col": 31,
             "code": "EIN006",
             "message": "output '...' stands for no dimensions: no input term has an ellipsis",
-            "fix": {"applicability": "safe", "replacement": '"ij,jk->ik"', "assumptions": []},
+            "fix": {
+                "applicability": "safe",
+                "replacement": '"ij,jk->ik"',
+                "assumptions": [],
+                # The whole literal (columns 22-36 of line 6) is replaced, not just the flagged '...'.
+                "edits": [{"content": '"ij,jk->ik"', "location": {"row": 6, "column": 22}, "end_location": {"row": 6, "column": 36}}],
+            },
         },
     ]
 

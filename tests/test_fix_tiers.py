@@ -60,7 +60,8 @@ def test_json_hides_an_unsafe_fix_unless_asked(project: Path, unsafe_rule, einli
     (hidden,) = json.loads(einlint("--format", "json", "t.py").out)
     assert hidden["fix"] is None
     (shown,) = json.loads(einlint("--unsafe-fixes", "--format", "json", "t.py").out)
-    assert shown["fix"] == {"applicability": "unsafe", "replacement": "x.T", "assumptions": ["tensor-operands"]}
+    edits = [{"content": "x.T", "location": {"row": 5, "column": 12}, "end_location": {"row": 5, "column": 37}}]
+    assert shown["fix"] == {"applicability": "unsafe", "replacement": "x.T", "assumptions": ["tensor-operands"], "edits": edits}
 
 
 def test_fix_with_unsafe_fixes_applies_it(project: Path, unsafe_rule, einlint) -> None:
@@ -86,7 +87,9 @@ def test_config_unsafe_fixes(project: Path, unsafe_rule, einlint) -> None:
 def test_declared_assumption_makes_the_fix_safe(project: Path, unsafe_rule, einlint) -> None:
     (project / "pyproject.toml").write_text('[tool.einlint]\nassume = ["tensor-operands"]\n', encoding="utf-8")
     (finding,) = json.loads(einlint("--format", "json", "t.py").out)
-    assert finding["fix"] == {"applicability": "safe", "replacement": "x.T", "assumptions": ["tensor-operands"]}
+    assert finding["fix"]["applicability"] == "safe"
+    assert finding["fix"]["assumptions"] == ["tensor-operands"]
+    assert [edit["content"] for edit in finding["fix"]["edits"]] == ["x.T"]
     einlint("--fix", "t.py")
     assert (project / "t.py").read_text(encoding="utf-8") == TRANSPOSED
 

@@ -1,10 +1,14 @@
-"""Per-file results keyed by file content, einlint version and settings, so that a run over an
-unchanged tree reads one index file instead of linting again."""
+"""Per-file results keyed by file content, absolute path, settings and einlint version, so that a run
+over an unchanged tree reads one index file instead of linting again.
+
+Findings are stored without their path and given back with the path as this run spells it: the same
+file named ``src/util.py`` or ``proj/src/util.py`` is one entry, printed as given each time."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -21,15 +25,16 @@ def default_cache_dir() -> Path:
     return Path(base) / "einlint"
 
 
-def content_key(path: str, data: bytes) -> str:
+def content_key(path: str, data: bytes, settings_key: str) -> str:
     digest = hashlib.blake2b(data, digest_size=16)
     digest.update(b"\0" + os.path.abspath(path).encode("utf-8", "surrogateescape"))
+    digest.update(b"\0" + settings_key.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 
 class ResultCache:
-    def __init__(self, directory: Path, settings_key: str) -> None:
-        tag = hashlib.blake2b(f"{__version__}\0{settings_key}".encode(), digest_size=8).hexdigest()
+    def __init__(self, directory: Path, code_key: str) -> None:
+        tag = hashlib.blake2b(f"{__version__}\0{code_key}".encode(), digest_size=8).hexdigest()
         self.index_path = directory / f"results-{tag}.json"
         self._entries: dict[str, list[dict]] = {}
         self._dirty = False
@@ -41,17 +46,18 @@ class ResultCache:
         except (OSError, ValueError):
             pass  # a missing or damaged cache is an empty one
 
-    def get(self, key: str) -> list[Diagnostic] | None:
+    def get(self, key: str, path: str) -> list[Diagnostic] | None:
+        """The findings stored under ``key``, reported at ``path`` as this run spells it."""
         entry = self._entries.get(key)
         if entry is None:
             return None
         try:
-            return [diagnostic_from_dict(item) for item in entry]
+            return [dataclasses.replace(diagnostic_from_dict(item), path=path) for item in entry]
         except (KeyError, TypeError, ValueError):
             return None
 
     def put(self, key: str, diagnostics: list[Diagnostic]) -> None:
-        self._entries[key] = [diagnostic_to_dict(d) for d in diagnostics]
+        self._entries[key] = [{**diagnostic_to_dict(d), "path": ""} for d in diagnostics]
         self._dirty = True
 
     def save(self) -> None:

@@ -1,18 +1,49 @@
-"""A JSON list of findings: path, line, col, end_line, end_col, code, message, fix (1-based columns)."""
+"""A JSON list of findings: path, line, col, end_line, end_col (1-based, columns in characters), code,
+message, and fix: null, or its applicability, assumptions, the main replacement and every edit as a
+range and its new content, so that another tool applies exactly what ``--fix`` applies. In a
+notebook, ``cell`` is the 1-based cell number and lines count within the cell."""
 
 from __future__ import annotations
 
 import json
 
-from einlint.diagnostics import Diagnostic, diagnostic_to_dict
+from einlint.reporters import EditView, FindingView, Place, ReportInput
 
 
-def render(diagnostics: list[Diagnostic], unsafe_fixes: bool) -> str:
-    items = []
-    for diagnostic in diagnostics:
-        item = diagnostic_to_dict(diagnostic, unsafe_fixes)
-        item.pop("noqa_lines")
-        if item["fix"] is not None:
-            item["fix"].pop("edits")
-        items.append(item)
-    return json.dumps(items, indent=2) + "\n"
+def _location(place: Place) -> dict:
+    location = {"row": place.line, "column": place.column}
+    if place.cell is not None:
+        location["cell"] = place.cell
+    return location
+
+
+def _edit(edit: EditView) -> dict:
+    return {"content": edit.content, "location": _location(edit.start), "end_location": _location(edit.end)}
+
+
+def finding(view: FindingView) -> dict:
+    d = view.diagnostic
+    item = {
+        "path": d.path,
+        "line": view.start.line,
+        "col": view.start.column,
+        "end_line": view.end.line,
+        "end_col": view.end.column,
+        "code": d.code,
+        "message": d.message,
+        "fix": None
+        if view.fix is None
+        else {
+            "applicability": view.fix.applicability.value,
+            "replacement": view.fix.replacement,
+            "assumptions": list(view.fix.assumptions),
+            "edits": [_edit(edit) for edit in view.edits],
+        },
+    }
+    if view.start.cell is not None:
+        item["cell"] = view.start.cell
+    return item
+
+
+def render(report: ReportInput) -> str:
+    return json.dumps([finding(view) for view in report.findings], indent=2) + "\n"

@@ -1,35 +1,46 @@
-"""``path:line:col: CODE message``, ``[*]`` on findings that a fix can resolve, then a summary."""
+"""``path:line:col: CODE [*] message`` per finding (``path:cell N:line:col`` in a notebook), ``[*]`` on
+findings that a fix can resolve, then a summary. Control characters from the source are escaped."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 from einlint.diagnostics import Diagnostic
+from einlint.reporters import FindingView, Place, ReportInput, printable
 
 
-def render(diagnostics: list[Diagnostic], unsafe_fixes: bool) -> str:
-    lines = []
-    for diagnostic in diagnostics:
-        marker = " [*]" if diagnostic.fix_shown(unsafe_fixes) else ""
-        lines.append(f"{diagnostic.path}:{diagnostic.line}:{diagnostic.col + 1}: {diagnostic.code}{marker} {diagnostic.message}")
+def location(path: str, place: Place) -> str:
+    cell = f"cell {place.cell}:" if place.cell is not None else ""
+    return f"{printable(path)}:{cell}{place.line}:{place.column}"
+
+
+def finding_line(view: FindingView) -> str:
+    marker = " [*]" if view.fix is not None else ""
+    return f"{location(view.path, view.start)}: {view.diagnostic.code}{marker} {printable(view.diagnostic.message)}"
+
+
+def render(report: ReportInput) -> str:
+    lines = [finding_line(view) for view in report.findings]
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def summary(diagnostics: list[Diagnostic], unsafe_fixes: bool, fixed: int = 0, dry_run: bool = False, errors: int = 0) -> str:
-    fixable = sum(1 for d in diagnostics if d.fix_shown(unsafe_fixes))
-    hidden_unsafe = 0 if unsafe_fixes else sum(1 for d in diagnostics if d.fix is not None and d.fix_shown(False) is None)
+def summary(
+    findings: list[FindingView], fixed: int = 0, dry_run: bool = False, errors: int = 0, checked: int = 1
+) -> str:
+    fixable = sum(1 for view in findings if view.fix is not None)
+    hidden_unsafe = sum(1 for view in findings if view.diagnostic.fix is not None and view.fix is None)
     parts = []
     if fixed:
         verb = "Would fix" if dry_run else "Fixed"
         parts.append(f"{verb} {fixed} finding{'s' if fixed != 1 else ''}.")
-    if diagnostics:
-        parts.append(f"Found {len(diagnostics)} finding{'s' if len(diagnostics) != 1 else ''}.")
+    if findings:
+        parts.append(f"Found {len(findings)} finding{'s' if len(findings) != 1 else ''}.")
         if fixable:
             parts.append(f"[*] {fixable} fixable with --fix.")
         if hidden_unsafe:
             parts.append(f"{hidden_unsafe} more fixable with --fix --unsafe-fixes.")
     elif not fixed and not errors:
-        parts.append("All checks passed.")
+        parts.append("All checks passed." if checked else "No files to check.")
     if errors:
         parts.append(f"{errors} file{'s' if errors != 1 else ''} could not be checked (see errors above).")
     return " ".join(parts)
