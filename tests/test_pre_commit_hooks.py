@@ -33,11 +33,12 @@ HOOKS = {hook["id"]: hook for hook in read_hooks((REPOSITORY_ROOT / ".pre-commit
 
 def test_hooks_are_declared() -> None:
     assert set(HOOKS) == {"einlint", "einlint-fix"}
-    assert HOOKS["einlint"]["entry"] == "einlint"
-    assert HOOKS["einlint-fix"]["entry"] == "einlint --fix"
+    # pre-commit names every staged file: --force-exclude makes `exclude` and .gitignore apply to them.
+    assert HOOKS["einlint"]["entry"] == "einlint --force-exclude"
+    assert HOOKS["einlint-fix"]["entry"] == "einlint --force-exclude --fix"
     for hook in HOOKS.values():
         assert hook["language"] == "python"
-        assert hook["types"] == "[python]"
+        assert hook["types_or"] == "[python, jupyter]"
         assert hook["name"]
 
 
@@ -65,3 +66,14 @@ def test_fix_hook_fixes(tmp_path: Path) -> None:
     result = run_hook("einlint-fix", ["model.py"], tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert path.read_text(encoding="utf-8") == 'import torch\nx = torch.einsum("ij->ji", torch.randn(2, 3))\n'
+
+
+def test_fix_hook_leaves_an_excluded_file_alone(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.einlint]\nexclude = ["vendor"]\n', encoding="utf-8")
+    (tmp_path / "vendor").mkdir()
+    vendored = tmp_path / "vendor" / "lib.py"
+    text = 'import torch\nx = torch.einsum("ij->...ji", torch.randn(2, 3))\n'
+    vendored.write_text(text, encoding="utf-8")
+    result = run_hook("einlint-fix", ["vendor/lib.py"], tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert vendored.read_text(encoding="utf-8") == text
