@@ -426,3 +426,25 @@ def test_markup_and_control_characters_are_escaped_in_every_format(project: Path
     assert sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "we%60%7C%5B%5D%3C%3E%1B%5B31m%2C%3A%25x.py"
     (github,) = einlint("--format", "github", NASTY).out.splitlines()
     assert github.startswith("::warning file=we`|[]<>\\x1b[31m%2C%3A%25x.py,line=2,col=23,")
+
+
+# --- documentation ---------------------------------------------------------------------------------
+
+
+def test_every_flag_and_configuration_key_is_documented() -> None:
+    from einlint.cli import build_parser
+    from einlint.config import KNOWN_KEYS
+
+    readme = (REPOSITORY_ROOT / "README.md").read_text(encoding="utf-8")
+    flags = {option for action in build_parser()._actions for option in action.option_strings if option.startswith("--")}
+    missing = sorted(flag for flag in flags - {"--help"} if f"`{flag}" not in readme)
+    assert missing == []
+    assert sorted(key for key in KNOWN_KEYS if f"`{key}`" not in readme) == []
+
+
+def test_verify_extra_brings_numpy_and_matplotlib() -> None:
+    from einlint.config import tomllib
+
+    extras = tomllib.loads((REPOSITORY_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    names = {requirement.split(">")[0].split("=")[0].strip() for requirement in extras["verify"]}
+    assert {"torch", "numpy", "matplotlib"} <= names

@@ -138,7 +138,7 @@ def test_cli_noqa_matches_flake8(noqa_project: Path) -> None:
 
 
 AWKWARD_FILES = {
-    "crlf.py": 'import torch\r\n\r\nx = torch.einsum("ij->iz", torch.randn(2, 3))\r\n'.encode(),
+    "crlf.py": b'import torch\r\n\r\nx = torch.einsum("ij->iz", torch.randn(2, 3))\r\n',
     "tabs.py": b'import torch\n\n\ndef f(a):\n\tif a is not None:\n\t\treturn torch.einsum("ij->iz", a)\n',
     "accents.py": 'import torch\n\nr\u00e9sultat = torch.einsum("ij->iz", torch.randn(2, 3))  # \u00e9t\u00e9\n'.encode(),
     "latin1.py": b'# -*- coding: latin-1 -*-\nimport torch\nd\xe9j\xe0 = torch.einsum("ij->iz", torch.randn(2, 3))\n',
