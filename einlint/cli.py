@@ -123,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
     from einlint.engine.driver import RunOptions, run, run_stdin
 
     options = RunOptions(
-        fix=(args.fix or args.add_noqa) and not args.diff,
+        fix=args.fix and not args.diff,
         diff=args.diff,
         unsafe_fixes=bool(args.unsafe_fixes),
         jobs=args.jobs,
