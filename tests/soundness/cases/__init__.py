@@ -18,6 +18,7 @@ FAMILY_MODULES = (
     "strictness",
     "hoisting",
     "fixpoints",
+    "side_effects",
     "controls",
 )
 

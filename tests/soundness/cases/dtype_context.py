@@ -123,7 +123,44 @@ def run(x, y):
 """, AB),
 ]
 
+# Factories (seeded alike for the original and the fixed run) prove dense float32 operands.
+FACTORIES = """    a = torch.randn(3, 4)
+    b = torch.randn(3, 4)
+"""
+CASES += [
+    make("factory_multiply_sum_autocast_caller", """
+def score(x, y):
+""" + FACTORIES + """    return (a * b).sum(-1)
+
+
+def run(x, y):
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        return score(x, y)
+""", AB, select=("EIN103",)),
+    make("factory_multiply_sum_autocast_inside", """
+def run(x, y):
+""" + FACTORIES + """    with torch.autocast("cpu", dtype=torch.bfloat16):
+        return torch.sum(a * b, dim=1)
+""", AB, select=("EIN103",)),
+    make("factory_outer_sum_autocast_caller", """
+def gram(x, y):
+""" + FACTORIES + """    return (a.unsqueeze(-1) * b.unsqueeze(-2)).sum(0)
+
+
+def run(x, y):
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        return gram(x, y)
+""", AB),
+    make("factory_multiply_sum_no_autocast", """
+def run(x, y):
+""" + FACTORIES + """    return (a * b).sum(-1)
+""", AB, select=("EIN103",), autocast=False),
+]
+
 XFAIL = {
+    "factory_multiply_sum_autocast_caller": "EIN103 (unsafe, slower-rewrite only): under a caller's autocast einsum returns bfloat16 where * and sum gave float32",
+    "factory_multiply_sum_autocast_inside": "EIN103 (unsafe, slower-rewrite only): inside an explicit autocast block einsum returns bfloat16 where * and sum gave float32",
+    "factory_outer_sum_autocast_caller": "EIN111 safe: under a caller's autocast einsum returns bfloat16 where the broadcast product and sum gave float32",
     "set_default_dtype_between_factories": "EIN103: set_default_dtype between two factories gives mixed dtypes; einsum raises where * promotes",
     "set_default_dtype_outer_product": "EIN111: set_default_dtype between two factories gives mixed dtypes; einsum raises where * promotes",
     "half_and_float_outer_sum": "EIN111 unsafe (float-dtypes holds: both floating): half * float promotes, einsum raises",
