@@ -106,6 +106,13 @@ def lint_source(
     started = clock()
     pragma_lines = [source.line_text(n) for n in range(1, len(source.line_starts) + 1)] if "einlint:" in source.text else []
     analysis = FileAnalysis(tree, pragma_lines, settings.assume, rule_set.chain_kinds, source.text)
+    rules = rule_set.rules
+    if not analysis.imports.imports_module("torch"):
+        rules = tuple(rule for rule in rules if not rule.needs_torch_import)
+        if not rules:
+            timings["locate"] += clock() - started
+            result.profile = dict(timings)
+            return result
     aliases = analysis.imports.aliases_of(triggers.names)
     if aliases and not exhaustive:
         # ``from torch import einsum as es``: the alias is a trigger word in this file.
@@ -119,7 +126,7 @@ def lint_source(
         if alias_targets:
             extra = {alias_targets[name] for name in words.names & aliases}
             words = Words(words.names | extra, words.has_matmul, words.has_multiply) if extra else words
-        return any(rule.applies(words) for rule in rule_set.rules)
+        return any(rule.applies(words) for rule in rules)
 
     candidates = find_candidates(tree, lines, wanted)
     timings["locate"] += clock() - started
@@ -133,9 +140,9 @@ def lint_source(
         if extra:
             words = Words(words.names | extra, words.has_matmul, words.has_multiply)
         if exhaustive:
-            applicable = list(rule_set.rules)
+            applicable = list(rules)
         else:
-            applicable = [rule for rule in rule_set.rules if rule.applies(words) and rule.needs_unit(candidate, analysis)]
+            applicable = [rule for rule in rules if rule.applies(words) and rule.needs_unit(candidate, analysis)]
             if not applicable:
                 continue
         started = clock()

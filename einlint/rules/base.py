@@ -60,6 +60,9 @@ class Rule(cst.CSTVisitor):
     name: ClassVar[str]
     triggers: ClassVar[Triggers]
     enabled_by_default: ClassVar[bool] = True
+    # A rule about torch code stays silent in a module that imports no part of torch: what it sees
+    # there (``a @ b.T``, ``x.view(...)``) is numpy or another library's.
+    needs_torch_import: ClassVar[bool] = True
     invalid: ClassVar[tuple[Example, ...]] = ()
     valid: ClassVar[tuple[str, ...]] = ()
 

@@ -24,6 +24,7 @@ class ContractInLoop(Rule):
     (``optimize=``, ``memory_limit=``, ...) read the loop variable: those vary the search on purpose.
     """
 
+    needs_torch_import = False  # opt_einsum contracts numpy arrays as well as tensors
     code = "EIN303"
     name = "contract-in-loop"
     triggers = Triggers(names=frozenset({"contract"}))
