@@ -366,3 +366,18 @@ def test_slower_rewrites_are_never_safe(code: str, rule: str) -> None:
     fix = diagnostics[0].fix
     assert fix is not None and fix.applicability.value == "unsafe"
     assert fix.assumptions == (SLOWER_REWRITE,)
+
+
+@pytest.mark.parametrize(
+    "signature",
+    ["a: torch.BoolTensor, b: torch.BoolTensor", "a: torch.LongTensor, b", 'a: Int[torch.Tensor, "n d"], b', 'a: Bool[torch.Tensor, "n d"], b'],
+)
+def test_a_stated_integer_dtype_withdraws_the_fix_even_when_floats_are_declared(signature: str) -> None:
+    """``assume = ["float-dtypes"]`` speaks for the project at large; an annotation that states an
+    integer or bool dtype is evidence about this operand, and sum would promote it where einsum
+    does not."""
+    settings = Settings(select=CODES, assume=frozenset({"float-dtypes", "tensor-operands", "operand-ranks"}))
+    text = f"import torch\nfrom jaxtyping import Bool, Int\n\n\ndef f({signature}):\n    return (a * b).sum(-1)\n"
+    diagnostics = lint_source(SourceText.from_bytes("case.py", text.encode()), settings, RuleSet.for_settings(settings)).diagnostics
+    assert [d.code for d in diagnostics] == ["EIN103"]
+    assert diagnostics[0].fix is None and "integer or bool dtype" in diagnostics[0].message

@@ -35,6 +35,17 @@ NON_TENSOR_TORCH = frozenset(
 TENSOR_ANNOTATIONS = frozenset({"torch.Tensor", "torch.FloatTensor", "torch.nn.Parameter", "torch.nn.parameter.Parameter"})
 FLOAT_ANNOTATIONS = frozenset({"torch.FloatTensor"})
 _JAXTYPING_FLOAT = frozenset({"Float", "Float32", "Float64", "BFloat16", "Float16"})
+INTEGRAL_ANNOTATIONS = frozenset(
+    f"torch.{kind}Tensor" for kind in ("Bool", "Long", "Int", "Short", "Byte", "Char")
+)
+_JAXTYPING_INTEGRAL = frozenset(
+    {"Bool", "Int", "Integer", "UInt", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64"}
+)
+INTEGRAL_DTYPES = frozenset(
+    f"torch.{name}"
+    for name in ("bool", "int", "long", "short", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+)
+INTEGRAL_RESULT_METHODS = frozenset({"long", "int", "short", "bool", "byte", "char"})
 # The dtype of what randn and friends return without ``dtype=``: torch.get_default_dtype() at run time.
 DEFAULT_FLOAT = "default"
 FLOAT_DTYPES = {
@@ -67,6 +78,9 @@ class OperandEvidence:
     # tensor-like class that implements those (gpytorch's LinearOperator, a __torch_function__
     # wrapper). Not proof of a torch.Tensor: such classes support ``@`` but not always ``einsum``.
     tensor_methods: bool = False
+    # The code states an integer or bool dtype (``torch.LongTensor``, jaxtyping ``Bool[...]``,
+    # ``.long()``, ``dtype=torch.int32``): evidence against any rewrite that needs floating values.
+    integral: bool = False
 
 
 UNKNOWN = OperandEvidence()
@@ -131,9 +145,10 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
         shape = _factory_shape(node, qualified)
         dtype = _factory_dtype(node, qualified, imports)
         is_float = qualified in FLOAT_FACTORIES or dtype is not None
+        integral = _states_integral_dtype(node, imports)
         if shape is not None:
-            return OperandEvidence(True, len(shape), shape, is_float, dtype=dtype)
-        return OperandEvidence(True, is_float=is_float, dtype=dtype)
+            return OperandEvidence(True, len(shape), shape, is_float, dtype=dtype, integral=integral)
+        return OperandEvidence(True, is_float=is_float, dtype=dtype, integral=integral)
     if qualified in VECTOR_FACTORIES:
         # arange/linspace/logspace always return a 1-D tensor.
         return OperandEvidence(True, rank=1, is_float=qualified != "torch.arange")
@@ -178,6 +193,8 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
             dtype=inner.dtype,
             tensor_methods=True,
         )
+    if method in INTEGRAL_RESULT_METHODS and not node.args and not node.keywords:
+        return OperandEvidence(is_tensor=inner.is_tensor, rank=inner.rank, tensor_methods=True, integral=True)
     if method in RANK_PRESERVING_METHODS:
         keeps_dtype = method not in ("to", "type_as") and method not in METHOD_DTYPES
         # A tensor argument of an elementwise method broadcasts and promotes; a literal number does not.
@@ -197,6 +214,7 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
             rank=inner.rank if keeps_shape else None,
             is_float=is_float or (inner.is_float and keeps_dtype),
             dtype=dtype,
+            integral=inner.integral and keeps_dtype and not is_float and method not in BROADCASTING_METHODS,
         )
     if inner.is_tensor and method in TENSOR_TO_TENSOR_METHODS:
         return OperandEvidence(is_tensor=True, tensor_methods=True)
@@ -218,6 +236,7 @@ def _product_evidence(left: ast.expr, right: ast.expr, imports: ImportTable, res
         is_tensor=first.is_tensor and second.is_tensor,
         rank=rank,
         tensor_methods=first.tensor_methods or second.tensor_methods,
+        integral=first.integral or second.integral,
     )
 
 
@@ -267,6 +286,10 @@ def _literal_int(node: ast.expr) -> int | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
         return node.value
     return None
+
+
+def _states_integral_dtype(call: ast.Call, imports: ImportTable) -> bool:
+    return any(keyword.arg == "dtype" and qualified_name(keyword.value, imports) in INTEGRAL_DTYPES for keyword in call.keywords)
 
 
 def _factory_dtype(call: ast.Call, qualified: str, imports: ImportTable) -> str | None:
@@ -605,6 +628,8 @@ def _annotation_evidence(annotation: ast.expr | None, imports: ImportTable) -> O
     qualified = qualified_name(annotation, imports)
     if qualified in TENSOR_ANNOTATIONS:
         return OperandEvidence(is_tensor=True, is_float=qualified in FLOAT_ANNOTATIONS)
+    if qualified in INTEGRAL_ANNOTATIONS:
+        return OperandEvidence(is_tensor=True, integral=True)
     if qualified is not None and qualified.split(".", 1)[0] in NON_TENSOR_MODULES:
         return OperandEvidence(not_tensor=ARRAY)  # np.ndarray
     # jaxtyping: Float[Tensor, "b n d"]
@@ -623,6 +648,7 @@ def _annotation_evidence(annotation: ast.expr | None, imports: ImportTable) -> O
                     rank=len(dims) if fixed else None,
                     is_float=short_kind in _JAXTYPING_FLOAT,
                     dtype=_ANNOTATION_DTYPES.get(short_kind),
+                    integral=short_kind in _JAXTYPING_INTEGRAL,
                 )
             if array is not None and array.split(".", 1)[0] in NON_TENSOR_MODULES and qualified_kind.startswith("jaxtyping."):
                 return OperandEvidence(not_tensor=ARRAY)

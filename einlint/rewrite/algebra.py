@@ -71,6 +71,7 @@ class Leaf:
     dtype: str | None = None  # a floating dtype the code states, when it does
     attribute_like: bool = False  # read from an attribute (a parameter or buffer), directly or not
     written: str = ""  # the operand as the code writes it, when short enough to quote in a message
+    integral: bool = False  # the code states an integer or bool dtype for it
 
     @property
     def shown(self) -> str:

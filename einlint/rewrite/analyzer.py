@@ -246,9 +246,11 @@ class _Reader:
         )
         written = " ".join(self.context.unit.written(node).split())
         written = written if len(written) <= MAX_WRITTEN else ""
-        return algebra.new_leaf(
+        value = algebra.new_leaf(
             self.chain, node, hint, rank, evidence.is_tensor, evidence.is_float, evidence.dtype, attribute_like, written
         )
+        self.chain.leaves[-1].integral = evidence.integral
+        return value
 
 
 # Longest operand quoted as written in a message; longer ones go by their name hint.

@@ -198,8 +198,13 @@ def _dtype_obligation(chain: Chain, floats_declared: bool) -> str | None:
     if not chain.sums:
         return None
     leaves = chain.leaves
+    integral = [leaf for leaf in leaves if leaf.integral]
+    if integral:
+        return f"{integral[0].shown} has an integer or bool dtype (sum promotes it to int64, einsum does not)"
     if not any(leaf.is_float for leaf in leaves):
         if not floats_declared:
+            # An unsafe fix here would not fail loudly when wrong: with int32 or bool operands einsum
+            # keeps their dtype where sum gave int64.
             return "the operands' dtype is not known to be floating (sum promotes integers, einsum does not)"
         chain.assume("float-dtypes", "the operands have a floating dtype")
         return None

@@ -20,12 +20,16 @@ class MultiplySum(ChainRule):
 
     Fix safety: ``sum`` promotes integer and bool products to int64 while einsum keeps the operand
     dtype, so with integer operands the rewrite would silently change the result's dtype. The fix is
-    therefore offered only when an operand is known to be floating point (``torch.randn``, ``.float()``,
-    a ``FloatTensor``/jaxtyping ``Float`` annotation) or when the project declares
-    ``assume = ["float-dtypes"]``. The operands must also share one dtype: ``*`` promotes float32
-    times float64 where einsum raises. The fix is safe when the code states the same dtype for both
-    (two ``torch.randn`` calls without ``dtype=``, two ``.double()``), unsafe (``float-dtypes``) when it
-    does not say, and not offered when it states two different ones. ``keepdim=True``, ``dtype=``,
+    not offered when the code states an integer or bool dtype for an operand (``torch.LongTensor``,
+    ``torch.BoolTensor``, jaxtyping ``Int``/``Bool``, ``.long()``, ``dtype=torch.int32``), even
+    where the project declares ``float-dtypes``. Otherwise it needs an operand known to be floating
+    point (``torch.randn``, ``.float()``, a ``FloatTensor``/jaxtyping ``Float`` annotation) or the
+    project's ``assume = ["float-dtypes"]``: an unsafe fix that assumed floats would not fail loudly
+    when wrong (einsum keeps an int32 dtype where sum gives int64). The operands must also share one
+    dtype: ``*`` promotes float32 times float64 where einsum raises. The fix is safe when the code
+    states the same dtype for both (two ``torch.randn`` calls without ``dtype=``, two
+    ``.double()``), unsafe (``float-dtypes``) when it does not say, and not offered when it states
+    two different ones (``.float()`` on one factor, ``.half()`` on the other). ``keepdim=True``, ``dtype=``,
     ``out=``, a full ``sum()`` and a 0-D factor are never rewritten. Because the rewrite is measured
     slower, every fix also carries ``slower-rewrite``, which no ``assume`` entry waives: a plain
     ``--fix`` never applies it, ``--fix --unsafe-fixes`` does.
