@@ -34,7 +34,10 @@ KNOWN_ASSUMPTIONS = (
     "matching-ranks",
     "float-dtypes",
     "contiguous-result",
+    "result-layout",
     "fixed-shapes-in-loops",
+    "no-autocast",
+    "matching-sizes",
 )
 LIST_KEYS = ("select", "extend-select", "ignore", "extend-ignore", "exclude", "extend-exclude", "assume")
 BOOL_KEYS = ("unsafe-fixes", "respect-gitignore", "force-exclude")

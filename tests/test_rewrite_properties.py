@@ -78,14 +78,17 @@ class Program:
     chain: str  # the expression
     tree: tuple  # the same expression, for the shape model
     text: str = field(compare=False)
+    # Sizes written as literals into the factory calls (one tuple per operand), or None where the
+    # factories take their sizes from parameters.
+    literal_shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None
 
     def __repr__(self) -> str:  # hypothesis prints this for a failing example
         return f"Program:\n{self.text}"
 
 
-def _source_text(operands: tuple[Operand, Operand], chain: str) -> str:
+def _source_text(operands: tuple[Operand, Operand], chain: str, literal_shapes=None) -> str:
     parameters, body = [], []
-    for operand in operands:
+    for index, operand in enumerate(operands):
         if operand.source == "param":
             parameters.append(operand.name)
         elif operand.source == "annotated":
@@ -94,8 +97,11 @@ def _source_text(operands: tuple[Operand, Operand], chain: str) -> str:
         elif operand.source == "float-param":
             parameters.append(f"{operand.name}: torch.FloatTensor")
         else:
-            parameters += operand.size_names()
-            sizes = ", ".join(operand.size_names())
+            if literal_shapes is None:
+                parameters += operand.size_names()
+                sizes = ", ".join(operand.size_names())
+            else:
+                sizes = ", ".join(map(str, literal_shapes[index]))
             sizes = f"({sizes},)" if operand.rank == 1 else sizes
             dtype = {"randn": "", "randn64": ", dtype=torch.float64", "int": ", dtype=torch.int32"}[operand.source]
             factory = "zeros" if operand.source == "int" else "randn"
@@ -153,9 +159,10 @@ def _insert_unit(draw, code: str, tree: tuple, rank: int) -> tuple[str, tuple, i
     return f"{code}[{spelled}]", ("index", tree, tuple(items)), rank + 1
 
 
-def _operand(draw, index: int) -> tuple[Operand, str, tuple]:
+def _operand(draw, index: int, source: str | None = None) -> tuple[Operand, str, tuple]:
     names = list(SOURCE_WEIGHTS)
-    source = draw(st.sampled_from([name for name in names for _ in range(SOURCE_WEIGHTS[name])]))
+    if source is None:
+        source = draw(st.sampled_from([name for name in names for _ in range(SOURCE_WEIGHTS[name])]))
     operand = Operand(index, source, draw(st.integers(1, 4)))
     return operand, operand.name, ("leaf", index)
 
@@ -172,7 +179,12 @@ def _matmul_rank(first: int, second: int) -> int:
 
 @st.composite
 def programs(draw) -> Program:
-    (first, first_code, first_tree), (second, second_code, second_tree) = _operand(draw, 0), _operand(draw, 1)
+    # .contiguous() around the result hides its layout, which einsum may choose differently: with
+    # float64 factories (never autocast) a product-then-sum is then safe to rewrite. A matrix product
+    # is not, with sizes from parameters: einsum broadcasts a size-1 contracted dimension.
+    contiguous = draw(st.booleans())
+    source = "randn64" if contiguous else None
+    (first, first_code, first_tree), (second, second_code, second_tree) = _operand(draw, 0, source), _operand(draw, 1, source)
     left = (first_code, first_tree, first.rank)
     right = (second_code, second_tree, second.rank)
     product = draw(st.sampled_from(["matmul", "matmul", "multiply"]))
@@ -239,8 +251,29 @@ def programs(draw) -> Program:
         grouped = code
     if draw(st.integers(0, 9)) == 0:
         code, tree = f"{grouped}.view(-1)", ("view", tree)
+    if contiguous:
+        code = f"({code}).contiguous()"
     operands = (first, second)
-    return Program(operands, code, tree, _source_text(operands, code))
+    literal_shapes = None
+    if contiguous and draw(st.booleans()):
+        # Literal sizes that the chain accepts, all different and none 1: the code itself then proves
+        # that matched dimensions have equal sizes, so a matmul chain can be safe too.
+        literal_shapes = _consistent_shapes((first.rank, second.rank), tree)
+    text = _source_text(operands, code, literal_shapes)
+    return Program(operands, code, tree, text, literal_shapes)
+
+
+def _consistent_shapes(ranks: tuple[int, int], tree: tuple) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    model = Shapes()
+    leaves = [[model.new() for _ in range(rank)] for rank in ranks]
+    try:
+        model.evaluate(tree, leaves)
+    except Invalid:
+        return None
+    classes = sorted({model.find(symbol) for leaf in leaves for symbol in leaf} - {Shapes.ONE})
+    sizes = {symbol: 2 + position for position, symbol in enumerate(classes)}
+    first, second = (tuple(sizes.get(model.find(symbol), 1) for symbol in leaf) for leaf in leaves)
+    return first, second
 
 
 # --- a model of torch's shape rules --------------------------------------------------------------
@@ -470,7 +503,7 @@ def run(text: str, program: Program, trial: Trial):
             tensor = torch.randn(shape, dtype=dtype, generator=generator).requires_grad_(True)
             arguments[operand.name] = tensor
             inputs.append(tensor)
-        else:
+        elif program.literal_shapes is None:
             arguments.update(zip(operand.size_names(), shape))
     try:
         with warnings.catch_warnings():
@@ -554,8 +587,8 @@ def test_random_chains_are_rewritten_soundly() -> None:
 
     check()
     # The generator must reach every tier and the runs must compare something (typical counts are
-    # three to four times these).
-    assert stats["with a safe fix"] >= 20, stats
+    # two to four times these).
+    assert stats["with a safe fix"] >= 8, stats
     assert stats["with an unsafe fix"] >= 20, stats
     assert stats["reported, no fix"] >= 3, stats
     assert stats["safe fix compared"] >= 30, stats

@@ -52,7 +52,7 @@ CASES = {
         b = torch.randn(3, 4, dtype=torch.float64)
         y = (a * b).sum(-1)
         """,
-        "safe",
+        "unsafe",
     ),
     "softmax to another dtype": (
         """
@@ -80,7 +80,7 @@ CASES = {
         w = torch.randn(6, 4)
         v = e.mul(m) @ w.T
         """,
-        "safe",
+        "unsafe",
     ),
     "elementwise method with a number": (
         """
@@ -88,7 +88,7 @@ CASES = {
         w = torch.randn(6, 4)
         v = e.mul(0.5) @ w.T
         """,
-        "safe",
+        "unsafe",
     ),
     # Before: safe; numpy arrays have flatten() too, and einsum raises on them.
     "flatten is not tensor-only": (
@@ -97,7 +97,7 @@ CASES = {
         w = torch.randn(6, 4)
         v = c.flatten().float() @ w.T
         """,
-        "safe",
+        "unsafe",
     ),
     "flatten of an unknown value": (
         """
@@ -132,7 +132,7 @@ CASES = {
         h = torch.randn(3, 6, 4)
         r = torch.matmul(g, h.transpose(-1, -2)).reshape(2, -1)
         """,
-        "safe",
+        "unsafe",
     ),
     # Before: unsafe ("a is a torch tensor") on values known to be something else.
     "numpy array": ("a = np.ones((3, 3))\nr = a @ a.T", "no finding"),
@@ -219,7 +219,7 @@ CASES = {
             import torch as th
             return q.bmm(k.transpose(1, 2))
         """,
-        "safe",
+        "unsafe",
     ),
     # Before: an unsafe fix; the name is bound twice, so its facts were not trusted, but the assignment
     # that reaches the use divides a numpy array.
@@ -242,7 +242,7 @@ CASES = {
                 return x @ w.T
             return None
         """,
-        "safe",
+        "unsafe",
     ),
     "rebound name, two assignments may reach": (
         """
@@ -273,7 +273,7 @@ CASES = {
             q = torch.randn((n, 4), dtype=dtype)
             return (q * q).sum(dim=1)
         """,
-        "safe",
+        "unsafe",
     ),
     "two floating tensors of unknown dtypes": (
         """
@@ -314,8 +314,59 @@ CASES = {
         "unsafe",
     ),
     # Before: the fix produced code that does not parse (the f-string's own quote inside it).
-    "f-string": ("x = torch.randn(2, 3)\nw = torch.randn(4, 3)\nprint(f'{x @ w.T}')", "safe"),
+    "f-string": ("x = torch.randn(2, 3)\nw = torch.randn(4, 3)\nprint(f'{x @ w.T}')", "unsafe"),
     "f-strings with both quotes": ("x = torch.randn(2, 3)\nw = torch.randn(4, 3)\nprint(f\"{f'{x @ w.T}'}\")", "no fix"),
+    # Before: safe whenever the tensors and ranks were known. mm/bmm/matmul raise when the contracted
+    # sizes differ; einsum broadcasts a size-1 one and returns a value.
+    "contracted sizes proven different": (
+        """
+        a = torch.randn(3, 4)
+        b = torch.randn(5, 1)
+        y = (a @ b.T).contiguous()
+        """,
+        "no fix",
+    ),
+    "contracted sizes proven equal, layout hidden": (
+        """
+        a = torch.randn(3, 4)
+        b = torch.randn(5, 4)
+        y = (a @ b.T).contiguous()
+        """,
+        "safe",
+    ),
+    "one tensor against itself, layout hidden": (
+        """
+        def gram(n):
+            a = torch.randn(n, 4)
+            return (a.T @ a).contiguous()
+        """,
+        "safe",
+    ),
+    # Before: safe. An annotation is no proof of a dense tensor (sparse tensors, subclasses).
+    "annotated operands": (
+        """
+        def f(a: torch.Tensor, b: torch.Tensor):
+            return (torch.mm(a, b.T) @ torch.eye(3)).sum()
+        """,
+        "unsafe",
+    ),
+    # Before: safe. Under torch.autocast einsum computes in bfloat16, the product and sum in float32.
+    "product then sum of float32 tensors": (
+        """
+        q = torch.randn(3, 4)
+        k = torch.randn(3, 4)
+        y = (q * k).sum(-1)
+        """,
+        "unsafe",
+    ),
+    "product then sum of float64 tensors, layout hidden": (
+        """
+        q = torch.randn(3, 4, dtype=torch.float64)
+        k = torch.randn(3, 4, dtype=torch.float64)
+        y = (q * k).sum(-1).contiguous()
+        """,
+        "safe",
+    ),
 }
 
 
@@ -352,8 +403,13 @@ def test_broadcasting_method_result_gets_an_ellipsis() -> None:
 @pytest.mark.parametrize(
     ("code", "rule"),
     [
-        ("x = torch.randn(4, 10, 8)\nw = torch.randn(16, 8)\ny = x @ w.T", "EIN104"),
-        ("a = torch.randn(4, 5)\nb = torch.randn(4, 5)\ny = (a * b).sum(-1)", "EIN103"),
+        # .contiguous() hides the result's layout and float64 is never autocast: only the slowdown is left.
+        ("x = torch.randn(4, 10, 8)\nw = torch.randn(16, 8)\ny = (x @ w.T).contiguous()", "EIN104"),
+        (
+            "a = torch.randn(4, 5, dtype=torch.float64)\nb = torch.randn(4, 5, dtype=torch.float64)\n"
+            "y = (a * b).sum(-1).contiguous()",
+            "EIN103",
+        ),
     ],
 )
 def test_slower_rewrites_are_never_safe(code: str, rule: str) -> None:

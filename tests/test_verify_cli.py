@@ -25,8 +25,10 @@ def attention(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return torch.matmul(q.transpose(-2, -3), k)
 
 
-def scores(a: torch.Tensor, b: torch.Tensor):
-    return torch.bmm(a.transpose(0, 1), b)
+def scores():
+    a = torch.randn(3, 2, 4)
+    b = torch.randn(2, 4, 5)
+    return torch.bmm(a.transpose(0, 1), b).contiguous()
 """
 WRONG_SAMPLE = SAMPLE + '\n\ndef flip(x):\n    return torch.einsum("ab->ba", x)\n'
 
@@ -69,7 +71,7 @@ def test_verify_prints_a_table_and_exits_0_when_every_fix_is_equivalent(sample: 
     run = einlint("--verify", "--device", "cpu", "sample.py")
     assert run.exit_code == 0, run.err
     assert "einlint --verify" in run.out
-    for expected in ("sample.py:5:12", "sample.py:9:12", "EIN101", "equivalent", "unsafe", "cpu", "tiny"):
+    for expected in ("sample.py:5:12", "sample.py:11:12", "EIN101", "equivalent", "unsafe", "cpu", "tiny"):
         assert expected in run.out
     assert "Verified 2 fixes on cpu" in run.out and "2 equivalent" in run.out
 
@@ -88,9 +90,9 @@ def test_verify_json_gives_the_same_data(sample: Path, einlint) -> None:
     assert run.exit_code == 0, run.err
     document = json.loads(run.out)
     fixes = document["fixes"]
-    assert [(fix["line"], fix["code"], fix["verdict"]) for fix in fixes] == [(5, "EIN101", "equivalent"), (9, "EIN101", "equivalent")]
+    assert [(fix["line"], fix["code"], fix["verdict"]) for fix in fixes] == [(5, "EIN101", "equivalent"), (11, "EIN101", "equivalent")]
     first = fixes[0]
-    assert first["applicability"] == "unsafe" and first["assumptions"] == ["operand-ranks"]
+    assert first["applicability"] == "unsafe" and "operand-ranks" in first["assumptions"]
     assert first["rewritten"] == "torch.einsum('...qbd,...bdk->...bqk', q, k)"
     assert first["max_error"] is not None and first["contiguous"] == {"original": True, "rewritten": True}
     assert [timing["case"] for timing in first["timings"]] == ["tiny"]

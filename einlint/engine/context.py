@@ -14,7 +14,8 @@ from einlint.evidence.imports import ImportTable
 from einlint.evidence.temporaries import foldable_definition
 from einlint.evidence.layout import Layout, LayoutTracer
 from einlint.evidence.reaching import reaching_evidence, reaching_non_tensor
-from einlint.evidence.operands import UNKNOWN, FunctionFacts, OperandEvidence, dotted_name, expression_evidence
+from einlint.evidence.operands import UNKNOWN, FunctionFacts, OperandEvidence, block_bindings, dotted_name, expression_evidence
+from einlint.evidence.scopes import names_bound_other_than_by_import, outer_functions
 
 if TYPE_CHECKING:
     from einlint.engine.candidates import Candidate
@@ -42,15 +43,38 @@ class FileAnalysis:
         self.imports = ImportTable.from_module(tree)
         self.declared_assumptions = declared_assumptions
         self._scope_facts: dict[int, FunctionFacts] = {}
+        self._scope_imports: dict[int, ImportTable] = {}
+        self._outer_functions: dict[int, tuple[ast.AST, ...]] | None = None
         # Per-file results rules share (e.g. whether a function generates code), keyed by the rule.
         self.memo: dict = {}
 
     def facts_for(self, scope: ast.AST) -> FunctionFacts:
         facts = self._scope_facts.get(id(scope))
         if facts is None:
-            facts = FunctionFacts(scope, self.imports, self.lines, self.has_walrus, self.has_pragmas)
+            facts = FunctionFacts(scope, self.imports_in(scope), self.lines, self.has_walrus, self.has_pragmas)
             self._scope_facts[id(scope)] = facts
         return facts
+
+    def imports_in(self, scope: ast.AST) -> ImportTable:
+        """The import table as code in ``scope`` sees it: without the names that the function or any
+        function around it binds itself (a parameter ``mm=mm``, a local ``matmul = ...``)."""
+        table = self._scope_imports.get(id(scope))
+        if table is None:
+            if self._outer_functions is None:
+                self._outer_functions = outer_functions(self.tree)
+            shadowing: frozenset[str] = frozenset()
+            for function in (*self._outer_functions.get(id(scope), ()), scope):
+                if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                    shadowing |= names_bound_other_than_by_import(function, self.has_walrus)
+            table = self.imports.without(shadowing)
+            self._scope_imports[id(scope)] = table
+        return table
+
+    def outer_functions(self, scope: ast.AST) -> tuple[ast.AST, ...]:
+        """The functions around ``scope``, outermost first."""
+        if self._outer_functions is None:
+            self._outer_functions = outer_functions(self.tree)
+        return self._outer_functions.get(id(scope), ())
 
 
 class RuleContext:
@@ -63,21 +87,64 @@ class RuleContext:
     # --- names -------------------------------------------------------------------------------
     def qualified_name(self, node: cst.CSTNode) -> str | None:
         """``torch.einsum`` for ``t.einsum`` / ``einsum`` / ``torch.functional.einsum`` when they refer to
-        torch's; None for a local name that shadows an import, or anything not imported."""
+        torch's; None for a name this scope (or a function around it, or a comprehension or lambda in
+        the unit) binds itself, or anything not imported."""
         dotted = _dotted(node)
         if dotted is None:
             return None
-        root = dotted.split(".", 1)[0]
-        if self._locally_bound(root):
-            return None
-        return self.analysis.imports.qualify(dotted)
+        return self.imports.qualify(dotted)
 
-    def _locally_bound(self, name: str) -> bool:
-        scope = self.enclosing_function()
-        if scope is None:
+    @property
+    def imports(self) -> ImportTable:
+        """The file's import table as this unit sees it (see FileAnalysis.imports_in)."""
+        memo = self.unit.memo
+        if "imports" not in memo:
+            scope = self.enclosing_function() or self.analysis.tree
+            table = self.analysis.imports_in(scope).without(self._names_bound_inside_unit())
+            if scope is self.analysis.tree:
+                table = table.without(self._class_body_names())
+            memo["imports"] = table
+        return memo["imports"]
+
+    def _class_body_names(self) -> frozenset[str]:
+        """Names bound in the bodies of the classes around a unit that is in no function: code in a
+        class body reads them before the module's."""
+        names: set[str] = set()
+        for node in self.unit.candidate.ancestors:
+            if isinstance(node, ast.ClassDef):
+                names.update(name for statement, name in block_bindings(node.body) if not isinstance(statement, (ast.Import, ast.ImportFrom)))
+        return frozenset(names)
+
+    def provably_imported(self, alias: str, referenced_by: cst.CSTNode | None = None) -> bool:
+        """Is ``alias`` certain to hold what the import table says when this unit runs, so that a fix
+        may write a new reference to it? An import at the module's top level (before a unit at module
+        level), or one in this function that runs before the unit. A name that ``referenced_by`` (the
+        code a fix replaces) already reads is as good: if it is unbound, both versions raise."""
+        if alias not in self.imports.aliases:
             return False
-        entry = self.analysis.facts_for(scope).names.get(name)
-        return entry is not None and any(not isinstance(b, (ast.Import, ast.ImportFrom)) for b in entry.bindings)
+        if referenced_by is not None:
+            expression = self.as_ast(referenced_by)
+            if expression is not None and any(
+                isinstance(node, ast.Name) and node.id == alias for node in ast.walk(expression)
+            ):
+                return True
+        function = self.enclosing_function()
+        scopes = (*self.analysis.outer_functions(function), function) if function is not None else ()
+        for scope in reversed(scopes):
+            facts = self.analysis.facts_for(scope)
+            entry = facts.names.get(alias)
+            if entry is None or not entry.bindings:
+                continue
+            if scope is not function:
+                return False  # a closure over an outer function's import: when it ran is not known
+            candidate = self.unit.candidate
+            statement = candidate.node if candidate.is_statement else candidate.ancestors[-1]
+            chain = facts.use_chain(candidate.ancestors if candidate.is_statement else candidate.ancestors[:-1], statement)
+            return any(facts.dominates(binding, chain) for binding in entry.bindings)
+        line = self.analysis.imports.unconditional.get(alias)
+        if line is None:
+            return False
+        return function is not None or line < getattr(self.unit.candidate.node, "lineno", 0)
 
     def enclosing_function(self) -> ast.AST | None:
         return enclosing_function(self.unit.candidate)
@@ -99,7 +166,7 @@ class RuleContext:
         expression = self.as_ast(node)
         if expression is None:
             return UNKNOWN
-        return expression_evidence(expression, self.analysis.imports, self.name_evidence)
+        return expression_evidence(expression, self.imports, self.name_evidence)
 
     def name_evidence(self, name: str) -> OperandEvidence:
         """What is known about local ``name`` where this unit uses it."""
@@ -117,12 +184,12 @@ class RuleContext:
         if not located:
             # inside a class body, which the scope's facts do not walk: no assignment is known to reach
             return facts.evidence_at(name, chain)
-        evidence = reaching_evidence(facts, self.analysis.imports, name, tuple(chain))
+        evidence = reaching_evidence(facts, facts.imports, name, tuple(chain))
         if evidence.not_tensor is None:
             # A rebound name (``a = np.array(r)``; ``a = a / n``) has no facts of its own, but the
             # assignment that reaches this use may still show it is not a tensor. Only that is taken
             # from it: it can only stop a fix, never enable one.
-            kind = reaching_non_tensor(facts, self.analysis.imports, name, tuple(chain))
+            kind = reaching_non_tensor(facts, facts.imports, name, tuple(chain))
             if kind is not None:
                 evidence = replace(evidence, not_tensor=kind)
         return evidence
@@ -147,22 +214,24 @@ class RuleContext:
                 memo[key] = None
         return memo[key]
 
-    def einsum_reference(self) -> str | None:
+    def einsum_reference(self, replaced: cst.CSTNode | None = None) -> str | None:
         """How this file can spell torch.einsum without a new import: its own alias of einsum, else
-        ``<torch alias>.einsum``; None when neither is available (or is shadowed here)."""
-        aliases = self.analysis.imports.aliases
+        ``<torch alias>.einsum``; None when neither is provably bound to torch's where this unit runs
+        (see provably_imported; ``replaced`` is the code the fix replaces)."""
+        aliases = self.imports.aliases
         for alias, target in aliases.items():
-            if target in ("torch.einsum", "torch.functional.einsum") and not self._locally_bound(alias):
+            if target in ("torch.einsum", "torch.functional.einsum") and self.provably_imported(alias, replaced):
                 return alias
         for alias, target in aliases.items():
-            if target == "torch" and not self._locally_bound(alias):
+            if target == "torch" and self.provably_imported(alias, replaced):
                 return f"{alias}.einsum"
         return None
 
-    def module_alias(self, module: str) -> str | None:
-        """The local name this file imported ``module`` as (``import torch as t`` -> ``t``)."""
-        for alias, target in self.analysis.imports.aliases.items():
-            if target == module and not self._locally_bound(alias):
+    def module_alias(self, module: str, replaced: cst.CSTNode | None = None) -> str | None:
+        """The local name this file imported ``module`` as (``import torch as t`` -> ``t``), when it is
+        provably bound to that module where this unit runs."""
+        for alias, target in self.imports.aliases.items():
+            if target == module and self.provably_imported(alias, replaced):
                 return alias
         return None
 
@@ -297,18 +366,13 @@ def layout_tracer(analysis: FileAnalysis, candidate: Candidate, shadowed: frozen
         chain = tuple(facts.use_chain(candidate.ancestors, candidate.node))
     else:
         chain = tuple(facts.use_chain(candidate.ancestors[:-1], candidate.ancestors[-1]))
-    imports = analysis.imports
+    imports = analysis.imports_in(scope).without(shadowed)
     if id(candidate.node if candidate.is_statement else candidate.ancestors[-1]) not in facts.location:
         chain = ()  # inside a class body: no assignment is known to reach (reaching_assignment says None)
 
     def qualify(node: ast.expr) -> str | None:
         dotted = dotted_name(node)
-        if dotted is None:
-            return None
-        entry = facts.names.get(dotted.split(".", 1)[0])
-        if entry is not None and any(not isinstance(b, (ast.Import, ast.ImportFrom)) for b in entry.bindings):
-            return None  # a local name shadows the import
-        return imports.qualify(dotted)
+        return imports.qualify(dotted) if dotted is not None else None
 
     def evidence_at(name: str, at: tuple[tuple[int, int], ...]) -> OperandEvidence:
         if not at or (at == chain and name in shadowed):

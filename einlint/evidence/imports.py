@@ -1,4 +1,7 @@
-"""Resolve local names to the qualified names they were imported as (``t.einsum`` -> ``torch.einsum``)."""
+"""Resolve local names to the qualified names they were imported as (``t.einsum`` -> ``torch.einsum``),
+and only where the import table can be trusted: a name the module also binds another way (``def
+matmul``, ``matmul = ...``, ``del``, a ``global`` statement, a later star import) or imports only under
+``if TYPE_CHECKING:`` is not resolved at all."""
 
 from __future__ import annotations
 
@@ -19,22 +22,27 @@ class ImportTable:
     imports inside functions are common in model code and are honoured too)."""
 
     aliases: dict[str, str] = field(default_factory=dict)
+    # Aliases bound by an import that runs whenever the module is imported: a top-level statement of
+    # the module, not inside ``if``/``try``/``with``/a loop. Alias -> the line of the first such import.
+    unconditional: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_module(cls, tree: ast.Module) -> ImportTable:
         table = cls()
+        conflicting: set[str] = set()
         for node in _import_statements(tree.body):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.asname:
-                        table.aliases[alias.asname] = alias.name
-                    else:
-                        top = alias.name.split(".")[0]
-                        table.aliases[top] = top
-            elif node.level == 0 and node.module:
-                for alias in node.names:
-                    if alias.name != "*":
-                        table.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+            for alias, target in _bound_aliases(node):
+                known = table.aliases.setdefault(alias, target)
+                if known != target:
+                    conflicting.add(alias)
+        rebound = _names_rebound_at_module_level(tree) | _global_names(tree) | conflicting
+        for alias in rebound:
+            table.aliases.pop(alias, None)
+        for statement in tree.body:
+            if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                for alias, _ in _bound_aliases(statement):
+                    if alias in table.aliases:
+                        table.unconditional.setdefault(alias, statement.lineno)
         return table
 
     def qualify(self, dotted: str) -> str | None:
@@ -45,6 +53,16 @@ class ImportTable:
             return None
         name = f"{target}.{rest}" if rest else target
         return CANONICAL_NAMES.get(name, name)
+
+    def without(self, names: frozenset[str]) -> ImportTable:
+        """This table as seen from a scope that binds ``names`` itself (a parameter, a local)."""
+        hidden = names & self.aliases.keys()
+        if not hidden:
+            return self
+        return ImportTable(
+            {alias: target for alias, target in self.aliases.items() if alias not in hidden},
+            {alias: line for alias, line in self.unconditional.items() if alias not in hidden},
+        )
 
     def aliases_of(self, leaf_names: frozenset[str]) -> frozenset[str]:
         """Local names bound to an imported object whose own name is in ``leaf_names`` under another
@@ -58,13 +76,40 @@ class ImportTable:
         return any(target == module or target.startswith(module + ".") for target in self.aliases.values())
 
 
+def _bound_aliases(node: ast.Import | ast.ImportFrom) -> list[tuple[str, str]]:
+    """(local name, qualified target) for each name an import statement binds."""
+    bound = []
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                bound.append((alias.asname, alias.name))
+            else:
+                top = alias.name.split(".")[0]
+                bound.append((top, top))  # ``import torch.nn.functional`` binds ``torch``
+    elif node.level == 0 and node.module:
+        for alias in node.names:
+            if alias.name != "*":
+                bound.append((alias.asname or alias.name, f"{node.module}.{alias.name}"))
+    return bound
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
 def _import_statements(body: list[ast.stmt]):
-    """Import statements anywhere in the statement tree; expressions are never entered (cheap)."""
+    """Import statements anywhere in the statement tree that run at all (not the body of ``if
+    TYPE_CHECKING:``); expressions are never entered (cheap)."""
     stack = list(body)
     while stack:
         node = stack.pop()
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             yield node
+            continue
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            stack.extend(node.orelse)
             continue
         for name in ("body", "orelse", "finalbody"):
             stack.extend(getattr(node, name, ()))
@@ -72,3 +117,98 @@ def _import_statements(body: list[ast.stmt]):
             stack.extend(handler.body)
         for case in getattr(node, "cases", ()):
             stack.extend(case.body)
+
+
+def _names_rebound_at_module_level(tree: ast.Module) -> set[str]:
+    """Names the module's own code binds other than by importing them: ``def``/``class``, assignments,
+    loop and ``with`` targets, ``except ... as``, ``del``; and, for a star import of anything but torch,
+    every name imported before it (the star import may rebind any of them)."""
+    rebound: set[str] = set()
+    imported_so_far: set[str] = set()
+    stack: list[ast.stmt] = list(reversed(tree.body))
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if isinstance(node, ast.ImportFrom) and any(alias.name == "*" for alias in node.names):
+                if (node.module or "").split(".")[0] != "torch" or node.level:
+                    rebound |= imported_so_far
+            imported_so_far.update(alias for alias, _ in _bound_aliases(node))
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            rebound.add(node.name)
+            continue
+        rebound.update(_non_import_targets(node))
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            children = list(node.orelse)
+        else:
+            children = [*getattr(node, "body", ()), *getattr(node, "orelse", ()), *getattr(node, "finalbody", ())]
+            for handler in getattr(node, "handlers", ()):
+                if handler.name:
+                    rebound.add(handler.name)
+                children.extend(handler.body)
+            for case in getattr(node, "cases", ()):
+                rebound.update(_pattern_names(case.pattern))
+                children.extend(case.body)
+        stack.extend(reversed(children))
+    return rebound
+
+
+def _non_import_targets(statement: ast.stmt) -> set[str]:
+    targets: list[ast.expr] = []
+    if isinstance(statement, ast.Assign):
+        targets = list(statement.targets)
+    elif isinstance(statement, (ast.AugAssign, ast.AnnAssign)):
+        targets = [statement.target]
+    elif isinstance(statement, (ast.For, ast.AsyncFor)):
+        targets = [statement.target]
+    elif isinstance(statement, (ast.With, ast.AsyncWith)):
+        targets = [item.optional_vars for item in statement.items if item.optional_vars is not None]
+    elif isinstance(statement, ast.Delete):
+        targets = list(statement.targets)
+    names = {name for target in targets for name in _target_names(target)}
+    # A walrus at module level binds a module name too.
+    for field_name, value in ast.iter_fields(statement):
+        if field_name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, ast.AST):
+                names.update(n.target.id for n in ast.walk(item) if isinstance(n, ast.NamedExpr) and isinstance(n.target, ast.Name))
+    return names
+
+
+def _target_names(target: ast.expr):
+    """Names an assignment target binds (not the ``x`` of ``x.attr = ...`` or ``x[i] = ...``)."""
+    if isinstance(target, ast.Name):
+        yield target.id
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        for element in target.elts:
+            yield from _target_names(element)
+    elif isinstance(target, ast.Starred):
+        yield from _target_names(target.value)
+
+
+def _pattern_names(pattern: ast.AST) -> set[str]:
+    names = set()
+    for node in ast.walk(pattern):
+        captured = getattr(node, "name", None) or getattr(node, "rest", None)
+        if isinstance(captured, str):
+            names.add(captured)
+    return names
+
+
+def _global_names(tree: ast.Module) -> set[str]:
+    """Names some function declares ``global``: it may rebind the module's name at any time."""
+    names: set[str] = set()
+    stack: list[ast.stmt] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Global):
+            names.update(node.names)
+            continue
+        for name in ("body", "orelse", "finalbody"):
+            stack.extend(getattr(node, name, ()))
+        for handler in getattr(node, "handlers", ()):
+            stack.extend(handler.body)
+        for case in getattr(node, "cases", ()):
+            stack.extend(case.body)
+    return names

@@ -33,8 +33,6 @@ NON_TENSOR_TORCH = frozenset(
     {"torch.Size", "torch.device", "torch.dtype", "torch.no_grad", "torch.is_tensor", "torch.numel", "torch.typename"}
 )
 TENSOR_ANNOTATIONS = frozenset({"torch.Tensor", "torch.FloatTensor", "torch.nn.Parameter", "torch.nn.parameter.Parameter"})
-FLOAT_ANNOTATIONS = frozenset({"torch.FloatTensor"})
-_JAXTYPING_FLOAT = frozenset({"Float", "Float32", "Float64", "BFloat16", "Float16"})
 INTEGRAL_ANNOTATIONS = frozenset(
     f"torch.{kind}Tensor" for kind in ("Bool", "Long", "Int", "Short", "Byte", "Char")
 )
@@ -53,9 +51,6 @@ FLOAT_DTYPES = {
     "torch.double": "torch.float64", "torch.float16": "torch.float16", "torch.half": "torch.float16",
     "torch.bfloat16": "torch.bfloat16",
 }  # fmt: skip
-# jaxtyping's dtype-specific kinds. Not torch.FloatTensor: model code annotates float16 and bfloat16
-# tensors with it too, so it says "floating", not which dtype.
-_ANNOTATION_DTYPES = {"Float32": "torch.float32", "Float64": "torch.float64", "Float16": "torch.float16", "BFloat16": "torch.bfloat16"}
 # Array libraries whose values overload ``@``, ``*``, ``.T`` and ``.sum`` with their own semantics:
 # what their functions return is not a torch tensor.
 NON_TENSOR_MODULES = frozenset({"numpy", "scipy", "jax", "cupy", "pandas", "tensorflow"})
@@ -81,6 +76,9 @@ class OperandEvidence:
     # The code states an integer or bool dtype (``torch.LongTensor``, jaxtyping ``Bool[...]``,
     # ``.long()``, ``dtype=torch.int32``): evidence against any rewrite that needs floating values.
     integral: bool = False
+    # The rank an annotation states (jaxtyping's ``Float[Tensor, "b n d"]``): good enough to report an
+    # equation that contradicts it, never proof for a fix (Python does not check annotations).
+    claimed_rank: int | None = None
 
 
 UNKNOWN = OperandEvidence()
@@ -237,6 +235,7 @@ def _product_evidence(left: ast.expr, right: ast.expr, imports: ImportTable, res
         rank=rank,
         tensor_methods=first.tensor_methods or second.tensor_methods,
         integral=first.integral or second.integral,
+        claimed_rank=first.claimed_rank if first.claimed_rank is not None else second.claimed_rank,
     )
 
 
@@ -502,6 +501,7 @@ def merge_evidence(first: OperandEvidence, second: OperandEvidence) -> OperandEv
         dtype=_agreed(first.dtype, second.dtype),
         not_tensor=first.not_tensor or second.not_tensor,
         tensor_methods=first.tensor_methods or second.tensor_methods,
+        claimed_rank=first.claimed_rank if first.claimed_rank is not None else second.claimed_rank,
     )
 
 
@@ -545,6 +545,31 @@ def _bound_names(statement: ast.stmt, has_walrus: bool = True):
         for node in _own_expressions(statement):
             if isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
                 yield node.target
+
+
+def block_bindings(body: list[ast.stmt], has_walrus: bool = True):
+    """(binding statement, name) for each name the statements of a block bind, nested blocks
+    included, nested scopes excluded."""
+    for statement in body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield statement, statement.name
+            continue
+        for node in _bound_names(statement, has_walrus):
+            yield statement, node.id
+        for name in ("body", "orelse", "finalbody"):
+            child = getattr(statement, name, None)
+            if isinstance(child, list):
+                yield from block_bindings(child, has_walrus)
+        for handler in getattr(statement, "handlers", ()):
+            if handler.name:
+                yield handler, handler.name
+            yield from block_bindings(handler.body, has_walrus)
+        for case in getattr(statement, "cases", ()):
+            for node in ast.walk(case.pattern):
+                captured = getattr(node, "name", None) or getattr(node, "rest", None)
+                if isinstance(captured, str):
+                    yield statement, captured
+            yield from block_bindings(case.body, has_walrus)
 
 
 def _block_names(body: list[ast.stmt], has_walrus: bool):
@@ -623,13 +648,18 @@ def _asserted_ranks(test: ast.expr) -> list[tuple[str, int]]:
 
 
 def _annotation_evidence(annotation: ast.expr | None, imports: ImportTable) -> OperandEvidence:
+    """What an annotation says. ``x: torch.Tensor`` (or jaxtyping's ``Float[Tensor, "b n d"]``) rules out
+    a numpy array but proves nothing else: Python never checks it, and a sparse tensor, a
+    ``__torch_function__`` subclass or a wrapper satisfies it as well as a dense tensor does. Its rank
+    and dtype are claims, not facts, so a fix that needs them names them as assumptions."""
     if annotation is None:
         return UNKNOWN
     qualified = qualified_name(annotation, imports)
     if qualified in TENSOR_ANNOTATIONS:
-        return OperandEvidence(is_tensor=True, is_float=qualified in FLOAT_ANNOTATIONS)
+        return OperandEvidence(tensor_methods=True)
     if qualified in INTEGRAL_ANNOTATIONS:
-        return OperandEvidence(is_tensor=True, integral=True)
+        # Not proof of an integer tensor, but evidence enough to withdraw a fix that needs floats.
+        return OperandEvidence(tensor_methods=True, integral=True)
     if qualified is not None and qualified.split(".", 1)[0] in NON_TENSOR_MODULES:
         return OperandEvidence(not_tensor=ARRAY)  # np.ndarray
     # jaxtyping: Float[Tensor, "b n d"]
@@ -642,13 +672,10 @@ def _annotation_evidence(annotation: ast.expr | None, imports: ImportTable) -> O
             if array in TENSOR_ANNOTATIONS and qualified_kind.startswith("jaxtyping."):
                 dims = elements[1].value.split()
                 fixed = not any(dim.startswith("*") or dim == "..." or dim.startswith("#") for dim in dims)
-                short_kind = kind.rsplit(".", 1)[-1]
                 return OperandEvidence(
-                    is_tensor=True,
-                    rank=len(dims) if fixed else None,
-                    is_float=short_kind in _JAXTYPING_FLOAT,
-                    dtype=_ANNOTATION_DTYPES.get(short_kind),
-                    integral=short_kind in _JAXTYPING_INTEGRAL,
+                    tensor_methods=True,
+                    claimed_rank=len(dims) if fixed else None,
+                    integral=kind.rsplit(".", 1)[-1] in _JAXTYPING_INTEGRAL,
                 )
             if array is not None and array.split(".", 1)[0] in NON_TENSOR_MODULES and qualified_kind.startswith("jaxtyping."):
                 return OperandEvidence(not_tensor=ARRAY)

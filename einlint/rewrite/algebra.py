@@ -72,6 +72,7 @@ class Leaf:
     attribute_like: bool = False  # read from an attribute (a parameter or buffer), directly or not
     written: str = ""  # the operand as the code writes it, when short enough to quote in a message
     integral: bool = False  # the code states an integer or bool dtype for it
+    shape: tuple[int | None, ...] | None = None  # literal sizes the code proves, one per label
 
     @property
     def shown(self) -> str:
@@ -119,6 +120,9 @@ class Chain:
     reorderings: list[Reordering] = field(default_factory=list)
     outer_product: bool = False
     assumptions: list[tuple[str, str]] = field(default_factory=list)  # (category, detail)
+    # Dimensions that a matrix product requires to be equal (the contracted ones; bmm's batch ones)
+    # and einsum does not: it broadcasts a size-1 dimension of a shared label. (label, label, op)
+    strict_pairs: list[tuple[Label, Label, str]] = field(default_factory=list)
 
     def assume(self, category: str, detail: str, key: object = None) -> None:
         """Record an assumption; one with the same ``key`` (a stronger minimum rank of the same
@@ -342,6 +346,8 @@ def matmul(first: Value, second: Value, chain: Chain, kind: str) -> Value:
         fix_rank(first, 2, chain, True, "mm")
         fix_rank(second, 2, chain, True, "mm")
     chain.matmuls += 1
+    if kind == "bmm":
+        chain.strict_pairs.extend((x, y, kind) for x, y in zip(first.labels[:1], second.labels[:1]))
     for value, other in ((first, second), (second, first)):
         if value.ellipsis and not other.ellipsis and len(other.labels) > 2 and chain.allow_ellipsis_conversion and _to_ellipsis(other):
             chain.converted_to_ellipsis = True
@@ -422,6 +428,7 @@ def _to_ellipsis(value: Value) -> bool:
 
 
 def _contract(first: Label, second: Label, chain: Chain) -> None:
+    chain.strict_pairs.append((first, second, "matmul"))
     if first.find().unit or second.find().unit:
         # (n, 1) @ (1, k) is an outer product in torch but would sum over a real dimension here.
         raise ChainError("contraction over an inserted size-1 dimension")
@@ -444,3 +451,37 @@ def sum_over(value: Value, dims: list[int], chain: Chain) -> Value:
             kept.append(label)
     chain.sums += 1
     return Value(value.ellipsis, kept, None, True)
+
+
+def unproven_size_matches(chain: Chain) -> list[str]:
+    """The operands whose strictly matched dimensions (see ``Chain.strict_pairs``) the code does not
+    prove equal in size, by the names messages use. Raises ChainError when it proves them different:
+    the original raises there, and einsum might not."""
+    sizes: dict[int, int | None] = {}
+    owners: dict[int, Leaf] = {}
+    # Where each label sits: (the operand's name, its index from the end); one name read twice in an
+    # expression (``A.T @ A``) is one tensor, so the same dimension of it has the same size.
+    places: dict[int, tuple[str, int]] = {}
+    for leaf in chain.leaves:
+        for index, label in enumerate(leaf.labels):
+            owners[id(label)] = leaf
+            if leaf.written.isidentifier():
+                places[id(label)] = (leaf.written, index - len(leaf.labels))
+            if leaf.shape is not None and not leaf.ellipsis and len(leaf.shape) == len(leaf.labels):
+                sizes[id(label)] = leaf.shape[index]
+    unproven: list[str] = []
+    for first, second, _ in chain.strict_pairs:
+        place = places.get(id(first))
+        if place is not None and place == places.get(id(second)):
+            continue
+        size_first, size_second = sizes.get(id(first)), sizes.get(id(second))
+        if size_first is not None and size_second is not None:
+            if size_first != size_second:
+                raise ChainError("the original raises: matched dimensions of different sizes")
+            continue
+        for label in (first, second):
+            leaf = owners.get(id(label))
+            shown = leaf.shown if leaf is not None else "an operand"
+            if shown not in unproven:
+                unproven.append(shown)
+    return unproven

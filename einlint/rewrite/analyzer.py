@@ -250,6 +250,8 @@ class _Reader:
             self.chain, node, hint, rank, evidence.is_tensor, evidence.is_float, evidence.dtype, attribute_like, written
         )
         self.chain.leaves[-1].integral = evidence.integral
+        if value.leaf is not None and evidence.shape is not None and len(evidence.shape) == rank:
+            value.leaf.shape = evidence.shape
         return value
 
 

@@ -115,7 +115,7 @@ class MultiOperandEinsumInLoop(Rule):
         )
 
     def _multi_dot(self, node: cst.Call, operands: tuple[cst.BaseExpression, ...]) -> FixProposal | None:
-        torch_alias = self.context.module_alias("torch")
+        torch_alias = self.context.module_alias("torch", node)
         if torch_alias is None:
             return None
         listed = ", ".join(self.context.unit.code_for(operand) for operand in operands)

@@ -37,7 +37,9 @@ class EquationRule(Rule):
 
     def _facts(self, operand: cst.BaseExpression) -> OperandFacts:
         evidence = self.context.operand_evidence(operand)
-        return OperandFacts(rank=evidence.rank, shape=evidence.shape)
+        # A report may rest on what an annotation claims: then the annotation or the call is wrong.
+        rank = evidence.rank if evidence.rank is not None else evidence.claimed_rank
+        return OperandFacts(rank=rank, shape=evidence.shape)
 
     def on_syntax_error(self, call: EinsumCall, error: EquationSyntaxError) -> None:
         pass

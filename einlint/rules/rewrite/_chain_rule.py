@@ -3,7 +3,6 @@ whose kind matches report it with an einsum rewrite and the obligations that rew
 
 from __future__ import annotations
 
-import ast
 from typing import ClassVar
 
 import libcst as cst
@@ -11,7 +10,7 @@ import libcst as cst
 from einlint.diagnostics import Applicability
 from einlint.engine.context import RuleContext
 from einlint.evidence.operands import DEFAULT_FLOAT, VIEW_METHODS, viewed_names
-from einlint.rewrite.algebra import Chain, ChainError
+from einlint.rewrite.algebra import Chain, ChainError, unproven_size_matches
 from einlint.rewrite.analyzer import CONTRACTION_WORDS, analyze, is_chain_candidate
 from einlint.rewrite.classify import ChainKind, classify
 from einlint.rewrite.emit import equation_for
@@ -22,6 +21,9 @@ MATMUL_WORDS = frozenset({"matmul", "bmm", "mm"})
 # The fix category of a rewrite measured slower than the code it replaces; not a fact a project can
 # declare, so such a fix is never applied without --unsafe-fixes.
 SLOWER_REWRITE = "slower-rewrite"
+# Methods whose result does not depend on the receiver's memory layout.
+LAYOUT_NORMALISING_METHODS = frozenset({"contiguous", "item", "tolist"})
+FULL_REDUCTIONS = frozenset({"sum", "mean", "prod", "norm", "max", "min", "amax", "amin", "all", "any"})
 
 
 class ChainRule(Rule):
@@ -38,6 +40,9 @@ class ChainRule(Rule):
     def __init__(self, context: RuleContext) -> None:
         super().__init__(context)
         self._viewed: set[int] = set()  # ids of expressions whose result a .view() reinterprets
+        # ids of expressions whose memory layout nothing can observe: what consumes them makes a
+        # fresh tensor of its own (``.contiguous()``, a matrix product, a full reduction to 0-D)
+        self._layout_hidden: set[int] = set()
         # ids of nodes inside f-strings -> the quote characters those f-strings use (before Python
         # 3.12 an expression in an f-string cannot contain its quote character)
         self._enclosing_quotes: dict[int, set[str]] = {}
@@ -51,6 +56,13 @@ class ChainRule(Rule):
     def on_visit(self, node: cst.CSTNode) -> bool:
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in VIEW_METHODS:
             self._viewed.add(id(node.func.value))
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and (
+            node.func.attr.value in LAYOUT_NORMALISING_METHODS
+            or (node.func.attr.value in FULL_REDUCTIONS and not node.args)
+        ):
+            self._layout_hidden.add(id(node.func.value))
+        if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.MatrixMultiply):
+            self._layout_hidden.update((id(node.left), id(node.right)))
         if isinstance(node, cst.FormattedString):
             for inner in _descendants(node):
                 self._enclosing_quotes.setdefault(id(inner), set()).add(node.start[-1])
@@ -80,12 +92,10 @@ class ChainRule(Rule):
     def _report_chain(self, node: cst.BaseExpression, chain: Chain) -> None:
         equation = equation_for(chain)
         names = ", ".join(_short(self.context.unit.code_for(leaf.node)) for leaf in chain.leaves)
-        reference = self.context.einsum_reference()
+        reference = self.context.einsum_reference(node)
         blocked = None
         if reference is None:
-            blocked = "torch is not imported under a name this file can use"
-        elif not self._imported_here(reference.split(".", 1)[0]):
-            blocked = f"{reference.split('.', 1)[0]} is imported in another function only"
+            blocked = "torch is not provably imported where this code runs"
         elif _has_comment_outside(node, [leaf.node for leaf in chain.leaves]):
             blocked = "a comment inside the expression would be lost"
         quote = self.context.preferred_quote()
@@ -94,11 +104,26 @@ class ChainRule(Rule):
             quote = "'" if quote == '"' else '"'
             if quote in enclosing:
                 blocked = blocked or "the f-strings around it use both quote characters"
-        blocked = blocked or _dtype_obligation(chain, self.context.assumption_declared("float-dtypes"))
+        default_dtype_changes = "set_default_dtype" in self.context.analysis.text or "set_default_tensor_type" in self.context.analysis.text
+        blocked = blocked or _dtype_obligation(chain, self.context.assumption_declared("float-dtypes"), default_dtype_changes)
         if self._flows_into_view(node):
             # einsum may return a permuted view (with broadcast batch dimensions, say) where the
             # original returned a contiguous tensor; .view() then raises.
             chain.assume("contiguous-result", "the result may be non-contiguous: it flows into .view()")
+        elif id(node) not in self._layout_hidden:
+            # einsum lays out its result by its own algorithm (a permuted view of a bmm, strides that
+            # follow the inputs'), not as the original's matmul, product or reduction did: stride(),
+            # is_contiguous(), data_ptr(), .view() and out= in a caller can tell them apart.
+            chain.assume("result-layout", "nothing that receives the result depends on its strides (einsum may lay it out differently)")
+        try:
+            unmatched = unproven_size_matches(chain)
+        except ChainError as error:
+            blocked = blocked or str(error)
+            unmatched = []
+        if unmatched:
+            # mm/bmm/matmul raise on a size mismatch of the contracted (and bmm's batch) dimensions;
+            # einsum broadcasts one of size 1 and returns a value.
+            chain.assume("matching-sizes", f"the matched dimensions of {', '.join(unmatched)} have equal sizes (einsum broadcasts a size-1 one where matmul raises)")
         for leaf in chain.leaves:
             if not leaf.is_tensor:
                 chain.assume("tensor-operands", f"{leaf.shown} is a torch tensor")
@@ -150,19 +175,6 @@ class ChainRule(Rule):
         arguments = "".join(f"{newline}{inner}{argument}," for argument in (equation, *operands))
         return f"{reference}({arguments}{newline}{indent})"
 
-    def _imported_here(self, name: str) -> bool:
-        """Is ``name`` bound by an import at the module's top level or in the enclosing function (the
-        file's import table also lists imports made inside other functions)?"""
-        function = self.context.enclosing_function()
-        if function is not None:
-            entry = self.context.analysis.facts_for(function).names.get(name)
-            if entry is not None and any(isinstance(binding, (ast.Import, ast.ImportFrom)) for binding in entry.bindings):
-                return True
-        memo = self.context.analysis.memo
-        if "top-level imports" not in memo:
-            memo["top-level imports"] = _top_level_imports(self.context.analysis.tree.body)
-        return name in memo["top-level imports"]
-
     def _flows_into_view(self, node: cst.BaseExpression) -> bool:
         """Is the chain's result reinterpreted by ``.view()``: directly, or through the local it is
         assigned to?"""
@@ -188,12 +200,19 @@ class ChainRule(Rule):
         return target.value in memo[key]
 
 
-def _dtype_obligation(chain: Chain, floats_declared: bool) -> str | None:
+def _dtype_obligation(chain: Chain, floats_declared: bool, default_dtype_changes: bool = False) -> str | None:
     """Why the operands' dtypes stop the rewrite, or None after recording what it assumes about them.
 
     ``sum`` promotes integer and bool values to int64 where einsum keeps the dtype, and ``*`` promotes
     mixed dtypes where einsum raises. A matmul raises on mixed dtypes as einsum does, so a chain without
     a sum needs nothing, and one floating operand of a matmul proves the other's dtype.
+
+    Under ``torch.autocast`` a two-operand einsum runs in the low-precision dtype (it is a batched
+    matmul inside) while ``*`` and ``sum`` stay float32: a product-then-sum rewritten into einsum
+    returns bfloat16 or float16 there. No analysis of the function can rule out a caller that enables
+    autocast, so that rewrite always names ``no-autocast`` (float64 operands are never autocast).
+    ``torch.set_default_dtype`` anywhere in the file makes two default-dtype factories no proof of one
+    dtype.
     """
     if not chain.sums:
         return None
@@ -201,6 +220,11 @@ def _dtype_obligation(chain: Chain, floats_declared: bool) -> str | None:
     integral = [leaf for leaf in leaves if leaf.integral]
     if integral:
         return f"{integral[0].shown} has an integer or bool dtype (sum promotes it to int64, einsum does not)"
+    if chain.multiplies and not all(leaf.dtype == "torch.float64" for leaf in leaves):
+        chain.assume(
+            "no-autocast",
+            "no caller runs it under torch.autocast (einsum then computes in low precision, the product and sum in float32)",
+        )
     if not any(leaf.is_float for leaf in leaves):
         if not floats_declared:
             # An unsafe fix here would not fail loudly when wrong: with int32 or bool operands einsum
@@ -211,6 +235,8 @@ def _dtype_obligation(chain: Chain, floats_declared: bool) -> str | None:
     if not chain.multiplies:
         return None
     dtypes = {leaf.dtype for leaf in leaves}
+    if default_dtype_changes and DEFAULT_FLOAT in dtypes:
+        dtypes.add(None)  # the default dtype may differ between the factories
     if all(leaf.is_float for leaf in leaves) and len(dtypes) == 1 and None not in dtypes:
         return None
     names = {leaf.written for leaf in leaves}
@@ -220,20 +246,6 @@ def _dtype_obligation(chain: Chain, floats_declared: bool) -> str | None:
         return "the operands have different dtypes (the product promotes them, einsum raises)"
     chain.assume("float-dtypes", "every operand has the same floating dtype")
     return None
-
-
-def _top_level_imports(body: list[ast.stmt]) -> frozenset[str]:
-    """Names that imports bind in the module's own blocks (``if``, ``try``...), not in functions or classes."""
-    names: set[str] = set()
-    for statement in body:
-        if isinstance(statement, (ast.Import, ast.ImportFrom)):
-            names.update((alias.asname or alias.name).split(".")[0] for alias in statement.names)
-        elif not isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            for field in ("body", "orelse", "finalbody"):
-                names |= _top_level_imports(getattr(statement, field, None) or [])
-            for handler in getattr(statement, "handlers", ()):
-                names |= _top_level_imports(handler.body)
-    return frozenset(names)
 
 
 def _descendants(node: cst.CSTNode):

@@ -41,6 +41,7 @@ class TransposedMatmulResult(ChainRule):
         Example(
             "def f(a: torch.Tensor, b: torch.Tensor):\n    return torch.bmm(a.transpose(0, 1), b).transpose(1, 2)",
             fixed="def f(a: torch.Tensor, b: torch.Tensor):\n    return torch.einsum('ibd,bdj->bji', a, b)",
+            unsafe=True,
         ),
         Example(
             "y = torch.matmul(x.permute(0, 2, 1, 3), w).permute(0, 2, 1, 3)",

@@ -34,6 +34,7 @@ class OuterProductSum(ChainRule):
         Example(
             "x = torch.randn(8, 3)\ny = torch.randn(8, 5)\nz = (x.unsqueeze(-1) * y.unsqueeze(-2)).sum(0)",
             fixed="x = torch.randn(8, 3)\ny = torch.randn(8, 5)\nz = torch.einsum('di,dj->ij', x, y)",
+            unsafe=True,
         ),
     )
     valid = ("z = (x.unsqueeze(-1) * y.unsqueeze(-2))", "z = (x * y).sum(-1)")

@@ -68,7 +68,7 @@ class EinsumToMatmul(Rule):
         first, second = (unit.code_for(operand) for operand in call.operands)
         first = _transposed(first, call.operands[0]) if transpose_first else first
         second = _transposed(second, call.operands[1]) if transpose_second else second
-        torch_alias = self.context.module_alias("torch")
+        torch_alias = self.context.module_alias("torch", node)
         matmul = f"{torch_alias}.matmul" if torch_alias else None
         fix = FixProposal(node, f"{matmul}({first}, {second})") if matmul else None
         self.report(node, "this einsum is a batched matmul; torch.matmul avoids einsum's per-call overhead (measure with --verify)", fix)

@@ -172,14 +172,8 @@ def run(x: torch.Tensor, w: Optional[torch.Tensor] = None):
 ]
 
 XFAIL = {
-    "sparse_bmm_annotated": "EIN101/EIN104: an annotated sparse operand; bmm accepts it, einsum raises",
-    "sparse_mm_annotated": "EIN101/EIN104: an annotated sparse operand; mm accepts it, einsum raises",
-    "sparse_matmul_operator_annotated": "EIN101/EIN104 unsafe (tensor assumed from the annotation): a sparse operand; @ accepts it, einsum raises",
-    "sparse_method_bmm": "EIN101/EIN104: x.bmm on a sparse x; einsum raises",
     "subclass_sees_bmm": "EIN101/EIN104: a __torch_function__ subclass sees einsum instead of transpose+bmm",
     "subclass_sees_transpose_in_einsum": "EIN201: a __torch_function__ subclass no longer sees the transpose",
     "subclass_sees_contiguous": "EIN101/EIN104+EIN202: a __torch_function__ subclass sees einsum instead of transpose/contiguous/bmm",
     "subclass_overrides_matmul": "EIN101/EIN104 unsafe (tensor-operands holds): a subclass overriding __matmul__ is bypassed by einsum",
-    "wrapper_object_annotated": "EIN101 unsafe: a wrapper annotated as torch.Tensor (tensor-operands fails) makes einsum raise TypeError where @ worked",
-    "numpy_array_annotated": "EIN101 unsafe: numpy arrays annotated as torch.Tensor (tensor-operands fails): einsum raises where @ worked",
 }

@@ -161,7 +161,4 @@ XFAIL = {
     "factory_multiply_sum_autocast_caller": "EIN103 (unsafe, slower-rewrite only): under a caller's autocast einsum returns bfloat16 where * and sum gave float32",
     "factory_multiply_sum_autocast_inside": "EIN103 (unsafe, slower-rewrite only): inside an explicit autocast block einsum returns bfloat16 where * and sum gave float32",
     "factory_outer_sum_autocast_caller": "EIN111 safe: under a caller's autocast einsum returns bfloat16 where the broadcast product and sum gave float32",
-    "set_default_dtype_between_factories": "EIN103: set_default_dtype between two factories gives mixed dtypes; einsum raises where * promotes",
-    "set_default_dtype_outer_product": "EIN111: set_default_dtype between two factories gives mixed dtypes; einsum raises where * promotes",
-    "half_and_float_outer_sum": "EIN111 unsafe (float-dtypes holds: both floating): half * float promotes, einsum raises",
 }

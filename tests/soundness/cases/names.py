@@ -273,12 +273,4 @@ def run(a, b):
 ]
 
 XFAIL = {
-    "default_argument_injection": "a parameter named matmul (default-argument injection) is read as torch.matmul",
-    "module_def_matmul_after_import": "a module-level def matmul after `from torch import matmul` is read as torch.matmul",
-    "module_assign_bmm_after_import": "a module-level `bmm = torch.add` after `from torch import bmm` is read as torch.bmm (safe fix)",
-    "comprehension_variable_named_torch": "the fix writes torch.einsum inside a comprehension whose variable is named torch",
-    "comprehension_variable_shadows_operand_module": "the fix writes t.einsum where t is the comprehension variable",
-    "later_import_torch_local_from_import": "a later `import torch.nn.functional` makes torch local: the fix's torch.einsum raises UnboundLocalError",
-    "type_checking_only_torch": "the fix writes torch.einsum where torch is imported only under TYPE_CHECKING",
-    "del_torch_at_module_end": "the fix writes torch.einsum where `del torch` ran before the call",
 }

@@ -214,11 +214,4 @@ CASES = [
 ]
 
 XFAIL = {
-    "alias_unsqueeze__proven": "EIN101/EIN104: the proven rank of a is stale after unsqueeze_ through an alias",
-    "alias_squeeze__proven": "EIN101/EIN104: the proven rank of a is stale after squeeze_ through an alias",
-    "alias_as_strided__proven": "EIN101/EIN104: the proven rank of a is stale after as_strided_ through an alias",
-    "alias_resize__proven": "EIN101/EIN104: the proven rank of a is stale after resize_ through an alias",
-    "alias_set__proven": "EIN101/EIN104: the proven rank of a is stale after set_ through an alias",
-    "helper_unsqueeze__proven": "EIN101/EIN104: the proven rank of a is stale after a helper calls unsqueeze_ on it",
-    "alias_data_assign_rank_proven": "EIN101/EIN104: the proven rank of a is stale after .data = through an alias",
 }
