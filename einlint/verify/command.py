@@ -6,10 +6,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from einlint.config import ConfigError, Settings
 from einlint.diagnostics import FileError
-from einlint.verify.runtime import VerifierUnavailable, require_torch, resolve_device
+from einlint.verify.runtime import VerifierUnavailable, check_torch_installed
+
+if TYPE_CHECKING:
+    from einlint.verify.verifier import FixVerification, VerifyOptions
+    from einlint.verify.worker import PairWorker
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 # The shapes tried and the time spent per measurement by ``einlint --verify``.
@@ -39,47 +44,30 @@ def _one_line(error: BaseException) -> str:
 
 def _run_verify(args: argparse.Namespace, settings: Settings) -> int:
     from einlint.engine.driver import RunOptions, run
-    from einlint.engine.source import SourceError, SourceText
     from einlint.verify.approval import ApprovedFixes
     from einlint.verify.escaping import printable
     from einlint.verify.report import render_table, summary, to_json, write_markdown
-    from einlint.verify.verifier import NOT_EQUIVALENT, VerifyOptions, verify_findings
+    from einlint.verify.verifier import NOT_EQUIVALENT, VerifyOptions, verify_pair
+    from einlint.verify.worker import PairWorker, WorkerLimits
 
     if args.format not in ("text", "json"):
         raise ConfigError("--verify prints a table (--format text) or JSON (--format json)")
     try:
-        require_torch()
-        device = resolve_device(args.device)
+        check_torch_installed()
     except VerifierUnavailable as error:
         print(f"einlint: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     use_cache = not args.no_cache
-    # Every fix is verified, unsafe ones included; which of them --fix may apply is decided later.
-    reports = run(args.paths, settings, RunOptions(unsafe_fixes=True, jobs=args.jobs, use_cache=use_cache))
-    errors = [error for report in reports for error in report.errors]
-    findings = []
-    for report in reports:
-        fixable = [diagnostic for diagnostic in report.diagnostics if diagnostic.fix is not None]
-        if not fixable:
-            continue
-        try:
-            source = SourceText.from_bytes(report.path, Path(report.path).read_bytes())
-        except (OSError, SourceError) as error:
-            errors.append(FileError(report.path, f"cannot read for verification: {error}"))
-            continue
-        findings.extend((diagnostic, source.text) for diagnostic in fixable)
     # --no-cache verifies again and replaces the cached verdict: a stale figure must not outlive it.
-    options = VerifyOptions(device=device, profiles=CLI_PROFILES, min_run_time=CLI_MIN_RUN_TIME, read_cache=use_cache)
-    progress = _Progress() if sys.stderr.isatty() else None
-    try:
-        verifications = verify_findings(findings, options, on_progress=progress.update if progress else None)
-    except VerifierUnavailable as error:
-        print(f"einlint: error: {error}", file=sys.stderr)
+    options = VerifyOptions(device=args.device, profiles=CLI_PROFILES, min_run_time=CLI_MIN_RUN_TIME, read_cache=use_cache)
+    # Each fix is verified in a worker process with resource limits (worker.py), started now so that
+    # importing torch there overlaps with linting here; this process never imports torch.
+    with PairWorker(WorkerLimits.for_time_budget(options.time_budget), task=verify_pair) as worker:
+        worker.start(args.device)
+        verified = _lint_and_verify(args, settings, options, worker)
+    if verified is None:
         return EXIT_ERROR
-    finally:
-        if progress:
-            progress.close()
-
+    verifications, errors = verified
     fixed = None
     diff = ""
     remaining = None
@@ -125,6 +113,42 @@ def _run_verify(args: argparse.Namespace, settings: Settings) -> int:
     if remaining:
         return EXIT_FINDINGS
     return EXIT_CLEAN
+
+
+def _lint_and_verify(
+    args: argparse.Namespace, settings: Settings, options: VerifyOptions, worker: PairWorker
+) -> tuple[list[FixVerification], list[FileError]] | None:
+    """Lint the paths, then verify every fix (unsafe ones included: which of them --fix may apply is
+    decided later). None when the verifier cannot run at all (the message is printed): no torch in
+    the worker, a device it does not have."""
+    from einlint.engine.driver import RunOptions, run
+    from einlint.engine.source import SourceError, SourceText
+    from einlint.verify.verifier import verify_findings
+
+    reports = run(args.paths, settings, RunOptions(unsafe_fixes=True, jobs=args.jobs, use_cache=not args.no_cache))
+    errors = [error for report in reports for error in report.errors]
+    findings = []
+    for report in reports:
+        fixable = [diagnostic for diagnostic in report.diagnostics if diagnostic.fix is not None]
+        if not fixable:
+            continue
+        try:
+            source = SourceText.from_bytes(report.path, Path(report.path).read_bytes())
+        except (OSError, SourceError) as error:
+            errors.append(FileError(report.path, f"cannot read for verification: {error}"))
+            continue
+        findings.extend((diagnostic, source.text) for diagnostic in fixable)
+    progress = _Progress() if sys.stderr.isatty() else None
+    try:
+        worker.wait_ready(options.device)
+        verifications = verify_findings(findings, options, on_progress=progress.update if progress else None, verify=worker.verify)
+    except VerifierUnavailable as error:
+        print(f"einlint: error: {error}", file=sys.stderr)
+        return None
+    finally:
+        if progress:
+            progress.close()
+    return verifications, errors
 
 
 def _width() -> int:

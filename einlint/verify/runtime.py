@@ -23,6 +23,19 @@ def require_torch() -> ModuleType:
     return torch
 
 
+def check_torch_installed() -> None:
+    """Raise VerifierUnavailable unless torch can be imported, without importing it: the process that
+    lints and reports does not need torch, only the worker that verifies (worker.py) does."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise VerifierUnavailable(f"the verifier needs torch, which is not installed ({INSTALL_HINT})")
+
+
 def resolve_device(requested: str | None) -> str:
     """``cuda`` when one is available and nothing was requested; a requested ``cuda`` must exist."""
     torch = require_torch()

@@ -143,7 +143,7 @@ def verify_pair(
     torch and an interrupt end the caller's run."""
     torch = require_torch()
     device = resolve_device(options.device)
-    context = {"device": device_description(device), "torch_version": torch.__version__}
+    context = {"device": device_description(device), "torch_version": str(torch.__version__)}
     flat = " ".join(original.split()), " ".join(rewritten.split())
     try:
         return _verify_pair(original, rewritten, imports, options, device, context)
@@ -266,16 +266,25 @@ def _run(
     )  # fmt: skip
 
 
+# What verifies one pair: ``verify_pair`` itself, or a worker process's ``PairWorker.verify``.
+PairVerifier = Callable[[str, str, "ImportTable | None", VerifyOptions], PairVerdict]
+
+
 def verify_diagnostic(
-    diagnostic: Diagnostic, source: SourceExpressions | str, options: VerifyOptions = VerifyOptions()
+    diagnostic: Diagnostic,
+    source: SourceExpressions | str,
+    options: VerifyOptions = VerifyOptions(),
+    verify: PairVerifier | None = None,
 ) -> FixVerification:
     """Verify one finding's fix; ``source`` is its file's text (or that text already indexed).
+    ``verify`` verifies each pair (default: ``verify_pair``, in this process).
 
     When the edited expression is an operand of a contraction, the contraction is what is verified;
     if it cannot be, the fix is not verifiable: the operand alone (``a.contiguous()`` against ``a``)
     would always agree and say nothing about the change."""
     if isinstance(source, str):
         source = SourceExpressions(source)
+    verify = verify or verify_pair
     fix = diagnostic.fix
     try:
         targets = fix_targets(diagnostic, source)
@@ -285,7 +294,7 @@ def verify_diagnostic(
         result = PairVerdict(NOT_VERIFIABLE, f"internal error of the verifier ({_one_line(error)})", "", fix.replacement if fix else "")
     else:
         for target in targets:
-            result = replace(verify_pair(target.original, target.rewritten, source.imports, options), target=target.description)
+            result = replace(verify(target.original, target.rewritten, source.imports, options), target=target.description)
             if result.verdict != NOT_VERIFIABLE:
                 break
             if target.consumer:
@@ -302,8 +311,10 @@ def verify_findings(
     findings: list[tuple[Diagnostic, str]],
     options: VerifyOptions = VerifyOptions(),
     on_progress: Callable[[int, int], None] | None = None,
+    verify: PairVerifier | None = None,
 ) -> list[FixVerification]:
-    """Verify the fix of every finding that has one; ``findings`` pairs each with its file's text."""
+    """Verify the fix of every finding that has one; ``findings`` pairs each with its file's text.
+    ``verify`` verifies each pair: in this process by default, ``PairWorker.verify`` to isolate them."""
     results = []
     indexed: dict[str, SourceExpressions] = {}
     fixable = [(diagnostic, text) for diagnostic, text in findings if diagnostic.fix is not None]
@@ -313,5 +324,5 @@ def verify_findings(
         source = indexed.get(diagnostic.path)
         if source is None or source.text != source_text:
             source = indexed[diagnostic.path] = SourceExpressions(source_text)
-        results.append(verify_diagnostic(diagnostic, source, options))
+        results.append(verify_diagnostic(diagnostic, source, options, verify))
     return results
