@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from einlint.verify import allowlist
-from einlint.verify.allowlist import check_allowed
+from einlint.verify.allowlist import check_allowed, compile_checked
 from einlint.verify.errors import NotVerifiable
 from einlint.verify.expressions import prepare
 
@@ -78,5 +78,53 @@ def test_the_boundary_is_small_and_stands_alone() -> None:
         if isinstance(node, (ast.Import, ast.ImportFrom))
         for alias in node.names
     }
-    assert imported == {"__future__", "ast", "einlint.verify.errors"}
+    assert imported == {"__future__", "ast", "collections.abc", "einlint.verify.errors"}
     assert len(source.splitlines()) < 250
+
+
+@pytest.mark.parametrize("code", HOSTILE)
+def test_the_compiler_checks_what_it_is_given_itself(code: str) -> None:
+    # Code that never went through prepare (a bug upstream, a forged ExpressionPair) is refused too.
+    with pytest.raises(NotVerifiable):
+        compile_checked(code, ("x0", "x1"), torch=object())
+
+
+def test_compiled_code_sees_only_torch_and_its_operands() -> None:
+    class FakeTorch:
+        @staticmethod
+        def matmul(a, b):
+            return ("matmul", a, b)
+
+    function = compile_checked("torch.matmul(x0, x1.T)", ("x0", "x1"), FakeTorch)
+
+    class Operand:
+        T = "transposed"
+
+    assert function("a", Operand()) == ("matmul", "a", "transposed")
+    assert function.__globals__ == {"__builtins__": {}, "torch": FakeTorch}
+
+
+# The calls that compile or evaluate code, and the modules allowed to make them: the verifier's
+# boundary, and EIN302's evaluation of an equation template that _static_equations has checked.
+EVALUATING_CALLS = frozenset({"eval", "exec", "compile"})
+MAY_EVALUATE = {"einlint/verify/allowlist.py", "einlint/rules/churn/ein302_equation_built_in_loop.py"}
+
+
+def test_nothing_else_in_einlint_compiles_or_evaluates_code() -> None:
+    package = Path(allowlist.__file__).parents[2]
+    callers = set()
+    for path in (package / "einlint").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _builtin_called(node.func) in EVALUATING_CALLS:
+                callers.add(path.relative_to(package).as_posix())
+    assert callers == MAY_EVALUATE
+
+
+def _builtin_called(function: ast.expr) -> str | None:
+    """``eval`` for ``eval(...)`` and ``builtins.eval(...)``; None for ``re.compile(...)`` and the like."""
+    if isinstance(function, ast.Name):
+        return function.id
+    if isinstance(function, ast.Attribute) and isinstance(function.value, ast.Name) and function.value.id == "builtins":
+        return function.attr
+    return None

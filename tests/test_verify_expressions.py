@@ -8,7 +8,8 @@ import ast
 import pytest
 
 from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix
-from einlint.verify.expressions import NotVerifiable, SourceExpressions, fix_expressions, prepare
+from einlint.verify.expressions import NotVerifiable, prepare
+from einlint.verify.targets import SourceExpressions, fix_expressions
 
 REWRITE = "torch.einsum('ij,jk->ik', q, k)"
 

@@ -1,12 +1,14 @@
-"""The security boundary of the verifier: what an expression may contain to be evaluated.
+"""The security boundary of the verifier: what an expression may contain to be evaluated, and the
+one place where it is.
 
 ``check_allowed`` walks a canonical expression (every torch reference spelled ``torch.<name>``, the
 operands replaced by placeholder names) and says what each part is: a tensor, a constant, a string, a
 dtype, a torch function, a tensor method. Anything it does not know is refused with the reason: other
 names, builtins, dunder and private attributes, calls outside the lists below, keyword arguments
 outside KEYWORDS, lambdas, comprehensions, f-strings, conditional and walrus expressions, large
-numeric constants. Only code that passes is compiled, and it runs with empty builtins and ``torch``
-and the placeholders as its only names.
+numeric constants. ``compile_checked`` is the only place in the verifier that compiles code: it
+checks the code itself (whoever built it), and what passes runs with empty builtins and ``torch`` and
+the placeholders as its only names.
 
 The module is small on purpose and imports nothing of einlint but the error it raises: widening what
 the verifier evaluates is a change to this file alone, and tests/test_verify_allowlist.py tries to
@@ -16,10 +18,11 @@ get past it.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 
 from einlint.verify.errors import NotVerifiable
 
-__all__ = ["check_allowed", "is_dunder", "TENSOR_METHODS", "TENSOR_PROPERTIES", "TORCH_FUNCTIONS"]
+__all__ = ["check_allowed", "compile_checked", "is_dunder", "TENSOR_METHODS", "TENSOR_PROPERTIES", "TORCH_FUNCTIONS"]
 
 TORCH_FUNCTIONS = frozenset(
     {
@@ -195,6 +198,18 @@ def check_allowed(tree: ast.Expression, placeholders: frozenset[str]) -> None:
     """Raise NotVerifiable unless ``tree`` computes a tensor from ``placeholders`` with allowed
     operations only."""
     _Allowlist(placeholders).check(tree)
+
+
+def compile_checked(code: str, placeholders: tuple[str, ...], torch: object) -> Callable:
+    """``code`` (a canonical expression) as a function of ``placeholders``, checked against the
+    allowlist here rather than trusted to have been: it runs with no builtins and only ``torch``."""
+    tree = ast.parse(code, mode="eval")
+    check_allowed(tree, frozenset(placeholders))
+    arguments = ast.arguments(
+        posonlyargs=[], args=[ast.arg(name) for name in placeholders], kwonlyargs=[], kw_defaults=[], defaults=[]
+    )
+    function = ast.fix_missing_locations(ast.Expression(ast.Lambda(arguments, tree.body)))
+    return eval(compile(function, "<einlint-verify>", "eval"), {"__builtins__": {}, "torch": torch})  # noqa: S307
 
 
 def _dotted_name(node: ast.AST) -> str | None:

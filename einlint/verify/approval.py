@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from einlint.diagnostics import Diagnostic
-from einlint.verify.expressions import edits_key
+from einlint.verify.targets import edits_key
 from einlint.verify.timing import SLOWER
 
 

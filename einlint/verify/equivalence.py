@@ -3,11 +3,11 @@ shape, dtype and values, the gradient with respect to every operand, and whether
 
 from __future__ import annotations
 
-import ast
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from einlint.verify.allowlist import compile_checked
 from einlint.verify.expressions import ExpressionPair
 from einlint.verify.inputs import InputCase, make_inputs
 from einlint.verify.runtime import exact_float32, require_torch
@@ -50,19 +50,13 @@ class CaseOutcome:
 
 
 def compile_pair(pair: ExpressionPair) -> tuple[Callable, Callable]:
-    """Both expressions as functions of their operands. Only code that passed the allowlist in
-    ``expressions.prepare`` reaches here; it runs with no builtins and only ``torch`` in scope."""
-    return _function(pair.original_code, pair.placeholders), _function(pair.rewritten_code, pair.placeholders)
-
-
-def _function(code: str, placeholders: tuple[str, ...]) -> Callable:
+    """Both expressions as functions of their operands, compiled by the allowlist module, which checks
+    them again and runs them with no builtins and only ``torch`` in scope."""
     torch = require_torch()
-    body = ast.parse(code, mode="eval").body
-    arguments = ast.arguments(
-        posonlyargs=[], args=[ast.arg(name) for name in placeholders], kwonlyargs=[], kw_defaults=[], defaults=[]
+    return (
+        compile_checked(pair.original_code, pair.placeholders, torch),
+        compile_checked(pair.rewritten_code, pair.placeholders, torch),
     )
-    tree = ast.fix_missing_locations(ast.Expression(ast.Lambda(arguments, body)))
-    return eval(compile(tree, "<einlint-verify>", "eval"), {"__builtins__": {}, "torch": torch})  # noqa: S307
 
 
 def check_case(

@@ -19,9 +19,10 @@ from einlint.verify.equivalence import (
     BOTH_RAISE, MATCH, MISMATCH, SKIPPED, CaseOutcome, check_autocast, check_case, compile_pair,
     is_allocation_failure,
 )  # fmt: skip
-from einlint.verify.expressions import ExpressionPair, NotVerifiable, SourceExpressions, edits_key, fix_targets, prepare
+from einlint.verify.expressions import ExpressionPair, NotVerifiable, prepare
 from einlint.verify.inputs import PROFILES, plan
 from einlint.verify.runtime import VerifierUnavailable, default_dtypes, device_description, require_torch, resolve_device, tf32_state
+from einlint.verify.targets import SourceExpressions, edits_key, fix_targets
 from einlint.verify.timing import DEFAULT_MIN_RUN_TIME, ShapeTiming, overall_label, time_case
 
 EQUIVALENT, NOT_EQUIVALENT, NOT_VERIFIABLE = "equivalent", "not equivalent", "not verifiable"
