@@ -17,7 +17,7 @@ EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 def known_codes() -> tuple[str, ...]:
     from einlint.engine import runner
 
-    return tuple(rule.code for rule in runner.all_rules())
+    return tuple(rule.code for rule in runner.available_rules())
 # A progress bar is worth its flicker only on runs this long.
 PROGRESS_MIN_FILES = 48
 

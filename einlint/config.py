@@ -126,7 +126,7 @@ def _relative(path: str, root: Path) -> str:
 def _known_codes() -> tuple[str, ...]:
     from einlint.engine import runner
 
-    return tuple(rule.code for rule in runner.all_rules())
+    return tuple(rule.code for rule in runner.available_rules())
 
 
 def split_codes(value: str | Iterable[str], known_codes: Iterable[str] | None = None, where: str = "") -> tuple[str, ...]:

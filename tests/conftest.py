@@ -88,8 +88,8 @@ def add_rule(monkeypatch: pytest.MonkeyPatch) -> Callable[[type[Rule]], None]:
     from einlint.engine import driver, runner
 
     def add(rule: type[Rule]) -> None:
-        current = runner.all_rules()
-        monkeypatch.setattr(runner, "all_rules", lambda: (*current, rule))
+        current = runner.available_rules()
+        monkeypatch.setattr(runner, "available_rules", lambda: (*current, rule))
         driver._rule_set.cache_clear()
 
     yield add

@@ -13,7 +13,7 @@ import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from einlint.rules.base import Triggers
+from einlint.rule_protocol import Triggers
 
 _COMPOUND = (
     ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While,

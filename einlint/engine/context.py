@@ -20,7 +20,7 @@ from einlint.evidence.scopes import names_bound_other_than_by_import, outer_func
 if TYPE_CHECKING:
     from einlint.engine.candidates import Candidate
     from einlint.engine.units import Unit
-    from einlint.rules.base import FixProposal
+    from einlint.rule_protocol import FixProposal
 
 
 class FileAnalysis:
@@ -234,6 +234,10 @@ class RuleContext:
             if target == module and self.provably_imported(alias, replaced):
                 return alias
         return None
+
+    def written(self, node: cst.CSTNode) -> str:
+        """``node`` as the file spells it."""
+        return self.unit.written(node)
 
     def derives_from_attribute(self, name: str) -> bool:
         """Is local ``name`` bound once, to an attribute read (``w = self.proj.weight.to(x)``)?"""

@@ -188,7 +188,7 @@ def _rules_fingerprint() -> str:
         except OSError:
             continue
         stamps.append(f"{path.relative_to(package)}:{status.st_size}:{status.st_mtime_ns}")
-    return "|".join(rule.code for rule in runner.all_rules()) + "|" + ",".join(stamps)
+    return "|".join(rule.code for rule in runner.available_rules()) + "|" + ",".join(stamps)
 
 
 def _diff_names(path: str) -> tuple[str, str]:

@@ -18,8 +18,7 @@ from einlint.engine.noqa import is_suppressed
 from einlint.engine.source import SourceError, SourceText
 from einlint.engine.units import Unit
 from einlint.engine.walk import walk
-from einlint.rules import all_rules
-from einlint.rules.base import Rule, Triggers
+from einlint.rule_protocol import RuleClass, Triggers, available_rules
 
 
 @dataclass
@@ -34,11 +33,11 @@ class FileResult:
 
 @dataclass(frozen=True)
 class RuleSet:
-    rules: tuple[type[Rule], ...]
+    rules: tuple[RuleClass, ...]
 
     @classmethod
     def for_settings(cls, settings: Settings) -> RuleSet:
-        return cls(tuple(rule for rule in all_rules() if settings.rule_enabled(rule.code, rule.enabled_by_default)))
+        return cls(tuple(rule for rule in available_rules() if settings.rule_enabled(rule.code, rule.enabled_by_default)))
 
     @property
     def chain_kinds(self) -> frozenset:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import libcst as cst
 
-from einlint.engine.context import RuleContext
+from einlint.diagnostics import Edit
+from einlint.evidence.operands import OperandEvidence
 from einlint.rewrite import algebra
 from einlint.rewrite.algebra import Chain, ChainError, Value
 from einlint.rewrite.literals import literal_int, literal_int_sequence
@@ -25,6 +28,26 @@ NOT_TENSORS = (
 )  # fmt: skip  # three or more operands make torch.einsum search a contraction path on every call
 
 
+class ChainOracle(Protocol):
+    """What modelling a chain asks about the code around it, and nothing more (the engine's rule context
+    answers it; a test can answer it from a table)."""
+
+    def qualified_name(self, node: cst.CSTNode) -> str | None:
+        """``torch.matmul`` for a reference to torch's, None for anything else."""
+
+    def foldable_temporary(self, name: str) -> tuple[cst.BaseExpression, Edit] | None:
+        """The definition of a single-use temporary that may be folded in, and the edit deleting it."""
+
+    def operand_evidence(self, node: cst.CSTNode) -> OperandEvidence:
+        """What is known about an operand: tensor, rank, dtype, shape."""
+
+    def derives_from_attribute(self, name: str) -> bool:
+        """Is local ``name`` bound once, to an attribute read (a parameter rather than an activation)?"""
+
+    def written(self, node: cst.CSTNode) -> str:
+        """``node`` as the file spells it."""
+
+
 def is_chain_candidate(node: cst.CSTNode) -> bool:
     """Cheap test: could ``node`` be the root of a chain (a contraction or a sum)?"""
     if isinstance(node, cst.BinaryOperation):
@@ -37,21 +60,21 @@ def is_chain_candidate(node: cst.CSTNode) -> bool:
     return isinstance(node, cst.Attribute) and node.attr.value in ("T", "mT")
 
 
-def analyze(node: cst.BaseExpression, context: RuleContext) -> Chain:
+def analyze(node: cst.BaseExpression, oracle: ChainOracle) -> Chain:
     """Model ``node``. Where a matmul operand of proven rank meets one of unknown rank, the exact
     '...' form is tried first; if the rest of the chain then cannot be modelled (it addresses batch
     dimensions by position), the chain is modelled again with explicit labels on both sides."""
     chain = Chain()
     try:
-        return _analyze(node, context, chain)
+        return _analyze(node, oracle, chain)
     except ChainError:
         if not chain.converted_to_ellipsis:
             raise
-    return _analyze(node, context, Chain(allow_ellipsis_conversion=False))
+    return _analyze(node, oracle, Chain(allow_ellipsis_conversion=False))
 
 
-def _analyze(node: cst.BaseExpression, context: RuleContext, chain: Chain) -> Chain:
-    value = _Reader(context, chain).read(node)
+def _analyze(node: cst.BaseExpression, oracle: ChainOracle, chain: Chain) -> Chain:
+    value = _Reader(oracle, chain).read(node)
     if len(chain.leaves) != MAX_LEAVES:
         raise ChainError(f"{len(chain.leaves)} operands")
     if not (chain.matmuls or chain.sums and chain.multiplies):
@@ -70,8 +93,8 @@ def _analyze(node: cst.BaseExpression, context: RuleContext, chain: Chain) -> Ch
 
 
 class _Reader:
-    def __init__(self, context: RuleContext, chain: Chain) -> None:
-        self.context = context
+    def __init__(self, oracle: ChainOracle, chain: Chain) -> None:
+        self.oracle = oracle
         self.chain = chain
 
     def read(self, node: cst.BaseExpression, rank: int | None = None) -> Value:
@@ -105,10 +128,10 @@ class _Reader:
         return self._sum_depth > 0
 
     def _is_module_path(self, node: cst.Attribute) -> bool:
-        return self.context.qualified_name(node) is not None
+        return self.oracle.qualified_name(node) is not None
 
     def _read_call(self, call: cst.Call, rank: int | None) -> Value | None:
-        qualified = self.context.qualified_name(call.func)
+        qualified = self.oracle.qualified_name(call.func)
         args = call.args
         if qualified is not None:
             if qualified in MATMUL_FUNCTIONS and _positional(args, 2):
@@ -225,14 +248,14 @@ class _Reader:
         if isinstance(node, NOT_TENSORS):
             raise ChainError("a literal operand")
         if isinstance(node, cst.Name) and node.value not in self.chain.folded_names:
-            temporary = self.context.foldable_temporary(node.value)
+            temporary = self.oracle.foldable_temporary(node.value)
             if temporary is not None:
                 # kt = k.transpose(-1, -2); q @ kt: the view joins the chain, its statement goes.
                 definition, deletion = temporary
                 self.chain.folded.append(deletion)
                 self.chain.folded_names.append(node.value)
                 return self.read(definition, proven_rank)
-        evidence = self.context.operand_evidence(node)
+        evidence = self.oracle.operand_evidence(node)
         if evidence.not_tensor:
             raise ChainError(f"an operand known not to be a torch tensor ({evidence.not_tensor})")
         rank = evidence.rank
@@ -240,11 +263,11 @@ class _Reader:
             if rank is not None and rank != proven_rank:
                 raise ChainError("the original raises: rank conflict")
             rank = proven_rank
-        hint = _name_hint(node, lambda func: self.context.qualified_name(func) is not None)
+        hint = _name_hint(node, lambda func: self.oracle.qualified_name(func) is not None)
         attribute_like = isinstance(node, cst.Attribute) or (
-            isinstance(node, cst.Name) and self.context.derives_from_attribute(node.value)
+            isinstance(node, cst.Name) and self.oracle.derives_from_attribute(node.value)
         )
-        written = " ".join(self.context.unit.written(node).split())
+        written = " ".join(self.oracle.written(node).split())
         written = written if len(written) <= MAX_WRITTEN else ""
         value = algebra.new_leaf(
             self.chain, node, hint, rank, evidence.is_tensor, evidence.is_float, evidence.dtype, attribute_like, written

@@ -5,51 +5,19 @@ resolve imports or reason about operands themselves."""
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 import libcst as cst
 
-from einlint.diagnostics import Applicability, Edit
+# The types a rule shares with the engine live in the neutral rule_protocol module; rules take them
+# from here with Rule.
+from einlint.rule_protocol import Example, FixProposal, Triggers
 
 if TYPE_CHECKING:
     from einlint.engine.candidates import Candidate, Words
     from einlint.engine.context import FileAnalysis, RuleContext
 
-
-@dataclass(frozen=True)
-class Triggers:
-    """Words (names or attribute names) and operators without which a statement cannot match."""
-
-    names: frozenset[str] = frozenset()
-    matmul_operator: bool = False
-
-    def __or__(self, other: Triggers) -> Triggers:
-        return Triggers(self.names | other.names, self.matmul_operator or other.matmul_operator)
-
-
-@dataclass(frozen=True)
-class Example:
-    """Code the rule must flag (``fixed`` is the expected rewrite, None when it has no fix) or, in a
-    rule's ``valid`` list, code it must leave alone."""
-
-    code: str
-    fixed: str | None = None
-    unsafe: bool = False
-
-
-@dataclass(frozen=True)
-class FixProposal:
-    """A rule's proposed replacement of one node; the engine turns it into character edits."""
-
-    node: cst.CSTNode
-    replacement: cst.CSTNode | str
-    applicability: Applicability = Applicability.SAFE
-    assumptions: tuple[str, ...] = ()
-    # Further (node, replacement) pairs in the same unit, e.g. a temporary that is folded away.
-    extra: tuple[tuple[cst.CSTNode, cst.CSTNode | str], ...] = field(default=())
-    # Edits outside the unit, by character offsets (deleting a folded temporary's statement).
-    extra_edits: tuple[Edit, ...] = field(default=())
+__all__ = ["Example", "FixProposal", "Rule", "Triggers"]
 
 
 class Rule(cst.CSTVisitor):

@@ -1,0 +1,79 @@
+"""What a rule and the engine share, and nothing more: the trigger words that let the engine skip code
+a rule cannot match, a rule's proposed fix, its examples, and what the engine asks of a rule class.
+
+Both layers import this module and neither imports the other for it: the engine never imports the
+rules. It finds them when first asked, through ``available_rules``, as it would find plugins."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import libcst as cst
+
+from einlint.diagnostics import Applicability, Edit
+
+if TYPE_CHECKING:
+    from einlint.engine.candidates import Candidate, Words
+    from einlint.engine.context import FileAnalysis, RuleContext
+
+# The package whose ``all_rules()`` lists every rule.
+RULES_PACKAGE = "einlint.rules"
+
+
+@dataclass(frozen=True)
+class Triggers:
+    """Words (names or attribute names) and operators without which a statement cannot match."""
+
+    names: frozenset[str] = frozenset()
+    matmul_operator: bool = False
+
+    def __or__(self, other: Triggers) -> Triggers:
+        return Triggers(self.names | other.names, self.matmul_operator or other.matmul_operator)
+
+
+@dataclass(frozen=True)
+class Example:
+    """Code the rule must flag (``fixed`` is the expected rewrite, None when it has no fix) or, in a
+    rule's ``valid`` list, code it must leave alone."""
+
+    code: str
+    fixed: str | None = None
+    unsafe: bool = False
+
+
+@dataclass(frozen=True)
+class FixProposal:
+    """A rule's proposed replacement of one node; the engine turns it into character edits."""
+
+    node: cst.CSTNode
+    replacement: cst.CSTNode | str
+    applicability: Applicability = Applicability.SAFE
+    assumptions: tuple[str, ...] = ()
+    # Further (node, replacement) pairs in the same unit, e.g. a temporary that is folded away.
+    extra: tuple[tuple[cst.CSTNode, cst.CSTNode | str], ...] = field(default=())
+    # Edits outside the unit, by character offsets (deleting a folded temporary's statement).
+    extra_edits: tuple[Edit, ...] = field(default=())
+
+
+class RuleClass(Protocol):
+    """What the engine uses of a rule class (``einlint.rules.base.Rule`` and its subclasses): its
+    identity and triggers, the two cheap tests before a unit is parsed, and a visitor per unit."""
+
+    code: str
+    name: str
+    triggers: Triggers
+    enabled_by_default: bool
+    needs_torch_import: bool
+
+    def __call__(self, context: RuleContext) -> cst.CSTVisitor: ...
+
+    def applies(self, words: Words) -> bool: ...
+
+    def needs_unit(self, candidate: Candidate, analysis: FileAnalysis) -> bool: ...
+
+
+def available_rules() -> tuple[RuleClass, ...]:
+    """Every rule, sorted by code; the rules package is imported on the first call, not with the engine."""
+    return importlib.import_module(RULES_PACKAGE).all_rules()
