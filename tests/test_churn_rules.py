@@ -237,7 +237,9 @@ def test_multi_dot_and_reused_expressions_compute_the_same(tmp_path: Path, einli
         "proven_matrices": ([tensor(16, dtype=torch.float32)],),
     }
     changed = [name for name in cases if before[name].__code__.co_code != after[name].__code__.co_code]
-    assert sorted(changed) == sorted(cases), "the fix rewrites exactly these functions"
+    # train and nested chain matrices of unproven rank: multi_dot would accept a 1-D end operand where
+    # the einsum raises, so they keep their einsum.
+    assert sorted(changed) == ["bilinear_scores", "proven_matrices"], "the fix rewrites exactly these functions"
     for name, arguments in cases.items():
         torch.manual_seed(1)
         expected = before[name](*arguments)

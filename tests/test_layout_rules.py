@@ -89,8 +89,8 @@ def _example_contractions(rule) -> list[FixedContraction]:
         FixedContraction(
             f"{rule.code} example {index}",
             rule.code,
-            ast.unparse(ast.parse(example.code).body[0].value),
-            ast.unparse(ast.parse(example.fixed).body[0].value),
+            ast.unparse(ast.parse(example.code).body[-1].value),
+            ast.unparse(ast.parse(example.fixed).body[-1].value),
         )
         for index, example in enumerate(rule.invalid)
         if example.fixed is not None

@@ -59,7 +59,7 @@ def test_harness_catches_a_changed_side_effect_and_dtype() -> None:
 
 
 def test_fix_program_reports_applied_fixes() -> None:
-    source = 'import torch\n\n\ndef run(x, w):\n    return torch.einsum("bhwc,cd->bhwd", x.permute(0, 2, 3, 1), w)\n'
+    source = 'import torch\n\n\ndef run(w):\n    x = torch.randn(2, 3, 4, 5)\n    return torch.einsum("bhwc,cd->bhwd", x.permute(0, 2, 3, 1), w)\n'
     fixed = fix_program(source, ("EIN201",), unsafe=False)
     assert [(fix.code, fix.applicability) for fix in fixed.applied] == [("EIN201", "safe")]
     assert "permute" not in fixed.text and fixed.refixed == fixed.text

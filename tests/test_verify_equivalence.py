@@ -122,6 +122,17 @@ def test_the_allowlist_reason_reaches_the_verdict() -> None:
     assert (result.verdict, result.reason) == (NOT_VERIFIABLE, "the call of 'os.system' is not in the allowlist of torch functions and tensor methods")
 
 
+def test_a_raise_on_broadcast_sizes_counts_only_for_a_fix_that_assumes_matching_sizes() -> None:
+    """einsum broadcasts a size-1 batch dimension where bmm raises: not equivalent in general; for a fix
+    that names ``matching-sizes`` that raise is its assumption failing loudly."""
+    original, rewritten = "torch.einsum('bqd,bkd->bqk', q, k)", "torch.bmm(q, k.transpose(-2, -1))"
+    plain = verify_pair(original, rewritten, options=FAST)
+    assert plain.verdict == NOT_EQUIVALENT and "raises" in plain.reason, plain
+    assumed = verify_pair(original, rewritten, options=FAST, assumptions=("matching-sizes",))
+    assert assumed.verdict == EQUIVALENT, assumed.reason
+    assert any("assumes away" in case.detail for case in assumed.cases), assumed.cases
+
+
 def _example_fixes():
     """Every fix the rules' own examples make (the rewriter's fixtures), as (id, code, rule code)."""
     for rule in all_rules():

@@ -26,7 +26,7 @@ NINE_LABELS = ("torch.einsum('abcdefghi->...abcdefghi', x)", "torch.einsum('abcd
 TIGHT = WorkerLimits(wall_seconds=20, memory_allowance=64 << 20, cpu_seconds=1)
 
 
-def hostile_task(original: str, rewritten: str, imports, options):
+def hostile_task(original: str, rewritten: str, imports, options, assumptions=()):
     """Run in the worker: what the original's text asks for, else the real verification."""
     if original == "hang":
         time.sleep(600)
@@ -38,7 +38,7 @@ def hostile_task(original: str, rewritten: str, imports, options):
     elif original == "spin":
         while True:
             pass
-    return verify_pair(original, rewritten, imports, options)
+    return verify_pair(original, rewritten, imports, options, assumptions)
 
 
 @pytest.fixture(scope="module")

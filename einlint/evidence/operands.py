@@ -21,10 +21,11 @@ SHAPE_FACTORIES = frozenset(
     f"torch.{name}" for name in ("randn", "rand", "zeros", "ones", "empty", "full")
 )
 VECTOR_FACTORIES = frozenset({"torch.arange", "torch.linspace", "torch.logspace"})
-# torch functions that build a tensor from sizes, numbers or Python data: nothing a tensor-like's
-# __torch_function__ could intercept, so the result is a torch.Tensor.
+# torch functions that build a new tensor from sizes, numbers or Python data: nothing a tensor-like's
+# __torch_function__ could intercept, so the result is a plain dense torch.Tensor. (Not
+# ``torch.as_tensor``: it returns a tensor argument itself, a subclass or a sparse tensor included.)
 CREATION_FUNCTIONS = SHAPE_FACTORIES | VECTOR_FACTORIES | frozenset(
-    f"torch.{name}" for name in ("eye", "tensor", "as_tensor", "from_numpy", "randint", "randperm", "empty_strided")
+    f"torch.{name}" for name in ("eye", "tensor", "from_numpy", "randint", "randperm", "empty_strided")
 )
 FLOAT_FACTORIES = frozenset(f"torch.{name}" for name in ("randn", "rand"))
 # Callables that only accept and return tensors: their result is a tensor.
@@ -174,7 +175,9 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
     if method in ("view", "reshape") and not starred and not node.keywords:
         if len(positional) >= 2 or (len(positional) == 1 and _literal_int(positional[0]) is not None):
             # view(b, n, d) takes sizes; numpy's view takes a dtype, so only a tensor accepts this.
-            return OperandEvidence(is_tensor=inner.is_tensor, tensor_methods=method == "view", rank=len(positional))
+            sizes = tuple(_literal_int(arg) for arg in positional)
+            shape = tuple(size if size is not None and size >= 0 else None for size in sizes)
+            return OperandEvidence(is_tensor=inner.is_tensor, tensor_methods=method == "view", rank=len(positional), shape=shape)
         if len(positional) == 1 and isinstance(positional[0], (ast.Tuple, ast.List)):
             elements = positional[0].elts
             if not any(isinstance(element, ast.Starred) for element in elements):

@@ -134,10 +134,16 @@ class FixVerification:
 
 
 def verify_pair(
-    original: str, rewritten: str, imports: ImportTable | None = None, options: VerifyOptions = VerifyOptions()
+    original: str,
+    rewritten: str,
+    imports: ImportTable | None = None,
+    options: VerifyOptions = VerifyOptions(),
+    assumptions: tuple[str, ...] = (),
 ) -> PairVerdict:
     """Verify that ``rewritten`` computes what ``original`` does. ``imports`` are the file's import
     aliases (``t`` for ``import torch as t``); without them ``torch`` is taken to be torch.
+    ``assumptions`` are the fix's: a fix that assumes ``matching-sizes`` may raise on a broadcast
+    size-1 dimension the original accepted (that is how its assumption fails loudly).
 
     Whatever goes wrong while verifying (an allocation failure, the time budget, an error of the
     verifier itself) becomes this pair's "not verifiable" verdict with the reason; only a missing
@@ -147,7 +153,7 @@ def verify_pair(
     context = {"device": device_description(device), "torch_version": str(torch.__version__)}
     flat = " ".join(original.split()), " ".join(rewritten.split())
     try:
-        return _verify_pair(original, rewritten, imports, options, device, context)
+        return _verify_pair(original, rewritten, imports, options, device, context, frozenset(assumptions))
     except NotVerifiable as reason:
         return PairVerdict(NOT_VERIFIABLE, str(reason), *flat, **context)
     except VerifierUnavailable:
@@ -164,8 +170,9 @@ def _one_line(error: BaseException) -> str:
 
 
 def _verify_pair(
-    original: str, rewritten: str, imports: ImportTable | None, options: VerifyOptions, device: str, context: dict
-) -> PairVerdict:
+    original: str, rewritten: str, imports: ImportTable | None, options: VerifyOptions, device: str, context: dict,
+    assumptions: frozenset[str] = frozenset(),
+) -> PairVerdict:  # fmt: skip
     torch = require_torch()
     deadline = time.monotonic() + options.time_budget
     pair = prepare(original, rewritten, imports)
@@ -177,7 +184,8 @@ def _verify_pair(
     cache = VerdictCache(options.cache_dir) if options.use_cache else None
     key = verdict_key(
         pair.original_code, pair.rewritten_code, [case.to_dict() for case in cases], dtypes,
-        torch.__version__, context["device"], f"{timing_key}, autocast {options.autocast}",
+        torch.__version__, context["device"],
+        f"{timing_key}, autocast {options.autocast}" + (f", assumes {', '.join(sorted(assumptions))}" if assumptions else ""),
     )  # fmt: skip
     if cache is not None and options.read_cache:
         stored = cache.get(key)
@@ -189,7 +197,7 @@ def _verify_pair(
             if verdict is not None and verdict.verdict in VERDICTS:
                 # The expressions as written here: equal canonical code may be spelled differently.
                 return replace(verdict, original=pair.original, rewritten=pair.rewritten, operands=pair.operands, cached=True)
-    verdict = _run(pair, functions, cases, dtypes, device, options, context, deadline)
+    verdict = _run(pair, functions, cases, dtypes, device, options, context, deadline, "matching-sizes" in assumptions)
     if case_plan.over_budget:
         skipped = tuple(f"not tried, over budget: {line}" for line in case_plan.over_budget)
         verdict = replace(verdict, notes=verdict.notes + skipped)
@@ -200,7 +208,7 @@ def _verify_pair(
 
 def _run(
     pair: ExpressionPair, functions: tuple, cases, dtypes: tuple[str, ...], device: str, options: VerifyOptions,
-    context: dict, deadline: float,
+    context: dict, deadline: float, sizes_assumed: bool = False,
 ) -> PairVerdict:  # fmt: skip
     original, rewritten = functions
     outcomes: list[CaseOutcome] = []
@@ -216,7 +224,7 @@ def _run(
             if time.monotonic() > deadline:
                 reason = f"over the time budget of {options.time_budget:g} s after {len(outcomes)} of {checks} checks"
                 return PairVerdict(NOT_VERIFIABLE, reason, cases=tuple(outcomes), **common)
-            outcome = check_case(original, rewritten, case, dtype, device, options.seed + index)
+            outcome = check_case(original, rewritten, case, dtype, device, options.seed + index, sizes_assumed)
             outcomes.append(outcome)
             if outcome.status == MISMATCH:
                 failure = outcome
@@ -268,7 +276,7 @@ def _run(
 
 
 # What verifies one pair: ``verify_pair`` itself, or a worker process's ``PairWorker.verify``.
-PairVerifier = Callable[[str, str, "ImportTable | None", VerifyOptions], PairVerdict]
+PairVerifier = Callable[[str, str, "ImportTable | None", VerifyOptions, tuple[str, ...]], PairVerdict]
 
 
 def verify_diagnostic(
@@ -295,7 +303,8 @@ def verify_diagnostic(
         result = PairVerdict(NOT_VERIFIABLE, f"internal error of the verifier ({_one_line(error)})", "", fix.replacement if fix else "")
     else:
         for target in targets:
-            result = replace(verify(target.original, target.rewritten, source.imports, options), target=target.description)
+            verdict = verify(target.original, target.rewritten, source.imports, options, fix.assumptions if fix else ())
+            result = replace(verdict, target=target.description)
             if result.verdict != NOT_VERIFIABLE:
                 break
             if target.consumer:

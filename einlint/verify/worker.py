@@ -191,10 +191,15 @@ class PairWorker:
         return tuple(self._running.ready.get("limits", ())) if self._running else ()
 
     def verify(
-        self, original: str, rewritten: str, imports: ImportTable | None = None, options: VerifyOptions | None = None
+        self,
+        original: str,
+        rewritten: str,
+        imports: ImportTable | None = None,
+        options: VerifyOptions | None = None,
+        assumptions: tuple[str, ...] = (),
     ) -> PairVerdict:
-        """``verify_pair(original, rewritten, imports, options)`` in the worker; a failure of the worker
-        itself is this pair's "not verifiable" verdict with the reason."""
+        """``verify_pair(original, rewritten, imports, options, assumptions)`` in the worker; a failure of
+        the worker itself is this pair's "not verifiable" verdict with the reason."""
         from einlint.verify.verifier import NOT_VERIFIABLE, PairVerdict, VerifyOptions
 
         options = options or VerifyOptions()
@@ -202,7 +207,7 @@ class PairWorker:
         flat = " ".join(original.split()), " ".join(rewritten.split())
         context = {key: running.ready.get(key, "") for key in ("device", "torch_version")}
         try:
-            running.connection.send((original, rewritten, imports, options))
+            running.connection.send((original, rewritten, imports, options, tuple(assumptions)))
             answered = running.connection.poll(self.limits.wall_seconds)
         except (OSError, EOFError):
             answered = True  # the worker is gone; recv reports how

@@ -7,6 +7,7 @@ import libcst as cst
 
 from einlint.diagnostics import Applicability, Edit
 from einlint.engine.context import RuleContext
+from einlint.evidence.operands import OperandEvidence
 from einlint.rules.base import Example, FixProposal, Rule
 from einlint.rules.churn._fresh import fresh_name
 from einlint.rules.churn._loops import generates_code, in_forward, in_loop, repeating_loops
@@ -38,9 +39,11 @@ class MultiOperandEinsumInLoop(Rule):
     added after the torch import when the file lacks it). In a comprehension or ``forward`` nothing is
     applied: build the expression where the shapes are known. ``einlint --verify`` measures the effect.
 
-    Fix safety: unsafe. multi_dot assumes every operand is a matrix (``operand-ranks``): einsum raises
-    on a 1-D operand, multi_dot treats it as a vector; where every operand is a proven torch tensor of
-    rank 2 the fix is safe. The reused expression is not offered where the call may not run exactly
+    Fix safety: multi_dot is offered only where the code proves every operand 2-D: einsum raises on a
+    1-D operand where multi_dot treats it as a vector, and a fix must never turn an error into a value.
+    It is unsafe unless literal sizes prove each contracted pair equal (``matching-sizes``: einsum
+    broadcasts a size-1 label where multi_dot raises) and factories make every operand a plain tensor
+    (``tensor-operands``: a subclass would see multi_dot instead of einsum). The reused expression is not offered where the call may not run exactly
     once per statement (a conditional expression, ``and``/``or``, a comprehension, a lambda): the
     shapes are read before the statement.
     The reused expression is correct for any operand shapes the equation accepts (a wrong rank raises),
@@ -55,8 +58,10 @@ class MultiOperandEinsumInLoop(Rule):
     triggers = EINSUM_TRIGGERS
     invalid = (
         Example(
-            "def f(xs, a, b):\n    for x in xs:\n        y = torch.einsum('ij,jk,kl->il', a, b, x)",
-            fixed="def f(xs, a, b):\n    for x in xs:\n        y = torch.linalg.multi_dot([a, b, x])",
+            "def f(xs):\n    a = torch.randn(3, 4)\n    b = torch.randn(4, 5)\n    for x in xs:\n"
+            "        y = torch.einsum('ij,jk,kl->il', a, b, x.view(5, 6))",
+            fixed="def f(xs):\n    a = torch.randn(3, 4)\n    b = torch.randn(4, 5)\n    for x in xs:\n"
+            "        y = torch.linalg.multi_dot([a, b, x.view(5, 6)])",
             unsafe=True,
         ),
         Example(
@@ -100,7 +105,9 @@ class MultiOperandEinsumInLoop(Rule):
         if chain:
             advice = "a chain of matrix products: torch.linalg.multi_dot picks the order without a path search"
             if fix is not None and fix.assumptions:
-                advice += " (unsafe fix: assumes every operand is a matrix; einsum raises on a vector, multi_dot does not)"
+                advice += f" (unsafe fix: assumes {', '.join(_ASSUMPTION_TEXT[name] for name in fix.assumptions)})"
+            elif fix is None and where == "in a loop":
+                advice += " (no fix: the code does not prove every operand 2-D, and multi_dot accepts a 1-D end operand where the einsum raises)"
         elif fix is not None:
             advice = (
                 "build an opt_einsum.contract_expression once, on the first iteration, and reuse it (unsafe fix: "
@@ -121,12 +128,19 @@ class MultiOperandEinsumInLoop(Rule):
         listed = ", ".join(self.context.unit.code_for(operand) for operand in operands)
         replacement = f"{torch_alias}.linalg.multi_dot([{listed}])"
         evidence = [self.context.operand_evidence(operand) for operand in operands]
-        # einsum before, multi_dot after: on 2-D torch tensors both compute the matrix product. A
-        # tensor-like class may handle one and not the other, so tensors must be proven too.
-        proven = all(fact.rank == 2 and fact.is_tensor for fact in evidence)
-        if proven:
+        # einsum before, multi_dot after: on 2-D torch tensors both compute the matrix product. With
+        # a rank unproven there is no fix at all: multi_dot takes a 1-D first or last operand where the
+        # einsum's 2-D terms raise, and a fix must never turn an error into a value.
+        if not all(fact.rank == 2 for fact in evidence):
+            return None
+        assumptions = []
+        if not _chain_sizes_proven(evidence):
+            assumptions.append("matching-sizes")  # einsum broadcasts a size-1 label; multi_dot raises
+        if not all(fact.is_tensor for fact in evidence):
+            assumptions.append("tensor-operands")  # a tensor subclass sees multi_dot instead of einsum
+        if not assumptions:
             return FixProposal(node, replacement)
-        return FixProposal(node, replacement, Applicability.UNSAFE, ("operand-ranks",))
+        return FixProposal(node, replacement, Applicability.UNSAFE, tuple(assumptions))
 
     def _hoisted_expression(self, node: cst.Call, equation: str, operands: tuple[cst.BaseExpression, ...]) -> FixProposal | None:
         """``name = None`` before the loop; ``if name is None: name = opt_einsum.contract_expression(
@@ -249,3 +263,17 @@ def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
 
     node.visit(_Collector())
     return found
+
+
+_ASSUMPTION_TEXT = {
+    "matching-sizes": "the contracted sizes match (einsum broadcasts a size-1 one, multi_dot raises)",
+    "tensor-operands": "the operands are plain torch tensors (a subclass would see multi_dot instead of einsum)",
+}
+
+
+def _chain_sizes_proven(evidence: list[OperandEvidence]) -> bool:
+    """Whether literal sizes the code states make each matrix's columns equal the next one's rows."""
+    shapes = [fact.shape for fact in evidence]
+    if any(shape is None or len(shape) != 2 or None in shape for shape in shapes):
+        return False
+    return all(left[1] == right[0] for left, right in zip(shapes, shapes[1:]))  # type: ignore[index]

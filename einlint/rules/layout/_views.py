@@ -9,7 +9,6 @@ import libcst as cst
 
 from einlint.engine.context import RuleContext
 from einlint.equation.model import ELLIPSIS, Term
-from einlint.evidence.operands import TENSOR_ONLY_METHODS
 from einlint.rewrite.literals import literal_int, literal_int_sequence
 
 TRANSPOSE_NAMES = frozenset({"transpose", "swapaxes", "swapdims"})
@@ -24,12 +23,11 @@ class ReorderingView:
     receiver: cst.BaseExpression
     kind: str  # "transpose", "permute", "T", "mT", "movedim"
     dims: tuple[int, ...]
-    tensor_only: bool  # numpy arrays have no such method: the receiver is a tensor or the code raises
 
 
 def reordering_view(node: cst.BaseExpression, context: RuleContext) -> ReorderingView | None:
     if isinstance(node, cst.Attribute) and node.attr.value in ("T", "mT") and context.qualified_name(node) is None:
-        return ReorderingView(node, node.value, node.attr.value, (), False)
+        return ReorderingView(node, node.value, node.attr.value, ())
     if not isinstance(node, cst.Call):
         return None
     qualified = context.qualified_name(node.func)
@@ -39,22 +37,20 @@ def reordering_view(node: cst.BaseExpression, context: RuleContext) -> Reorderin
         if not qualified.startswith("torch.") or not args or args[0].keyword or args[0].star:
             return None
         receiver, rest = args[0].value, args[1:]
-        tensor_only = True
     elif isinstance(node.func, cst.Attribute):
         name, receiver, rest = node.func.attr.value, node.func.value, args
-        tensor_only = name in TENSOR_ONLY_METHODS or name in ("swapdims", "movedim")
     else:
         return None
     if name in TRANSPOSE_NAMES:
         dims = _int_args(rest, ("dim0", "dim1"))
-        return ReorderingView(node, receiver, "transpose", dims, tensor_only) if dims and len(dims) == 2 else None
+        return ReorderingView(node, receiver, "transpose", dims) if dims and len(dims) == 2 else None
     if name == "permute":
         sequence = literal_int_sequence(rest[0].value) if len(rest) == 1 else None
         dims = tuple(sequence) if sequence else _int_args(rest, ())
-        return ReorderingView(node, receiver, "permute", dims, True) if dims else None
+        return ReorderingView(node, receiver, "permute", dims) if dims else None
     if name == "movedim":
         dims = _int_args(rest, ("source", "destination"))
-        return ReorderingView(node, receiver, "movedim", dims, True) if dims and len(dims) == 2 else None
+        return ReorderingView(node, receiver, "movedim", dims) if dims and len(dims) == 2 else None
     return None
 
 

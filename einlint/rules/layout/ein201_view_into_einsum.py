@@ -26,9 +26,10 @@ class ViewIntoEinsum(Rule):
 
     Fix safety: the operand's term fixes its rank (explicit labels), and the reordering is applied to
     the labels exactly as torch applies it to dimensions (negative dims count from the end; with an
-    ellipsis only dimensions the term pins are accepted). Safe when the view's receiver is known to be a
-    tensor (a method numpy lacks, such as ``permute``, or evidence in the function); otherwise unsafe
-    with assumption ``tensor-operands``.
+    ellipsis only dimensions the term pins are accepted). Safe when the view's receiver is a plain tensor
+    made in the same scope (a torch factory); otherwise unsafe with assumption ``tensor-operands``: a
+    tensor subclass that overrides torch functions (``__torch_function__``) would see one einsum call
+    instead of the view and then einsum.
     """
 
     code = "EIN201"
@@ -36,8 +37,8 @@ class ViewIntoEinsum(Rule):
     triggers = EINSUM_TRIGGERS
     invalid = (
         Example(
-            "y = torch.einsum('bqd,bdk->bqk', q, k.permute(0, 2, 1))",
-            fixed="y = torch.einsum('bqd,bkd->bqk', q, k)",
+            "k = torch.randn(2, 5, 4)\ny = torch.einsum('bqd,bdk->bqk', q, k.permute(0, 2, 1))",
+            fixed="k = torch.randn(2, 5, 4)\ny = torch.einsum('bqd,bkd->bqk', q, k)",
         ),
         Example("y = torch.einsum('ij,jk->ik', a.T, b)", fixed="y = torch.einsum('ji,jk->ik', a, b)", unsafe=True),
     )
@@ -60,8 +61,8 @@ class ViewIntoEinsum(Rule):
                 continue
             receiver_code = self.context.unit.code_for(view.receiver)
             receiver = self.context.operand_evidence(view.receiver)
-            # The operand goes to einsum before and after the fold: whatever the receiver is, a
-            # method numpy lacks rules out the one case where the fold changes the result.
-            proven = view.tensor_only or receiver.is_tensor or receiver.tensor_methods
+            # Only a plain dense tensor made in this scope proves the fold: a tensor subclass that
+            # overrides torch functions sees einsum alone instead of the view and then einsum.
+            proven = receiver.is_tensor
             fix = fold_fix(call, new_equation, operand, receiver_code, proven)
             self.report(operand, f"einsum operand is a reordering view; fold it into the labels: '{new_equation}'", fix)

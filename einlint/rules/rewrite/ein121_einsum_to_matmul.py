@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import libcst as cst
 
+from einlint.diagnostics import Applicability
 from einlint.equation.model import ELLIPSIS, EquationSyntaxError, Term, parse_equation
+from einlint.evidence.operands import OperandEvidence
 from einlint.rewrite.classify import ChainKind
 from einlint.rules.base import Example, FixProposal, Rule
 from einlint.rules.einsum_calls import einsum_call
@@ -24,14 +26,16 @@ class EinsumToMatmul(Rule):
     EIN121 stays silent; with EIN101 enabled it leaves alone an einsum whose matmul form would
     transpose both operands (EIN101 would flag that form).
 
-    Fix: ``torch.matmul(a, b)`` with ``.transpose(-2, -1)`` on an operand whose matrix labels are in
-    the other order.
+    Fix: ``torch.mm(a, b)`` for 2-D labels, ``torch.bmm(a, b)`` for 3-D ones, ``torch.matmul(a, b)``
+    otherwise, with ``.transpose(-2, -1)`` on an operand whose matrix labels are in the other order.
 
-    Fix safety: safe. einsum only accepts tensors; explicit labels make einsum require exact ranks,
-    and wherever einsum succeeds matmul computes the same batched product (size-1 batch dimensions
-    broadcast in both; ``...`` broadcasts as matmul's batch dimensions do). matmul's result is always
-    contiguous while einsum's is not when batch dimensions broadcast, so a later ``.view()`` can only
-    start working, never stop.
+    Fix safety: unsafe. Explicit labels make einsum raise on an operand of another rank; ``mm`` and
+    ``bmm`` raise on it too, ``matmul`` would broadcast it, so a ``matmul`` fix is offered only where
+    the code proves the ranks (no fix otherwise). einsum broadcasts a size-1 dimension of a shared
+    label where a matrix product raises (``matching-sizes``, unless literal sizes prove them equal:
+    the fix then raises where the einsum computed a value). A tensor subclass that overrides torch
+    functions sees matmul instead of einsum (``tensor-operands``, unless factories make the operands).
+    matmul's result is contiguous where einsum's may not be (``result-layout``).
     """
 
     code = "EIN121"
@@ -40,10 +44,15 @@ class EinsumToMatmul(Rule):
     enabled_by_default = False
     invalid = (
         Example(
-            "y = torch.einsum('bhqd,bhkd->bhqk', q, k)",
-            fixed="y = torch.matmul(q, k.transpose(-2, -1))",
+            "y = torch.einsum('bqd,bkd->bqk', q, k)",
+            fixed="y = torch.bmm(q, k.transpose(-2, -1))",
+            unsafe=True,
         ),
-        Example("y = torch.einsum('...ij,...jk->...ik', a, b)", fixed="y = torch.matmul(a, b)"),
+        Example(
+            "a = torch.randn(2, 3, 4, 5)\nb = torch.randn(2, 3, 5, 6)\ny = torch.einsum('...ij,...jk->...ik', a, b)",
+            fixed="a = torch.randn(2, 3, 4, 5)\nb = torch.randn(2, 3, 5, 6)\ny = torch.matmul(a, b)",
+            unsafe=True,
+        ),
     )
     valid = ("y = torch.einsum('bhqd,bhkd->bhkq', q, k)", "y = torch.einsum('ij,ij->i', a, b)", "y = torch.einsum('i,i->', a, b)")
 
@@ -69,9 +78,39 @@ class EinsumToMatmul(Rule):
         first = _transposed(first, call.operands[0]) if transpose_first else first
         second = _transposed(second, call.operands[1]) if transpose_second else second
         torch_alias = self.context.module_alias("torch", node)
-        matmul = f"{torch_alias}.matmul" if torch_alias else None
-        fix = FixProposal(node, f"{matmul}({first}, {second})") if matmul else None
+        evidence = [self.context.operand_evidence(operand) for operand in call.operands]
+        function = _strict_function(equation.inputs[0], evidence)
+        fix = None
+        if torch_alias and function:
+            assumptions = ["result-layout"]
+            if not _sizes_proven(equation.inputs[0], equation.inputs[1], evidence):
+                assumptions.append("matching-sizes")
+            if not all(item.is_tensor for item in evidence):
+                assumptions.append("tensor-operands")
+            fix = FixProposal(node, f"{torch_alias}.{function}({first}, {second})", Applicability.UNSAFE, tuple(assumptions))
         self.report(node, "this einsum is a batched matmul; torch.matmul avoids einsum's per-call overhead (measure with --verify)", fix)
+
+
+def _strict_function(term: Term, evidence: list[OperandEvidence]) -> str | None:
+    """The matrix product that raises wherever the einsum raises for a wrong rank: ``mm`` and ``bmm``
+    accept exactly the 2-D and 3-D operands explicit labels demand; ``matmul`` broadcasts any rank, so
+    it is used only where the code proves the ranks. None: no rank-strict spelling."""
+    if not term.ellipsis_count:
+        rank = len(term.letters)
+        if rank in (2, 3):
+            return "mm" if rank == 2 else "bmm"
+        return "matmul" if all(item.rank == rank for item in evidence) else None
+    return "matmul" if all(item.rank is not None and item.rank >= 2 for item in evidence) else None
+
+
+def _sizes_proven(first: Term, second: Term, evidence: list[OperandEvidence]) -> bool:
+    """Whether literal sizes the code states make every label the operands share equal in size (einsum
+    broadcasts a size-1 one where a matrix product raises)."""
+    shapes = [item.shape for item in evidence]
+    if first.ellipsis_count or any(shape is None or None in shape for shape in shapes):
+        return False
+    sizes = [dict(zip(term.letters, shape)) for term, shape in zip((first, second), shapes)]
+    return all(sizes[0][label] == sizes[1][label] for label in sizes[0].keys() & sizes[1].keys())
 
 
 def _transposed(code: str, node: cst.BaseExpression) -> str:

@@ -60,14 +60,14 @@ def run(x, y):
     torch.set_default_dtype(torch.float64)
     b = torch.randn(3, 4)
     return (a * b).sum(-1)
-""", AB, select=("EIN103",)),
+""", AB, select=("EIN103",), violates=("float-dtypes",)),
     make("set_default_dtype_outer_product", """
 def run(x, y):
     a = torch.randn(3, 4)
     torch.set_default_dtype(torch.float64)
     b = torch.randn(3, 5)
     return (a.unsqueeze(-1) * b.unsqueeze(-2)).sum(0)
-""", AB),
+""", AB, violates=("float-dtypes",)),
     make("set_default_dtype_in_helper", """
 def switch():
     torch.set_default_dtype(torch.float64)
@@ -109,7 +109,7 @@ def run(x, y):
     a = torch.randn(3, 4).half()
     b = torch.randn(3, 5)
     return (a.unsqueeze(-1) * b.unsqueeze(-2)).sum(0)
-""", AB),
+""", AB, violates=("float-dtypes",)),
     make("parameter_dtypes_multiply_sum", """
 def run(a: torch.Tensor, b: torch.Tensor):
     return (a * b).sum(-1)
@@ -136,12 +136,12 @@ def score(x, y):
 def run(x, y):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         return score(x, y)
-""", AB, select=("EIN103",)),
+""", AB, select=("EIN103",), violates=("no-autocast",)),
     make("factory_multiply_sum_autocast_inside", """
 def run(x, y):
 """ + FACTORIES + """    with torch.autocast("cpu", dtype=torch.bfloat16):
         return torch.sum(a * b, dim=1)
-""", AB, select=("EIN103",)),
+""", AB, select=("EIN103",), violates=("no-autocast",)),
     make("factory_outer_sum_autocast_caller", """
 def gram(x, y):
 """ + FACTORIES + """    return (a.unsqueeze(-1) * b.unsqueeze(-2)).sum(0)
@@ -150,7 +150,7 @@ def gram(x, y):
 def run(x, y):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         return gram(x, y)
-""", AB),
+""", AB, violates=("no-autocast",)),
     make("factory_multiply_sum_no_autocast", """
 def run(x, y):
 """ + FACTORIES + """    return (a * b).sum(-1)
@@ -158,7 +158,4 @@ def run(x, y):
 ]
 
 XFAIL = {
-    "factory_multiply_sum_autocast_caller": "EIN103 (unsafe, slower-rewrite only): under a caller's autocast einsum returns bfloat16 where * and sum gave float32",
-    "factory_multiply_sum_autocast_inside": "EIN103 (unsafe, slower-rewrite only): inside an explicit autocast block einsum returns bfloat16 where * and sum gave float32",
-    "factory_outer_sum_autocast_caller": "EIN111 safe: under a caller's autocast einsum returns bfloat16 where the broadcast product and sum gave float32",
 }

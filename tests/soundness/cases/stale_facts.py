@@ -213,5 +213,18 @@ CASES = [
     for case in CASES
 ]
 
+# The rank a local's assignment proves is still used after an in-place shape change reaches the tensor
+# through another name or a helper: the fix writes that rank into the equation without naming it, and
+# the einsum raises where the original ran.
 XFAIL = {
+    name: f"EIN104 unsafe (its named assumptions hold): the proven rank of a is stale after {what}"
+    for name, what in [
+        ("alias_unsqueeze__proven", "unsqueeze_ through an alias"),
+        ("alias_squeeze__proven", "squeeze_ through an alias"),
+        ("alias_as_strided__proven", "as_strided_ through an alias"),
+        ("alias_resize__proven", "resize_ through an alias"),
+        ("alias_set__proven", "set_ through an alias"),
+        ("helper_unsqueeze__proven", "a helper calls unsqueeze_ on it"),
+        ("alias_data_assign_rank_proven", ".data = through an alias"),
+    ]
 }

@@ -14,19 +14,19 @@ CASES = [
     make("bmm_size_one_batch", """
 def run(q: torch.Tensor, k: torch.Tensor):
     return torch.bmm(q, k.transpose(1, 2))
-""", inputs(t(2, 3, 4), t(2, 5, 4)), inputs(t(2, 3, 4), t(1, 5, 4), label="batch 1 vs 2")),
+""", inputs(t(2, 3, 4), t(2, 5, 4)), inputs(t(2, 3, 4), t(1, 5, 4), label="batch 1 vs 2", violates=("matching-sizes",))),
     make("bmm_size_one_contracted", """
 def run(q: torch.Tensor, k: torch.Tensor):
     return torch.bmm(q, k.transpose(1, 2))
-""", inputs(t(2, 3, 4), t(2, 5, 4)), inputs(t(2, 3, 1), t(2, 5, 4), label="d 1 vs 4")),
+""", inputs(t(2, 3, 4), t(2, 5, 4)), inputs(t(2, 3, 1), t(2, 5, 4), label="d 1 vs 4", violates=("matching-sizes",))),
     make("mm_size_one_contracted", """
 def run(a: torch.Tensor, b: torch.Tensor):
     return torch.mm(a, b.t())
-""", inputs(t(3, 4), t(5, 4)), inputs(t(3, 1), t(5, 4), label="d 1 vs 4")),
+""", inputs(t(3, 4), t(5, 4)), inputs(t(3, 1), t(5, 4), label="d 1 vs 4", violates=("matching-sizes",))),
     make("mm_transposed_first_size_one", """
 def run(a: torch.Tensor, b: torch.Tensor):
     return torch.mm(a.t(), b)
-""", inputs(t(4, 3), t(4, 5)), inputs(t(1, 3), t(4, 5), label="d 1 vs 4")),
+""", inputs(t(4, 3), t(4, 5)), inputs(t(1, 3), t(4, 5), label="d 1 vs 4", violates=("matching-sizes",))),
     make("matmul_size_one_contracted", """
 def run(q, k):
     return torch.matmul(q, k.transpose(-1, -2))
@@ -36,15 +36,15 @@ def run(x, y, n):
     a = torch.as_tensor(x).view(3, n)
     b = torch.as_tensor(y).view(5, 4)
     return a @ b.T
-""", inputs(t(3, 4), t(5, 4), 4), inputs(t(3, 1), t(5, 4), 1, label="d 1 vs 4")),
+""", inputs(t(3, 4), t(5, 4), 4), inputs(t(3, 1), t(5, 4), 1, label="d 1 vs 4", violates=("matching-sizes",))),
     make("bmm_method_size_one_batch", """
 def run(q: torch.Tensor, k: torch.Tensor):
     return q.bmm(k.transpose(1, 2))
-""", inputs(t(2, 3, 4), t(2, 5, 4)), inputs(t(1, 3, 4), t(2, 5, 4), label="batch 1 vs 2")),
+""", inputs(t(2, 3, 4), t(2, 5, 4)), inputs(t(1, 3, 4), t(2, 5, 4), label="batch 1 vs 2", violates=("matching-sizes",))),
     make("matmul_result_transpose_size_one", """
 def run(a: torch.Tensor, b: torch.Tensor):
     return torch.bmm(a, b).transpose(1, 2)
-""", inputs(t(2, 3, 4), t(2, 4, 5)), inputs(t(2, 3, 1), t(2, 4, 5), label="d 1 vs 4")),
+""", inputs(t(2, 3, 4), t(2, 4, 5)), inputs(t(2, 3, 1), t(2, 4, 5), label="d 1 vs 4", violates=("matching-sizes",))),
     make("multiply_sum_broadcast_control", """
 def run(x, y):
     a = torch.as_tensor(x).view(3, -1)
@@ -75,11 +75,11 @@ def run(xs, n):
         m = torch.as_tensor(x).view(2, n)
         out.append(torch.einsum("ij,jk,kl->il", m, a, b))
     return out
-""", inputs([t(2, 8)], 8), inputs([t(2, 1)], 1, label="j 1 vs 8")),
+""", inputs([t(2, 8)], 8), inputs([t(2, 1)], 1, label="j 1 vs 8", violates=("matching-sizes",))),
     make("einsum_to_matmul_size_one_contracted", """
 def run(q, k):
     return torch.einsum("bhqd,bhkd->bhqk", q, k)
-""", inputs(t(2, 3, 4, 5), t(2, 3, 6, 5)), inputs(t(2, 3, 4, 1), t(2, 3, 6, 5), label="d 1 vs 5"), select=("EIN121",)),
+""", inputs(t(2, 3, 4, 5), t(2, 3, 6, 5)), inputs(t(2, 3, 4, 1), t(2, 3, 6, 5), label="d 1 vs 5", violates=("matching-sizes",)), select=("EIN121",)),
     make("einsum_to_matmul_rank_mismatch", """
 def run(a, b):
     return torch.einsum("ij,jk->ik", a, b)
@@ -91,7 +91,7 @@ def run(a, b):
     make("einsum_to_matmul_transposed_operands", """
 def run(a, b):
     return torch.einsum("ji,kj->ik", a, b)
-""", inputs(t(4, 3), t(5, 4)), inputs(t(1, 3), t(5, 4), label="j 1 vs 4"), select=("EIN121",)),
+""", inputs(t(4, 3), t(5, 4)), inputs(t(1, 3), t(5, 4), label="j 1 vs 4", violates=("matching-sizes",)), select=("EIN121",)),
     make("einsum_to_matmul_scaled", """
 def run(a, b, scale):
     return torch.einsum("ij,jk->ik", a * scale, b)
@@ -99,17 +99,4 @@ def run(a, b, scale):
 ]
 
 XFAIL = {
-    "bmm_size_one_batch": "EIN101/EIN104: bmm raised on batch 1 vs 2; einsum broadcasts the shared label",
-    "bmm_size_one_contracted": "EIN101/EIN104: bmm raised on a contracted size 1 vs 4; einsum broadcasts it",
-    "mm_size_one_contracted": "EIN101/EIN104: mm raised on a contracted size 1 vs 4; einsum broadcasts it",
-    "mm_transposed_first_size_one": "EIN101/EIN104: mm(a.t(), b) raised on 1 vs 4; einsum broadcasts it",
-    "matmul_size_one_contracted": "EIN101/EIN104 unsafe (its assumptions hold): matmul raised on a contracted size 1 vs 4; einsum broadcasts it",
-    "matmul_operator_proven_size_one": "EIN101/EIN104: @ raised on a contracted size 1 vs 4; einsum broadcasts it",
-    "bmm_method_size_one_batch": "EIN101/EIN104: q.bmm raised on batch 1 vs 2; einsum broadcasts it",
-    "matmul_result_transpose_size_one": "EIN102/EIN104: bmm raised on a contracted size 1 vs 4; einsum broadcasts it",
-    "multi_dot_one_dimensional_end": "EIN301 unsafe (operand-ranks fails): einsum 'ij' raised on a 1-D operand; multi_dot accepts it",
-    "multi_dot_proven_size_one": "EIN301: einsum broadcast a size-1 label; multi_dot raises",
-    "einsum_to_matmul_size_one_contracted": "EIN121 safe: einsum broadcast a contracted size-1 label; matmul raises",
-    "einsum_to_matmul_rank_mismatch": "EIN121 safe: einsum 'ij,jk' raised on a 3-D operand; matmul broadcasts it",
-    "einsum_to_matmul_transposed_operands": "EIN121 safe: einsum broadcast a size-1 label; matmul raises",
 }
