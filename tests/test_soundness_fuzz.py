@@ -42,11 +42,6 @@ KNOWN_UNSOUND = (
                      (4, 0, 0, 0, 0, 0, 0, 0, index, 0))
         for index, use in ((1, "view"), (2, "is_contiguous"), (3, "stride"), (4, "inplace_add"), (5, "helper_view"))
     ),
-    *(
-        KnownUnsound(frozenset({"temporary", hazard}), f"folded-temporary: the folded view moves past {hazard} (corpus: folded-temporary/*)",
-                     (0, 0, 0, 1, index, 0, 0, 0, 0, 0))
-        for index, hazard in ((3, "alias_transpose_"), (5, "alias_data"), (8, "nonlocal_rebind"), (10, "grad_disabled_definition"))
-    ),
 )
 
 

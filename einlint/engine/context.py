@@ -11,11 +11,12 @@ import libcst as cst
 
 from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix
 from einlint.evidence.imports import ImportTable
-from einlint.evidence.temporaries import foldable_definition
+from einlint.evidence.temporaries import single_use_view
 from einlint.evidence.layout import Layout, LayoutTracer
 from einlint.evidence.reaching import reaching_evidence, reaching_non_tensor
 from einlint.evidence.operands import UNKNOWN, FunctionFacts, OperandEvidence, block_bindings, dotted_name, expression_evidence
 from einlint.evidence.scopes import names_bound_other_than_by_import, outer_functions
+from einlint.rewrite.analyzer import FoldableTemporary
 
 if TYPE_CHECKING:
     from einlint.engine.candidates import Candidate
@@ -257,24 +258,27 @@ class RuleContext:
                 break
         return isinstance(node, ast.Attribute)
 
-    def foldable_temporary(self, name: str) -> tuple[cst.BaseExpression, Edit] | None:
-        """The definition of single-use temporary ``name`` as a concrete expression, and the edit that
-        deletes its statement, when folding it into this unit's use is sound (see
-        evidence.temporaries) and the statement stands alone on its lines with no comment."""
+    def foldable_temporary(self, name: str) -> FoldableTemporary | None:
+        """Single-use view temporary ``name`` (see evidence.temporaries) as this unit's chain may fold
+        it: the view as a concrete expression, the edit that deletes its statement, and why the fold
+        is refused (the view could read something else here), if it is. None also where the
+        statement shares its lines with other code or a comment: deleting it would lose them."""
         function = self.enclosing_function()
         candidate = self.unit.candidate
         if function is None or not candidate.is_statement or name in self._names_bound_inside_unit():
             return None
         facts = self.analysis.facts_for(function)
-        definition = foldable_definition(function, facts, name, facts.use_chain(candidate.ancestors, candidate.node))
-        if definition is None or definition.end_lineno is None:
+        use_chain = facts.use_chain(candidate.ancestors, candidate.node)
+        temporary = single_use_view(function, facts, name, candidate.node, use_chain)
+        if temporary is None or temporary.definition.end_lineno is None:
             return None
+        definition = temporary.definition
         source = self.unit.source
         first, last = definition.lineno, definition.end_lineno
         start_col = source.char_col(first, definition.col_offset)
         end_col = source.char_col(last, definition.end_col_offset or 0)
         if source.line_text(first)[:start_col].strip() or source.line_text(last)[end_col:].strip():
-            return None  # shares its line with other code or a comment
+            return None  # shares its line with other code or a comment, which deleting it would lose
         value = definition.value
         value_start = source.offset(value.lineno, source.char_col(value.lineno, value.col_offset))
         value_end = source.offset(value.end_lineno or value.lineno, source.char_col(value.end_lineno or value.lineno, value.end_col_offset or 0))
@@ -283,7 +287,7 @@ class RuleContext:
         except cst.ParserSyntaxError:
             return None
         delete_end = source.line_starts[last] if last < len(source.line_starts) else len(source.text)
-        return expression, Edit(source.line_starts[first - 1], delete_end, "")
+        return FoldableTemporary(expression, Edit(source.line_starts[first - 1], delete_end, ""), temporary.refusal)
 
     def preferred_quote(self) -> str:
         text = self.analysis.text

@@ -112,6 +112,8 @@ class Chain:
     # Edits that delete the statements of single-use temporaries folded into the chain.
     folded: list = field(default_factory=list)
     folded_names: list[str] = field(default_factory=list)
+    # Why temporaries read through could not be folded (the chain then has no fix).
+    fold_refusals: list[str] = field(default_factory=list)
     output: Value | None = None
     summed: list[Label] = field(default_factory=list)
     matmuls: int = 0

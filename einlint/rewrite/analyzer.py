@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import libcst as cst
@@ -28,6 +29,15 @@ NOT_TENSORS = (
 )  # fmt: skip  # three or more operands make torch.einsum search a contraction path on every call
 
 
+@dataclass(frozen=True)
+class FoldableTemporary:
+    """A single-use view temporary (``kt = k.transpose(-1, -2)``) as a chain at its use sees it."""
+
+    view: cst.BaseExpression  # the definition's value
+    deletion: Edit  # deletes the definition's statement
+    refusal: str | None  # why the view cannot move to the use; None when folding it is sound
+
+
 class ChainOracle(Protocol):
     """What modelling a chain asks about the code around it, and nothing more (the engine's rule context
     answers it; a test can answer it from a table)."""
@@ -35,8 +45,9 @@ class ChainOracle(Protocol):
     def qualified_name(self, node: cst.CSTNode) -> str | None:
         """``torch.matmul`` for a reference to torch's, None for anything else."""
 
-    def foldable_temporary(self, name: str) -> tuple[cst.BaseExpression, Edit] | None:
-        """The definition of a single-use temporary that may be folded in, and the edit deleting it."""
+    def foldable_temporary(self, name: str) -> FoldableTemporary | None:
+        """A single-use view temporary the chain may read through: its view, the edit deleting its
+        definition, and why folding it is refused, if it is."""
 
     def operand_evidence(self, node: cst.CSTNode) -> OperandEvidence:
         """What is known about an operand: tensor, rank, dtype, shape."""
@@ -60,21 +71,22 @@ def is_chain_candidate(node: cst.CSTNode) -> bool:
     return isinstance(node, cst.Attribute) and node.attr.value in ("T", "mT")
 
 
-def analyze(node: cst.BaseExpression, oracle: ChainOracle) -> Chain:
-    """Model ``node``. Where a matmul operand of proven rank meets one of unknown rank, the exact
-    '...' form is tried first; if the rest of the chain then cannot be modelled (it addresses batch
-    dimensions by position), the chain is modelled again with explicit labels on both sides."""
+def analyze(node: cst.BaseExpression, oracle: ChainOracle, fold_temporaries: bool = True) -> Chain:
+    """Model ``node``, reading through single-use view temporaries unless ``fold_temporaries`` is
+    False. Where a matmul operand of proven rank meets one of unknown rank, the exact '...' form is
+    tried first; if the rest of the chain then cannot be modelled (it addresses batch dimensions by
+    position), the chain is modelled again with explicit labels on both sides."""
     chain = Chain()
     try:
-        return _analyze(node, oracle, chain)
+        return _analyze(node, oracle, chain, fold_temporaries)
     except ChainError:
         if not chain.converted_to_ellipsis:
             raise
-    return _analyze(node, oracle, Chain(allow_ellipsis_conversion=False))
+    return _analyze(node, oracle, Chain(allow_ellipsis_conversion=False), fold_temporaries)
 
 
-def _analyze(node: cst.BaseExpression, oracle: ChainOracle, chain: Chain) -> Chain:
-    value = _Reader(oracle, chain).read(node)
+def _analyze(node: cst.BaseExpression, oracle: ChainOracle, chain: Chain, fold_temporaries: bool) -> Chain:
+    value = _Reader(oracle, chain, fold_temporaries).read(node)
     if len(chain.leaves) != MAX_LEAVES:
         raise ChainError(f"{len(chain.leaves)} operands")
     if not (chain.matmuls or chain.sums and chain.multiplies):
@@ -93,9 +105,10 @@ def _analyze(node: cst.BaseExpression, oracle: ChainOracle, chain: Chain) -> Cha
 
 
 class _Reader:
-    def __init__(self, oracle: ChainOracle, chain: Chain) -> None:
+    def __init__(self, oracle: ChainOracle, chain: Chain, fold_temporaries: bool = True) -> None:
         self.oracle = oracle
         self.chain = chain
+        self.fold_temporaries = fold_temporaries
 
     def read(self, node: cst.BaseExpression, rank: int | None = None) -> Value:
         """Model ``node``; ``rank`` is a rank the surrounding call proves (bmm: 3), passed down through
@@ -247,14 +260,18 @@ class _Reader:
     def _leaf(self, node: cst.BaseExpression, proven_rank: int | None = None) -> Value:
         if isinstance(node, NOT_TENSORS):
             raise ChainError("a literal operand")
-        if isinstance(node, cst.Name) and node.value not in self.chain.folded_names:
+        if self.fold_temporaries and isinstance(node, cst.Name) and node.value not in self.chain.folded_names:
             temporary = self.oracle.foldable_temporary(node.value)
             if temporary is not None:
                 # kt = k.transpose(-1, -2); q @ kt: the view joins the chain, its statement goes.
-                definition, deletion = temporary
-                self.chain.folded.append(deletion)
+                # Where the view cannot move here, the chain is still modelled through it, for a
+                # finding without a fix.
+                if temporary.refusal is None:
+                    self.chain.folded.append(temporary.deletion)
+                else:
+                    self.chain.fold_refusals.append(temporary.refusal)
                 self.chain.folded_names.append(node.value)
-                return self.read(definition, proven_rank)
+                return self.read(temporary.view, proven_rank)
         evidence = self.oracle.operand_evidence(node)
         if evidence.not_tensor:
             raise ChainError(f"an operand known not to be a torch tensor ({evidence.not_tensor})")

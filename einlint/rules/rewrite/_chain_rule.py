@@ -87,6 +87,16 @@ class ChainRule(Rule):
                 memo[key] = (chain, classify(chain))
             except ChainError:
                 memo[key] = None
+            if memo[key] is not None and chain.fold_refusals:
+                # A temporary that cannot be folded: the chain as written, if it is a finding of its
+                # own, keeps a fix; else the chain through the temporary is reported without one.
+                try:
+                    unfolded = analyze(node, self.context, fold_temporaries=False)
+                    kind = classify(unfolded)
+                    if kind is not None:
+                        memo[key] = (unfolded, kind)
+                except ChainError:
+                    pass
         return memo[key]
 
     def _report_chain(self, node: cst.BaseExpression, chain: Chain) -> None:
@@ -94,7 +104,9 @@ class ChainRule(Rule):
         names = ", ".join(_short(self.context.unit.code_for(leaf.node)) for leaf in chain.leaves)
         reference = self.context.einsum_reference(node)
         blocked = None
-        if reference is None:
+        if chain.fold_refusals:
+            blocked = "; ".join(chain.fold_refusals)
+        elif reference is None:
             blocked = "torch is not provably imported where this code runs"
         elif _has_comment_outside(node, [leaf.node for leaf in chain.leaves]):
             blocked = "a comment inside the expression would be lost"

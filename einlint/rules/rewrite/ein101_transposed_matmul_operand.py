@@ -42,6 +42,16 @@ class TransposedMatmulOperand(ChainRule):
     contiguous one (with broadcast batch dimensions, for one), so a result that flows into
     ``.view()``, directly or through the local it is assigned to, makes the fix unsafe
     (``contiguous-result``). A ``sum`` over the product needs a floating operand, as for EIN103.
+
+    A single-use temporary (``kt = k.transpose(-1, -2)`` read once, by this chain) is folded into
+    the rewrite only where moving the view to its use cannot make it read something else: the
+    definition and the use are in one block (no ``with``, loop or branch between them), every
+    statement between them only binds names to expressions without a call, and in the use's own
+    statement nothing with a call, walrus or ``yield`` is evaluated before the temporary is read,
+    which is not inside a lambda or comprehension. An in-place op through an alias, a helper,
+    ``getattr`` or a lambda, ``.data =``, ``requires_grad_()``, a grad-mode switch, ``nonlocal`` or
+    ``global`` rebinding all need one of those. Where the fold is refused, the chain as written
+    keeps its own finding and fix if it has one; otherwise the finding names why it has no fix.
     """
 
     code = "EIN101"

@@ -30,6 +30,8 @@ class TransposedMatmulResult(ChainRule):
     einsum raise. A transposed result of unknown rank (``(x @ y).transpose(0, 1)``) is not rewritten:
     no ``...`` equation can name absolute positions. A result that flows into ``.view()`` makes the
     fix unsafe (``contiguous-result``).
+
+    Single-use temporaries fold into the rewrite as for EIN101, under the same conditions.
     """
 
     code = "EIN102"

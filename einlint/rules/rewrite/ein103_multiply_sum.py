@@ -33,6 +33,8 @@ class MultiplySum(ChainRule):
     ``out=``, a full ``sum()`` and a 0-D factor are never rewritten. Because the rewrite is measured
     slower, every fix also carries ``slower-rewrite``, which no ``assume`` entry waives: a plain
     ``--fix`` never applies it, ``--fix --unsafe-fixes`` does.
+
+    Single-use temporaries fold into the rewrite as for EIN101, under the same conditions.
     """
 
     code = "EIN103"

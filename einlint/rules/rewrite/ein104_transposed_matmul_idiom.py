@@ -31,6 +31,8 @@ class TransposedMatmulIdiom(ChainRule):
     assumption makes einsum raise). Because the rewrite is measured slower, every fix also carries
     ``slower-rewrite``, which no ``assume`` entry waives: a plain ``--fix`` never applies it, ``--fix
     --unsafe-fixes`` does.
+
+    Single-use temporaries fold into the rewrite as for EIN101, under the same conditions.
     """
 
     code = "EIN104"

@@ -23,6 +23,8 @@ class OuterProductSum(ChainRule):
     mixed floating dtypes, einsum raises): the fix needs a floating operand or ``assume =
     ["float-dtypes"]``, and is safe only when both operands have one stated dtype; ranks and
     tensor-ness as for EIN101.
+
+    Single-use temporaries fold into the rewrite as for EIN101, under the same conditions.
     """
 
     code = "EIN111"
