@@ -38,6 +38,7 @@ KNOWN_ASSUMPTIONS = (
     "fixed-shapes-in-loops",
     "no-autocast",
     "matching-sizes",
+    "no-inplace-after-copy",
 )
 LIST_KEYS = ("select", "extend-select", "ignore", "extend-ignore", "exclude", "extend-exclude", "assume")
 BOOL_KEYS = ("unsafe-fixes", "respect-gitignore", "force-exclude")

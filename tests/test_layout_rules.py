@@ -30,6 +30,7 @@ NAMESPACE = {"torch": torch, "t": torch, "einsum": torch.einsum}
 MATMUL_OPERAND_LABELS = {
     "torch.matmul(probs, v.transpose(1, 2))": {"probs": "bhqk", "v": "bkhd"},
     "x @ w.mT": {"x": "bnd", "w": "ed"},
+    "x @ w.T": {"x": "nd", "w": "ed"},
     "torch.bmm(x, a.permute(0, 2, 1))": {"x": "bnd", "a": "bed"},
     "w.T.matmul(b)": {"w": "di", "b": "de"},
     "x.matmul(torch.transpose(a, 1, 2))": {"x": "bnd", "a": "bed"},
@@ -108,7 +109,7 @@ def _findings(code: str) -> list[dict]:
 def fixed_contractions() -> list[FixedContraction]:
     return [
         *_fixture_contractions("EIN201", "EIN201.unsafe.out.py"),
-        *_fixture_contractions("EIN202", "EIN202.out.py"),
+        *_fixture_contractions("EIN202", "EIN202.unsafe.out.py"),
         *_example_contractions(ViewIntoEinsum),
         *_example_contractions(CopyBeforeContraction),
     ]

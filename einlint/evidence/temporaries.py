@@ -13,7 +13,7 @@ and a nested function can rebind the name with ``nonlocal``. The rule is structu
 - the definition and the use are in the same block of statements (the use is not in a nested block, a
   ``with`` or a loop body the definition is outside of);
 - every statement strictly between them only binds plain names to expressions with no call (see
-  ``_EFFECTS``): no call of anything, no attribute or subscript assignment, augmented assignment,
+  ``EFFECTS``): no call of anything, no attribute or subscript assignment, augmented assignment,
   ``del``, ``with``, ``global``/``nonlocal``, walrus, ``await``/``yield``, comprehension, import or
   compound statement;
 - in the use's own statement, nothing of that kind is evaluated before the temporary is read, and the
@@ -38,7 +38,7 @@ VIEW_ATTRIBUTES = frozenset({"T", "mT"})
 
 # Expressions that may run arbitrary code (a call, an iteration) or rebind a name, or that hand
 # control to other code (await, yield) which may then change the base.
-_EFFECTS = (
+EFFECTS = (
     ast.Call, ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom,
     ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
 )  # fmt: skip
@@ -71,7 +71,7 @@ def single_use_view(
         and len(definition.targets) == 1
         and isinstance(definition.targets[0], ast.Name)
         and facts.dominates(definition, use_chain)
-        and _is_pure_view(definition.value)
+        and is_pure_view(definition.value)
     ):
         return None
     loads = sum(1 for node in ast.walk(function) if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load))
@@ -104,12 +104,12 @@ def _is_inert(statement: ast.stmt) -> bool:
     if isinstance(statement, ast.Pass):
         return True
     if isinstance(statement, ast.Expr):
-        return not _has_effect(statement.value)
+        return not has_effect(statement.value)
     if isinstance(statement, ast.Assign):
-        return all(_is_plain_target(target) for target in statement.targets) and not _has_effect(statement.value)
+        return all(_is_plain_target(target) for target in statement.targets) and not has_effect(statement.value)
     if isinstance(statement, ast.AnnAssign):
         # In a function body the annotation of a simple name is never evaluated.
-        return isinstance(statement.target, ast.Name) and (statement.value is None or not _has_effect(statement.value))
+        return isinstance(statement.target, ast.Name) and (statement.value is None or not has_effect(statement.value))
     return False
 
 
@@ -123,8 +123,8 @@ def _is_plain_target(target: ast.expr) -> bool:
     return False
 
 
-def _has_effect(expression: ast.expr) -> bool:
-    return any(isinstance(node, _EFFECTS) for node in ast.walk(expression))
+def has_effect(expression: ast.expr) -> bool:
+    return any(isinstance(node, EFFECTS) for node in ast.walk(expression))
 
 
 def _read_first_refusal(use: ast.stmt, name: str) -> str | None:
@@ -144,15 +144,15 @@ def _read_first_refusal(use: ast.stmt, name: str) -> str | None:
         if isinstance(ancestor, _DEFERRED):
             return f"{name} is read inside a lambda or comprehension, which runs later or repeatedly"
         ancestor = parents.get(id(ancestor))
-    for node in _evaluation_order(use):
+    for node in evaluation_order(use):
         if node is target:
             return None
-        if isinstance(node, _EFFECTS):
+        if isinstance(node, EFFECTS):
             return f"this statement runs code that could change the tensor {name} views before it reads {name}"
     return f"{name} is not read in this statement"
 
 
-def _evaluation_order(root: ast.AST) -> Iterator[ast.AST]:
+def evaluation_order(root: ast.AST) -> Iterator[ast.AST]:
     """The nodes of ``root`` in the order their evaluation completes: each node after its children,
     the children in the order Python evaluates them. Iterative, so deep expressions cost no stack."""
     stack: list[tuple[ast.AST, bool]] = [(root, False)]
@@ -178,7 +178,7 @@ def _children_in_order(node: ast.AST) -> list[ast.AST]:
     return list(ast.iter_child_nodes(node))
 
 
-def _is_pure_view(node: ast.expr) -> bool:
+def is_pure_view(node: ast.expr) -> bool:
     """A name under reordering views with literal integer arguments, and nothing else."""
     while True:
         if isinstance(node, ast.Name):

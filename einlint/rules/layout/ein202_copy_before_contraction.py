@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import ast
+from dataclasses import replace
+
 import libcst as cst
 
 from einlint.diagnostics import Applicability
+from einlint.evidence.operands import dotted_name
+from einlint.evidence.snapshots import NO_INPLACE_AFTER_COPY, CopyDrop, copy_drop
 from einlint.rules.base import Example, FixProposal, Rule, Triggers
 from einlint.rules.einsum_calls import einsum_call
 from einlint.rules.layout._folding import fold_fix, folded_equation, parsed, returns_fresh_tensor
@@ -25,13 +30,30 @@ class CopyBeforeContraction(Rule):
     Fix: before einsum, drop the copy and fold the view into the labels (as EIN201); before matmul,
     drop the copy.
 
-    Fix safety: safe. The copy is used only as this argument (it is written inline; a copy passed as
+    Fix safety: the copy is used only as this argument (it is written inline; a copy passed as
     matmul's ``out=`` buffer is where the result goes, and is left alone), and the result is a freshly
     computed tensor in both versions (einsum with two or more operands or a summed label, matmul
-    always), so dropping the copy changes neither values nor aliasing. An einsum that could
-    return a view of its single input is left alone. Before einsum the fold needs the receiver to be a
-    tensor: ``.contiguous()`` is a tensor method, so it is. A copy whose line carries a comment naming
-    it (``# contiguous() works around ...``) is left alone: the comment documents a reason.
+    always), so dropping the copy changes neither the result's values nor its aliasing. An einsum
+    that could return a view of its single input is left alone. Before einsum the fold needs the
+    receiver to be a tensor: ``.contiguous()`` is a tensor method, so it is. A copy whose line carries
+    a comment naming it (``# contiguous() works around ...``) is left alone: the comment documents a
+    reason.
+
+    But the copy is a snapshot of its source, and the contraction then reads the source itself:
+    matmul and einsum save their operands for backward, so an in-place change of the source after
+    the contraction (under ``no_grad`` too) makes backward raise where it did not, or, through
+    ``.data``, silently changes the gradient; an operand evaluated after the copy that changes the
+    source in place changes the product; ``out=`` aliasing the source makes the product read what it
+    writes. So nothing is reported where the code may change the source: an operand after the copy
+    that calls anything but views and copies, or, from the contraction on (and anywhere in a loop
+    around it), an in-place method, ``.data``, ``out=``/``inplace=``, an augmented assignment or an item
+    or attribute store on the source or a name that may share its storage (an alias, a view, a
+    container or object holding it), a call of an unknown function that receives one, or a nested
+    function or lambda that can reach one. The fix is safe when the source is a local bound once to a
+    tensor a torch factory allocates and read only by this copy. Otherwise a caller may still hold
+    the source (a parameter, an attribute): the fix is unsafe and assumes ``no-inplace-after-copy``
+    (nothing changes the source in place while the result or its autograd graph is alive); when that
+    fails, backward raises, except for a change through ``.data``.
     """
 
     code = "EIN202"
@@ -41,13 +63,19 @@ class CopyBeforeContraction(Rule):
         Example(
             "y = torch.einsum('bqd,bkd->bqk', q, k.transpose(1, 2).contiguous())",
             fixed="y = torch.einsum('bqd,bdk->bqk', q, k)",
+            unsafe=True,
         ),
         Example(
             "y = torch.matmul(a, b.transpose(-1, -2).contiguous())",
             fixed="y = torch.matmul(a, b.transpose(-1, -2))",
+            unsafe=True,
         ),
     )
-    valid = ("y = torch.einsum('ij->ji', x.transpose(0, 1).clone())", "y = torch.matmul(a, b.contiguous())")
+    valid = (
+        "y = torch.einsum('ij->ji', x.transpose(0, 1).clone())",
+        "y = torch.matmul(a, b.contiguous())",
+        "y = torch.matmul(a, w.transpose(0, 1).contiguous())\nw.mul_(2)",
+    )
 
     def visit_Call(self, node: cst.Call) -> None:
         call = einsum_call(node, self.context)
@@ -56,27 +84,62 @@ class CopyBeforeContraction(Rule):
             return
         qualified = self.context.qualified_name(node.func)
         if qualified in MATMUL_FUNCTIONS:
+            arguments = [arg.value for arg in node.args]
             for operand in _operands(node):
-                self._matmul_operand(operand)
+                self._matmul_operand(operand, _after(arguments, operand))
         elif qualified is None and isinstance(node.func, cst.Attribute) and node.func.attr.value in ("matmul", "bmm", "mm"):
-            self._matmul_operand(node.func.value)
-            for operand in _operands(node):
-                self._matmul_operand(operand)
+            arguments = [node.func.value, *(arg.value for arg in node.args)]
+            for operand in (node.func.value, *_operands(node)):
+                self._matmul_operand(operand, _after(arguments, operand))
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.MatrixMultiply):
-            self._matmul_operand(node.left)
-            self._matmul_operand(node.right)
+            self._matmul_operand(node.left, [node.right])
+            self._matmul_operand(node.right, [])
 
-    def _matmul_operand(self, operand: cst.BaseExpression) -> None:
+    def _matmul_operand(self, operand: cst.BaseExpression, evaluated_after: list[cst.BaseExpression]) -> None:
         found = copied_view(operand, self.context)
         if found is None:
             return
         method, view = found
         if self._copy_is_explained(operand, method):
             return
+        verdict = self._drop(view.receiver, evaluated_after)
+        if verdict is None or verdict.keep is not None:
+            return
         fix = FixProposal(operand, self.context.unit.code_for(view.node), Applicability.SAFE)
-        self.report(operand, f"the .{method}() copy of a transposed view before matmul is not needed; pass the view", fix)
+        message = f"the .{method}() copy of a transposed view before matmul is not needed; pass the view"
+        self._report_drop(operand, view.receiver, message, fix, verdict)
+
+    def _drop(self, receiver: cst.BaseExpression, evaluated_after: list[cst.BaseExpression]) -> CopyDrop | None:
+        """Whether the copy of ``receiver`` may go (see evidence.snapshots); None when the code
+        around it cannot be read."""
+        context = self.context
+        candidate = context.unit.candidate
+        statement = candidate.node if candidate.is_statement else candidate.ancestors[-1]
+        source = context.as_ast(receiver)
+        after = [context.as_ast(expression) for expression in evaluated_after]
+        if source is None or any(expression is None for expression in after):
+            return None
+        function = context.enclosing_function()
+        scope = function if function is not None else context.analysis.tree
+        facts = context.analysis.facts_for(function) if function is not None else None
+        imports = context.imports
+
+        def qualify(node: ast.expr) -> str | None:
+            dotted = dotted_name(node)
+            return imports.qualify(dotted) if dotted is not None else None
+
+        return copy_drop(scope, facts, statement, context.enclosing_loops(), source, after, qualify)
+
+    def _report_drop(self, operand: cst.BaseExpression, source: cst.BaseExpression, message: str, fix: FixProposal, verdict: CopyDrop) -> None:
+        if not verdict.private:
+            fix = replace(fix, applicability=Applicability.UNSAFE, assumptions=(*fix.assumptions, NO_INPLACE_AFTER_COPY))
+            message += (
+                f" [unsafe fix: assumes nothing changes {_short(self.context.unit.written(source))} in place"
+                " while the result or its autograd graph is alive]"
+            )
+        self.report(operand, message, fix)
 
     def _copy_is_explained(self, operand: cst.BaseExpression, method: str) -> bool:
         """A comment on the copy's lines that names it (``# contiguous() works around a jit bug``)
@@ -105,14 +168,25 @@ class CopyBeforeContraction(Rule):
             new_equation = folded_equation(call, equation, position, view)
             if new_equation is None:
                 continue
+            verdict = self._drop(view.receiver, list(call.operands[position + 1 :]))
+            if verdict is None or verdict.keep is not None:
+                continue
             fix = fold_fix(call, new_equation, operand, self.context.unit.code_for(view.receiver), True)
-            self.report(
-                operand,
-                f"the .{method}() copy of a transposed view before einsum is not needed; fold the view into the labels: '{new_equation}'",
-                fix,
-            )
+            message = f"the .{method}() copy of a transposed view before einsum is not needed; fold the view into the labels: '{new_equation}'"
+            self._report_drop(operand, view.receiver, message, fix, verdict)
 
 
 def _operands(node: cst.Call) -> list[cst.BaseExpression]:
     # ``out=`` is where the product is written, not a factor: a copy there keeps the view's base unwritten.
     return [arg.value for arg in node.args if arg.keyword is None or arg.keyword.value != "out"]
+
+
+def _after(arguments: list[cst.BaseExpression], operand: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The arguments Python evaluates after ``operand``."""
+    position = next(index for index, argument in enumerate(arguments) if argument is operand)
+    return arguments[position + 1 :]
+
+
+def _short(code: str, limit: int = 40) -> str:
+    flat = " ".join(code.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

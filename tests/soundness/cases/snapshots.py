@@ -4,6 +4,8 @@ autograd's saved-tensor version check all see that the copy is gone."""
 
 from __future__ import annotations
 
+import torch
+
 from ..harness import inputs, program, t
 
 make = program("snapshots")
@@ -104,9 +106,101 @@ def run(x: torch.Tensor, v: torch.Tensor):
 """, inputs(t(2, 3, 4), t(2, 5, 4))),
 ]
 
-XFAIL = {
-    "argument_order_snapshot_einsum": "EIN202: the dropped .contiguous() was taken before a later argument's in-place add_",
-    "autograd_version_after_matmul": "EIN202: without the copy, backward sees w modified in place (saved-tensor version check)",
-    "bmm_contiguous_then_mutation_via_alias": "EIN202: without the copy, an in-place op through an alias breaks backward",
-    "contiguous_bmm_saved_for_backward": "EIN202: without the copy, v.mul_ after bmm breaks backward",
-}
+CASES += [
+    make("helper_changes_source_after", """
+def bump(x):
+    x.mul_(2)
+
+
+def run(x, y):
+    a = torch.as_tensor(x).view(4, 4)
+    w = torch.as_tensor(y).view(4, 4)
+    out = torch.matmul(a, w.transpose(0, 1).contiguous())
+    bump(w)
+    return out
+""", W),
+    make("data_change_after_is_silent", """
+def run(x, y):
+    a = torch.as_tensor(x).view(4, 4)
+    w = torch.as_tensor(y).view(4, 4)
+    out = torch.matmul(a, w.transpose(0, 1).contiguous())
+    w.data.mul_(2)
+    return out
+""", W),
+    make("numpy_write_after_is_silent", """
+def run(x, y):
+    a = torch.as_tensor(x).view(4, 4)
+    w = torch.as_tensor(y).view(4, 4).detach().clone()
+    out = torch.matmul(a, w.transpose(0, 1).contiguous())
+    w.numpy()[0, 0] = 100.0
+    return out
+""", W, dtypes=(torch.float32,)),
+    make("container_alias_changed_after", """
+def run(x, y):
+    a = torch.as_tensor(x).view(4, 4)
+    w = torch.as_tensor(y).view(4, 4)
+    store = [w]
+    out = torch.matmul(a, w.transpose(0, 1).contiguous())
+    store[0].mul_(2)
+    return out
+""", W),
+    make("closure_changes_source_after", """
+def run(x, y):
+    a = torch.as_tensor(x).view(4, 4)
+    w = torch.as_tensor(y).view(4, 4)
+
+    def bump():
+        w.mul_(2)
+
+    out = torch.matmul(a, w.transpose(0, 1).contiguous())
+    bump()
+    return out
+""", W),
+    make("loop_changes_source_before_next_product", """
+def run(x, y):
+    a = torch.as_tensor(x).view(4, 4)
+    w = torch.as_tensor(y).view(4, 4)
+    outs = []
+    for step in range(2):
+        if step:
+            w.mul_(2)
+        outs.append(torch.matmul(a, w.transpose(0, 1).contiguous()))
+    return outs
+""", W),
+    make("out_aliases_source_transpose", """
+def run(x, y):
+    a = torch.as_tensor(x).view(4, 4).clone()
+    w = torch.as_tensor(y).view(4, 4).clone()
+    torch.matmul(a, w.transpose(0, 1).contiguous(), out=w)
+    return w
+""", W, grad=False),
+    make("attribute_source_changed_by_method", """
+class Layer:
+    def __init__(self, w):
+        self.w = w
+
+    def grow(self):
+        self.w.mul_(2)
+
+    def forward(self, a):
+        out = torch.matmul(a, self.w.transpose(0, 1).contiguous())
+        self.grow()
+        return out
+
+
+def run(x, y):
+    a = torch.as_tensor(x).view(4, 4)
+    return Layer(torch.as_tensor(y).view(4, 4)).forward(a)
+""", W),
+    # Controls: the fix stays, safe where the source is private to the function.
+    make("private_factory_source_control", """
+def run(x, y):
+    a = torch.as_tensor(x).view(4, 4)
+    w = torch.ones(4, 4)
+    return torch.matmul(a, w.transpose(0, 1).contiguous()) + y.sum()
+""", W),
+    make("parameter_source_unchanged_control", """
+def run(a: torch.Tensor, w: torch.Tensor):
+    return torch.bmm(a, w.transpose(1, 2).contiguous())
+""", inputs(t(2, 3, 4), t(2, 5, 4), satisfies=("no-inplace-after-copy",))),
+]
