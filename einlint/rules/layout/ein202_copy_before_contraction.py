@@ -46,14 +46,14 @@ class CopyBeforeContraction(Rule):
     source in place changes the product; ``out=`` aliasing the source makes the product read what it
     writes. So nothing is reported where the code may change the source: an operand after the copy
     that calls anything but views and copies, or, from the contraction on (and anywhere in a loop
-    around it), an in-place method, ``.data``, ``out=``/``inplace=``, an augmented assignment or an item
+    around it), an in-place method, ``.data``, ``.numpy()``, ``out=``/``inplace=``, an augmented assignment or an item
     or attribute store on the source or a name that may share its storage (an alias, a view, a
     container or object holding it), a call of an unknown function that receives one, or a nested
     function or lambda that can reach one. The fix is safe when the source is a local bound once to a
     tensor a torch factory allocates and read only by this copy. Otherwise a caller may still hold
     the source (a parameter, an attribute): the fix is unsafe and assumes ``no-inplace-after-copy``
     (nothing changes the source in place while the result or its autograd graph is alive); when that
-    fails, backward raises, except for a change through ``.data``.
+    fails, backward raises, except for a change through ``.data`` or ``.numpy()``.
     """
 
     code = "EIN202"
