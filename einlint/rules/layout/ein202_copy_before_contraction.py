@@ -53,7 +53,9 @@ class CopyBeforeContraction(Rule):
     tensor a torch factory allocates and read only by this copy. Otherwise a caller may still hold
     the source (a parameter, an attribute): the fix is unsafe and assumes ``no-inplace-after-copy``
     (nothing changes the source in place while the result or its autograd graph is alive); when that
-    fails, backward raises, except for a change through ``.data`` or ``.numpy()``.
+    fails, backward raises, except for a change through ``.data`` or ``.numpy()``. Unless the source
+    is a plain tensor made in the same scope, the fix also assumes ``tensor-operands``: a tensor
+    subclass that overrides torch functions would no longer see the copy.
     """
 
     code = "EIN202"
@@ -133,12 +135,16 @@ class CopyBeforeContraction(Rule):
         return copy_drop(scope, facts, statement, context.enclosing_loops(), source, after, qualify)
 
     def _report_drop(self, operand: cst.BaseExpression, source: cst.BaseExpression, message: str, fix: FixProposal, verdict: CopyDrop) -> None:
+        shown = _short(self.context.unit.written(source))
+        assumed: dict[str, str] = {}
+        if not self.context.operand_evidence(source).is_tensor:
+            # A tensor subclass that overrides torch functions would no longer see the copy.
+            assumed["tensor-operands"] = f"{shown} is a plain torch tensor"
         if not verdict.private:
-            fix = replace(fix, applicability=Applicability.UNSAFE, assumptions=(*fix.assumptions, NO_INPLACE_AFTER_COPY))
-            message += (
-                f" [unsafe fix: assumes nothing changes {_short(self.context.unit.written(source))} in place"
-                " while the result or its autograd graph is alive]"
-            )
+            assumed[NO_INPLACE_AFTER_COPY] = f"nothing changes {shown} in place while the result or its autograd graph is alive"
+        if assumed:
+            fix = replace(fix, applicability=Applicability.UNSAFE, assumptions=tuple(dict.fromkeys((*fix.assumptions, *assumed))))
+            message += f" [unsafe fix: assumes {'; '.join(assumed.values())}]"
         self.report(operand, message, fix)
 
     def _copy_is_explained(self, operand: cst.BaseExpression, method: str) -> bool:

@@ -171,6 +171,4 @@ def run(x: torch.Tensor, w: Optional[torch.Tensor] = None):
 """, inputs(t(2, 3, 4))),
 ]
 
-XFAIL = {
-    "subclass_sees_contiguous": "EIN101/EIN104+EIN202: a __torch_function__ subclass sees einsum instead of transpose/contiguous/bmm",
-}
+XFAIL: dict[str, str] = {}
