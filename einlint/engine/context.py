@@ -322,6 +322,7 @@ class RuleContext:
         for node, replacement in ((proposal.node, proposal.replacement), *proposal.extra):
             start, end = self.unit.span(node)
             text = replacement if isinstance(replacement, str) else self.unit.code_for(replacement)
+            start, end = self._without_redundant_parentheses(node, start, end, text)
             edits.append(Edit(start, end, text))
         applicability = proposal.applicability
         remaining = tuple(a for a in proposal.assumptions if not self.assumption_declared(a))
@@ -330,6 +331,33 @@ class RuleContext:
         edits.extend(proposal.extra_edits)
         # The main edit stays first: reporters show it as the fix's replacement.
         return Fix(applicability, tuple(edits), proposal.assumptions)
+
+
+    def _without_redundant_parentheses(self, node: cst.CSTNode, start: int, end: int, text: str) -> tuple[int, int]:
+        """The edit's span widened over the one pair of parentheses ``node`` had (``(a @ b).sum()``)
+        when the replacement is a call on one line: ``torch.einsum(...).sum()`` needs none. Kept where
+        anything but spaces sits between a parenthesis and the node (a comment) or the node spans
+        lines (the parentheses continue them)."""
+        parentheses = (getattr(node, "lpar", ()), getattr(node, "rpar", ()))
+        if len(parentheses[0]) != 1 or len(parentheses[1]) != 1 or "\n" in text or not _is_one_call(text):
+            return start, end
+        source = self.unit.source.text
+        if "\n" in source[start:end]:
+            return start, end
+        left = source.rfind("(", 0, start)
+        right = source.find(")", end)
+        if left < 0 or right < 0 or source[left + 1 : start].strip() or source[end:right].strip():
+            return start, end
+        return left, right + 1
+
+
+def _is_one_call(text: str) -> bool:
+    """Whether ``text`` is a single call expression (needs no parentheses as an operand)."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return False
+    return isinstance(tree.body, ast.Call)
 
 
 def _dotted(node: cst.CSTNode) -> str | None:

@@ -5,7 +5,7 @@ run; nothing here evaluates anything."""
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from einlint.diagnostics import Diagnostic
 from einlint.evidence.imports import ImportTable
@@ -58,6 +58,20 @@ class SourceExpressions:
         covering = [span for span in self.spans if span[0] <= start and end <= span[1] and not isinstance(span[2], _PARTS)]
         return min(covering, key=lambda span: span[1] - span[0], default=None)
 
+    def without_parentheses(self, start: int, end: int) -> tuple[int, int]:
+        """``[start, end)`` less the parentheses around one expression (a fix may replace them too,
+        and ``ast`` spans leave them out)."""
+        exact = {(span_start, span_end) for span_start, span_end, _, _ in self.spans}
+        inner = (start, end)
+        while self.text[inner[0] : inner[0] + 1] == "(" and self.text[inner[1] - 1 : inner[1]] == ")":
+            opened, closed = inner[0] + 1, inner[1] - 1
+            opened += len(self.text[opened:closed]) - len(self.text[opened:closed].lstrip())
+            closed -= len(self.text[opened:closed]) - len(self.text[opened:closed].rstrip())
+            inner = (opened, closed)
+            if inner in exact:
+                return inner
+        return start, end
+
     def span_of(self, node: ast.AST) -> tuple[int, int] | None:
         return next(((start, end) for start, end, child, _ in self.spans if child is node), None)
 
@@ -97,6 +111,8 @@ def fix_targets(diagnostic: Diagnostic, source: SourceExpressions) -> list[FixTa
         raise NotVerifiable("the fix only deletes statements")
     if not all(0 <= edit.start <= edit.end <= len(text) for edit in edits):
         raise NotVerifiable("the fix does not match the file's current text")
+    # An edit that also drops an expression's own parentheses verifies as the edit inside them.
+    edits = [replace(edit, start=inner[0], end=inner[1]) for edit in edits for inner in [source.without_parentheses(edit.start, edit.end)]]
     low, high = edits[0].start, max(edit.end for edit in edits)
     found = []
     if 1 <= diagnostic.line <= diagnostic.end_line <= len(source.line_starts):

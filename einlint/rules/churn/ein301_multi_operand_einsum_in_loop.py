@@ -35,20 +35,21 @@ class MultiOperandEinsumInLoop(Rule):
     path search. Any other equation (no ellipsis, operands that are names or attributes) gets an
     ``opt_einsum.contract_expression`` built on the first iteration and reused: ``name = None`` before
     the loop, ``if name is None: name = opt_einsum.contract_expression(eq, a.shape, b.shape, x.shape)``
-    before the statement, and ``name(a, b, x, backend='torch')`` for the call (``import opt_einsum`` is
-    added after the torch import when the file lacks it). In a comprehension or ``forward`` nothing is
-    applied: build the expression where the shapes are known. ``einlint --verify`` measures the effect.
+    before the statement, and ``name(a, b, x, backend='torch')`` for the call. That fix is offered only
+    in a module that already imports opt_einsum: a fix adds no dependency. In a comprehension or
+    ``forward`` nothing is applied: build the expression where the shapes are known. ``einlint
+    --verify`` measures the effect.
 
     Fix safety: multi_dot is offered only where the code proves every operand 2-D: einsum raises on a
     1-D operand where multi_dot treats it as a vector, and a fix must never turn an error into a value.
     It is unsafe unless literal sizes prove each contracted pair equal (``matching-sizes``: einsum
     broadcasts a size-1 label where multi_dot raises) and factories make every operand a plain tensor
-    (``tensor-operands``: a subclass would see multi_dot instead of einsum). The reused expression is not offered where the call may not run exactly
-    once per statement (a conditional expression, ``and``/``or``, a comprehension, a lambda): the
-    shapes are read before the statement.
+    (``tensor-operands``: a subclass would see multi_dot instead of einsum). The reused expression is
+    not offered where the call may not run exactly once per statement (a conditional expression,
+    ``and``/``or``, a comprehension, a lambda): the shapes are read before the statement.
     The reused expression is correct for any operand shapes the equation accepts (a wrong rank raises),
-    but its contraction order was chosen for the first iteration's shapes (``fixed-shapes-in-loops``),
-    and it makes opt_einsum a dependency of the module. Both compute the same sums as einsum, possibly
+    but its contraction order was chosen for the first iteration's shapes (``fixed-shapes-in-loops``).
+    Both compute the same sums as einsum, possibly
     in another order, so float results may differ in the last bits. Functions that generate code (fx
     graphs, source text) are not flagged.
     """
@@ -65,7 +66,7 @@ class MultiOperandEinsumInLoop(Rule):
             unsafe=True,
         ),
         Example(
-            "import torch\ndef f(xs, a, w):\n    for x in xs:\n        y = torch.einsum('bi,bj,ij->b', a, x, w)",
+            "import torch\nimport opt_einsum\ndef f(xs, a, w):\n    for x in xs:\n        y = torch.einsum('bi,bj,ij->b', a, x, w)",
             fixed=(
                 "import torch\nimport opt_einsum\ndef f(xs, a, w):\n    einsum_bi_bj_ij_to_b = None\n    for x in xs:\n"
                 "        if einsum_bi_bj_ij_to_b is None:\n"
@@ -111,7 +112,12 @@ class MultiOperandEinsumInLoop(Rule):
         elif fix is not None:
             advice = (
                 "build an opt_einsum.contract_expression once, on the first iteration, and reuse it (unsafe fix: "
-                "its contraction order is the one for the first iteration's shapes; adds a dependency on opt_einsum)"
+                "its contraction order is the one for the first iteration's shapes)"
+            )
+        elif where == "in a loop" and self.context.module_alias("opt_einsum") is None:
+            advice = (
+                "build an opt_einsum.contract_expression once and reuse it (no fix: this module does not import "
+                "opt_einsum, and a fix adds no dependency)"
             )
         else:
             advice = "build an opt_einsum.contract_expression once and reuse it"
@@ -166,11 +172,7 @@ class MultiOperandEinsumInLoop(Rule):
         edits: list[Edit] = []
         module = self.context.module_alias("opt_einsum")
         if module is None:
-            module = "opt_einsum"
-            import_edit = _import_after_torch(self.context)
-            if import_edit is None:
-                return None
-            edits.append(import_edit)
+            return None  # a fix adds no dependency the module does not already have
         name = fresh_name("einsum_" + re.sub(r"[^A-Za-z0-9]+", "_", equation.replace("->", "_to_")), source.text)
         newline = source.newline
         indent = statement_line[: len(statement_line) - len(statement_line.lstrip())]
@@ -207,25 +209,6 @@ def _plain_reference(node: cst.BaseExpression) -> bool:
     while isinstance(node, cst.Attribute):
         node = node.value
     return isinstance(node, cst.Name)
-
-
-def _import_after_torch(context: RuleContext) -> Edit | None:
-    """``import opt_einsum`` on the line after the module's top-level torch import."""
-    source = context.unit.source
-    for statement in context.analysis.tree.body:
-        names = []
-        if isinstance(statement, ast.Import):
-            names = [alias.name for alias in statement.names]
-        elif isinstance(statement, ast.ImportFrom) and statement.level == 0:
-            names = [statement.module or ""]
-        if any(name == "torch" or name.startswith("torch.") for name in names):
-            last = statement.end_lineno or statement.lineno
-            offset = source.line_starts[last] if last < len(source.line_starts) else len(source.text)
-            # a torch import on the file's last line, with no line ending: start a new line first
-            at_unterminated_end = offset == len(source.text) and not source.text.endswith(("\n", "\r"))
-            prefix = source.newline if at_unterminated_end else ""
-            return Edit(offset, offset, f"{prefix}import opt_einsum{source.newline}")
-    return None
 
 
 _CONDITIONAL = (ast.IfExp, ast.BoolOp, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)

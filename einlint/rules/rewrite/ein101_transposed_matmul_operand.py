@@ -62,7 +62,7 @@ class TransposedMatmulOperand(ChainRule):
     invalid = (
         Example(
             "a = torch.randn(2, 3, 4, 5)\nb = torch.randn(2, 5, 6)\ny = (a.permute(1, 0, 2, 3) @ b).contiguous()",
-            fixed="a = torch.randn(2, 3, 4, 5)\nb = torch.randn(2, 5, 6)\ny = (torch.einsum('bijd,bdk->ibjk', a, b)).contiguous()",
+            fixed="a = torch.randn(2, 3, 4, 5)\nb = torch.randn(2, 5, 6)\ny = torch.einsum('bijd,bdk->ibjk', a, b).contiguous()",
         ),
         Example(
             "def f(q: torch.Tensor, k: torch.Tensor):\n    return torch.matmul(q.transpose(-2, -3), k)",
