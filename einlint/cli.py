@@ -30,6 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="*", default=["."], help="files or directories (default: .); - reads one file from stdin")
     parser.add_argument("--fix", action="store_true", help="apply safe fixes in place (from stdin: print the fixed source)")
     parser.add_argument("--unsafe-fixes", action="store_true", default=None, help="also show unsafe fixes; with --fix, apply them")
+    parser.add_argument(
+        "--observed-fixes", action="store_true", default=None, help="with --fix, also apply fixes whose assumptions held in every execution einlint observe recorded"
+    )
+    parser.add_argument(
+        "--observations", metavar="PATH", help="the observations file einlint observe wrote (default: .einlint/observations.json beside the nearest pyproject.toml)"
+    )
+    parser.add_argument("--sort", choices=("position", "time"), default="position", help="order findings by file position, or by measured time (most first)")
     parser.add_argument("--diff", action="store_true", help="print a unified diff of what --fix would write; write nothing")
     parser.add_argument("--select", help="comma-separated codes or prefixes to enable (e.g. EIN0,EIN101); replaces the configured list")
     parser.add_argument("--extend-select", help="codes or prefixes to enable on top of the configured selection")
@@ -93,6 +100,7 @@ def _configuration(args: argparse.Namespace) -> Configuration:
         ignore=split_codes(args.ignore, known_codes(), "--ignore: ") if args.ignore is not None else None,
         extend_ignore=split_codes(args.extend_ignore, known_codes(), "--extend-ignore: ") if args.extend_ignore else (),
         unsafe_fixes=args.unsafe_fixes,
+        observed_fixes=args.observed_fixes,
         force_exclude=args.force_exclude,
         respect_gitignore=args.respect_gitignore,
     )
@@ -129,6 +137,8 @@ def _run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         use_cache=not args.no_cache,
         profile=args.profile,
+        observations=_observations(args),
+        observed_fixes=bool(args.observed_fixes),
     )
     if args.add_noqa:
         if args.fix or args.diff or reading_stdin:
@@ -149,6 +159,25 @@ def _run(args: argparse.Namespace) -> int:
         if progress:
             progress.close()
     return _report(reports, args)
+
+
+def _observations(args: argparse.Namespace):
+    """What ``einlint observe`` recorded, or None. A damaged default file is a warning (linting goes
+    on without it); a file named with --observations must exist and be readable."""
+    from einlint.observe.observations import ObservationsError, default_path, read
+
+    path = Path(args.observations) if args.observations else default_path()
+    if args.observations and not path.is_file():
+        raise ConfigError(f"--observations: no such file: {args.observations}")
+    if not path.is_file():
+        return None
+    try:
+        return read(path)
+    except ObservationsError as error:
+        if args.observations:
+            raise ConfigError(str(error)) from None
+        print(f"einlint: warning: {printable(str(error))}; observations not used", file=sys.stderr)
+        return None
 
 
 def _show_settings(args: argparse.Namespace, configuration: Configuration) -> int:
@@ -195,6 +224,7 @@ def _report(reports, args: argparse.Namespace, stdin_source: bytes | None = None
     from einlint.reporters.text import statistics, summary
     from einlint.rules import all_rules
 
+    by_time = args.sort == "time"
     report_input = build_input(reports)
     findings = report_input.findings
     errors = report_input.errors
@@ -208,11 +238,11 @@ def _report(reports, args: argparse.Namespace, stdin_source: bytes | None = None
         # stdin under --fix: stdout is the fixed source; findings left go to stderr.
         output = reports[0].fixed_output if reports and reports[0].fixed_output is not None else stdin_source
         _write_bytes(output)
-        notes.append(render(args.format, reports))
+        notes.append(render(args.format, reports, by_time))
     elif args.diff:
         chunks.append("".join(report.diff for report in reports))
     else:
-        chunks.append(render(args.format, reports))
+        chunks.append(render(args.format, reports, by_time))
     if args.show_fixes and args.fix:
         for report in reports:
             for diagnostic in report.applied:

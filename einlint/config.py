@@ -41,7 +41,7 @@ KNOWN_ASSUMPTIONS = (
     "no-inplace-after-copy",
 )
 LIST_KEYS = ("select", "extend-select", "ignore", "extend-ignore", "exclude", "extend-exclude", "assume")
-BOOL_KEYS = ("unsafe-fixes", "respect-gitignore", "force-exclude")
+BOOL_KEYS = ("unsafe-fixes", "respect-gitignore", "force-exclude", "observed-fixes")
 TABLE_KEYS = ("per-file-ignores",)
 KNOWN_KEYS = LIST_KEYS + BOOL_KEYS + TABLE_KEYS
 
@@ -62,6 +62,7 @@ class Settings:
     respect_gitignore: bool = True
     force_exclude: bool = False
     config_path: Path | None = None  # the file these settings came from; None: defaults only
+    observed_fixes: bool = False  # --fix also applies fixes whose assumptions einlint observe saw hold
 
     def rule_enabled(self, code: str, enabled_by_default: bool) -> bool:
         if self.select:
@@ -113,6 +114,7 @@ class Settings:
             "assume": sorted(self.assume),
             "respect-gitignore": self.respect_gitignore,
             "force-exclude": self.force_exclude,
+            "observed-fixes": self.observed_fixes,
         }
         return "".join(f"{key} = {value!r}\n" for key, value in values.items())
 
@@ -155,6 +157,7 @@ class Overrides:
     unsafe_fixes: bool | None = None
     force_exclude: bool | None = None
     respect_gitignore: bool | None = None
+    observed_fixes: bool | None = None
 
 
 def _read_toml(path: Path) -> dict:
@@ -230,6 +233,7 @@ def settings_from_table(config_path: Path, table: dict, known_codes: Iterable[st
         respect_gitignore=flags.get("respect-gitignore", True),
         force_exclude=flags.get("force-exclude", False),
         config_path=config_path,
+        observed_fixes=flags.get("observed-fixes", False),
     )
 
 
@@ -249,6 +253,7 @@ def apply_overrides(settings: Settings, overrides: Overrides) -> Settings:
         unsafe_fixes=settings.unsafe_fixes if overrides.unsafe_fixes is None else overrides.unsafe_fixes,
         force_exclude=settings.force_exclude if overrides.force_exclude is None else overrides.force_exclude,
         respect_gitignore=settings.respect_gitignore if overrides.respect_gitignore is None else overrides.respect_gitignore,
+        observed_fixes=settings.observed_fixes if overrides.observed_fixes is None else overrides.observed_fixes,
     )
 
 

@@ -11,6 +11,9 @@ class Applicability(str, enum.Enum):
 
     SAFE = "safe"  # equivalence is proven from the code itself
     UNSAFE = "unsafe"  # equivalent only under the named assumptions; applied on request
+    # Unsafe, but every assumption held in every execution ``einlint observe`` recorded; applied with
+    # --observed-fixes (or --unsafe-fixes).
+    OBSERVED = "observed"
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,26 @@ class Fix:
         return self.edits[0].replacement if self.edits else ""
 
 
+@dataclass(frozen=True)
+class Observed:
+    """What ``einlint observe`` recorded at a finding's statement, and what it means for the fix.
+
+    ``status``: "observed" (every assumption of the fix held in every recorded execution),
+    "withdrawn" (an execution contradicted one: the fix is removed, ``reason`` says what was seen),
+    "unconfirmed" (it ran, but an assumption cannot be confirmed by what was recorded), "not observed"
+    (the statement never ran while recording), or "measured" (no unsafe fix: time and counts only)."""
+
+    status: str
+    executions: int = 0
+    seconds: float = 0.0
+    raised: int = 0
+    classes: tuple[str, ...] = ()
+    ranks: tuple[int, ...] = ()
+    dtypes: tuple[str, ...] = ()
+    devices: tuple[str, ...] = ()
+    reason: str | None = None
+
+
 @dataclass(frozen=True, order=True)
 class Diagnostic:
     """One finding. ``line``/``end_line`` are 1-based; ``col``/``end_col`` are 0-based character
@@ -49,14 +72,22 @@ class Diagnostic:
     fix: Fix | None = field(default=None, compare=False)
     # Source lines of the enclosing logical line, where `# noqa` is searched (flake8 does the same).
     noqa_lines: tuple[int, int] = field(default=(0, 0), compare=False)
+    observed: Observed | None = field(default=None, compare=False)
 
     def fix_shown(self, unsafe_fixes: bool) -> Fix | None:
-        """The fix a user sees under the current tier setting."""
+        """The fix a user sees under the current tier setting (an observed fix is always shown)."""
         if self.fix is None:
             return None
         if self.fix.applicability is Applicability.UNSAFE and not unsafe_fixes:
             return None
         return self.fix
+
+    def fix_applied(self, unsafe_fixes: bool, observed_fixes: bool = False) -> Fix | None:
+        """The fix ``--fix`` applies under the current tier settings."""
+        fix = self.fix_shown(unsafe_fixes)
+        if fix is not None and fix.applicability is Applicability.OBSERVED and not (observed_fixes or unsafe_fixes):
+            return None
+        return fix
 
 
 @dataclass(frozen=True)

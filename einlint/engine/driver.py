@@ -10,13 +10,17 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from einlint.config import Configuration, Settings
 from einlint.diagnostics import Diagnostic, FileError
 from einlint.engine.cache import ResultCache, content_key, default_cache_dir
 from einlint.engine.files import PathProblem, discover
+
+if TYPE_CHECKING:
+    from einlint.observe.observations import Observations
 
 # Below this many files a process pool costs more than it saves.
 POOL_THRESHOLD = 8
@@ -34,6 +38,9 @@ class RunOptions:
     # Under --fix/--diff, a fix is applied only if this accepts it (the finding and the file's current
     # text); ``einlint --fix --verify`` passes the fixes the verifier approved. Must be picklable.
     fix_filter: Callable[[Diagnostic, str], bool] | None = None
+    # What ``einlint observe`` recorded; None: no observations file. Findings are judged against it.
+    observations: Observations | None = None
+    observed_fixes: bool = False  # --observed-fixes: --fix also applies observed fixes
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,7 @@ class FileReport:
     diff: str = ""
     profile: dict[str, float] = field(default_factory=dict)
     unsafe_fixes: bool = False  # whether this file's settings show (and apply) unsafe fixes
+    observed_fixes: bool = False  # whether --fix applies this file's observed fixes
     locator: Locator | None = None  # set for notebooks, and for files whose findings carry fixes
     applied: list[Diagnostic] = field(default_factory=list)  # the findings --fix fixed
     fixed_output: bytes | None = None  # under --fix without writing back (stdin): the fixed file
@@ -114,7 +122,8 @@ def process_file(path: str, settings: Settings, options: RunOptions, data: bytes
     from einlint.engine.runner import lint_source
 
     unsafe_fixes = options.unsafe_fixes or settings.unsafe_fixes
-    report = FileReport(path, unsafe_fixes=unsafe_fixes)
+    observed_fixes = options.observed_fixes or settings.observed_fixes
+    report = FileReport(path, unsafe_fixes=unsafe_fixes, observed_fixes=observed_fixes)
     if data is None:
         try:
             with open(path, "rb") as handle:
@@ -134,7 +143,10 @@ def process_file(path: str, settings: Settings, options: RunOptions, data: bytes
             report.errors.append(result.error)
         _attach_locator(report, source.text, notebook)
         return report
-    outcome = fix_source(source, settings, rule_set, unsafe_fixes, options.fix_filter)
+    judge = None
+    if options.observations is not None and notebook is None:
+        judge = partial(_judge_text, observations=options.observations, declared=settings.assume)
+    outcome = fix_source(source, settings, rule_set, unsafe_fixes, options.fix_filter, observed_fixes, judge)
     report.diagnostics = outcome.remaining
     report.fixed = len(outcome.applied)
     report.applied = list(outcome.applied)
@@ -168,6 +180,39 @@ def process_file(path: str, settings: Settings, options: RunOptions, data: bytes
             report.errors.append(FileError(path, problem))
             report.fixed = 0
     return report
+
+
+def _judge_text(diagnostics: list[Diagnostic], text: str, observations: Observations, declared: frozenset[str]) -> list[Diagnostic]:
+    from einlint.observe.judgement import judge_file
+
+    return judge_file(diagnostics, text, observations, declared)
+
+
+def judge_reports(reports: list[FileReport], configuration: Configuration, observations: Observations, data: dict[str, bytes] | None = None) -> None:
+    """Judge the findings of a lint run (not a fix run, whose rounds judge their own) against the
+    observations; files are read again only where observations exist for them."""
+    from einlint.engine.source import SourceError, SourceText
+    from einlint.observe.judgement import judge_file
+
+    observed_paths = observations.paths()
+    for report in reports:
+        if not report.diagnostics or report.path.endswith(".ipynb"):
+            continue
+        settings = configuration.for_path(report.path)
+        report.observed_fixes = report.observed_fixes or settings.observed_fixes
+        text = ""
+        if observations.relative(report.path) in observed_paths:
+            try:
+                if data is not None and report.path in data:
+                    raw = data[report.path]
+                else:
+                    with open(report.path, "rb") as handle:
+                        raw = handle.read()
+                text = SourceText.from_bytes(report.path, raw).text
+            except (OSError, SourceError):
+                continue
+        # Judging only removes fixes or changes their tier, so the locator attached at lint time stays right.
+        report.diagnostics = judge_file(report.diagnostics, text, observations, settings.assume)
 
 
 def _attach_locator(report: FileReport, text: str, notebook) -> None:
@@ -251,6 +296,7 @@ def run(
             if cached is not None:
                 reports[path].diagnostics = cached
                 reports[path].unsafe_fixes = options.unsafe_fixes or settings.unsafe_fixes
+                reports[path].observed_fixes = options.observed_fixes or settings.observed_fixes
                 if path.endswith(".ipynb") or any(d.fix is not None for d in cached):
                     source, notebook = _read_source(path, data, reports[path])
                     if source is not None:
@@ -281,7 +327,10 @@ def run(
             if not report.errors and path in linted:
                 cache.put(key, report.diagnostics)
         cache.save()
-    return [reports[path] for path in sorted(reports)]
+    ordered = [reports[path] for path in sorted(reports)]
+    if options.observations is not None and not (options.fix or options.diff):
+        judge_reports(ordered, configuration, options.observations)
+    return ordered
 
 
 def run_stdin(data: bytes, filename: str | None, configuration: Configuration | Settings, options: RunOptions) -> FileReport:
@@ -297,4 +346,7 @@ def run_stdin(data: bytes, filename: str | None, configuration: Configuration | 
 
         if is_force_excluded(filename, configuration):
             return FileReport(path, fixed_output=data if options.fix else None)
-    return _process_task((path, settings, options, data), write_back=False)
+    report = _process_task((path, settings, options, data), write_back=False)
+    if options.observations is not None and not options.fix and filename:
+        judge_reports([report], configuration, options.observations, {path: data})
+    return report

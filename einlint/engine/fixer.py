@@ -26,7 +26,7 @@ class FixOutcome:
 
 
 def select_edits(
-    diagnostics: list[Diagnostic], unsafe_fixes: bool, accept: Callable[[Diagnostic], bool] | None = None
+    diagnostics: list[Diagnostic], unsafe_fixes: bool, accept: Callable[[Diagnostic], bool] | None = None, observed_fixes: bool = False
 ) -> tuple[list[Edit], list[Diagnostic]]:
     """The edits of every applicable fix (that ``accept`` accepts, when given) that does not overlap an
     earlier one; overlapping fixes wait for the next round, when they are recomputed on the changed text."""
@@ -34,7 +34,7 @@ def select_edits(
     applied: list[Diagnostic] = []
     taken: list[tuple[int, int]] = []
     for diagnostic in sorted(diagnostics, key=lambda d: (d.fix.edits[0].start if d.fix and d.fix.edits else 0)):
-        fix = diagnostic.fix_shown(unsafe_fixes)
+        fix = diagnostic.fix_applied(unsafe_fixes, observed_fixes)
         if fix is None or not fix.edits or (accept is not None and not accept(diagnostic)):
             continue
         if any(_overlaps(edit, start, end) for edit in fix.edits for start, end in taken):
@@ -68,16 +68,20 @@ def fix_source(
     rule_set: RuleSet,
     unsafe_fixes: bool,
     fix_filter: Callable[[Diagnostic, str], bool] | None = None,
+    observed_fixes: bool = False,
+    judge: Callable[[list[Diagnostic], str], list[Diagnostic]] | None = None,
 ) -> FixOutcome:
+    """Fix until nothing more applies. ``judge`` (observations) turns each round's findings into what
+    observation leaves of their fixes, before the round chooses which to apply."""
     current = source
     applied_all: list[Diagnostic] = []
-    result = lint_source(current, settings, rule_set)
+    result = _judged(lint_source(current, settings, rule_set), judge)
     for _ in range(MAX_ROUNDS):
         if result.error is not None:
             return FixOutcome(current.text, [], applied_all, result.error)
         text = current.text
         accept = None if fix_filter is None else (lambda diagnostic: fix_filter(diagnostic, text))
-        edits, applied = select_edits(result.diagnostics, unsafe_fixes, accept)
+        edits, applied = select_edits(result.diagnostics, unsafe_fixes, accept, observed_fixes)
         if not edits:
             break
         new_text = apply_edits(current.text, edits)
@@ -90,8 +94,14 @@ def fix_source(
             return FixOutcome(source.text, result.diagnostics, [], FileError(source.path, message, internal=True))
         applied_all.extend(applied)
         current = SourceText(source.path, new_text, source.encoding, source.bom)
-        result = lint_source(current, settings, rule_set)
+        result = _judged(lint_source(current, settings, rule_set), judge)
     return FixOutcome(current.text, result.diagnostics, applied_all, result.error)
+
+
+def _judged(result, judge: Callable[[list[Diagnostic], str], list[Diagnostic]] | None):
+    if judge is not None and result.error is None and result.source is not None:
+        result.diagnostics = judge(result.diagnostics, result.source.text)
+    return result
 
 
 def _parse_problem(text: str) -> str | None:

@@ -62,7 +62,9 @@ def _place(locator, line: int, col: int) -> Place:
     return Place(cell_line, col + 1, cell)
 
 
-def build_input(reports: Iterable) -> ReportInput:
+def build_input(reports: Iterable, by_time: bool = False) -> ReportInput:
+    """The findings in report order, or with ``by_time`` the ones with the most measured time first
+    (findings without observations keep their order, after them)."""
     findings: list[FindingView] = []
     errors: list[FileError] = []
     for report in reports:
@@ -85,6 +87,8 @@ def build_input(reports: Iterable) -> ReportInput:
                     edits,
                 )
             )
+    if by_time:
+        findings.sort(key=lambda view: -(view.diagnostic.observed.seconds if view.diagnostic.observed else -1.0))
     return ReportInput(findings, errors)
 
 
@@ -97,5 +101,5 @@ def _reporters() -> dict[str, Callable[[ReportInput], str]]:
 REPORTER_NAMES = ("text", "json", "sarif", "github")
 
 
-def render(format_name: str, reports: Iterable) -> str:
-    return _reporters()[format_name](build_input(reports))
+def render(format_name: str, reports: Iterable, by_time: bool = False) -> str:
+    return _reporters()[format_name](build_input(reports, by_time))

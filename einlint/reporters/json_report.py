@@ -1,12 +1,15 @@
 """A JSON list of findings: path, line, col, end_line, end_col (1-based, columns in characters), code,
 message, and fix: null, or its applicability, assumptions, the main replacement and every edit as a
 range and its new content, so that another tool applies exactly what ``--fix`` applies. In a
-notebook, ``cell`` is the 1-based cell number and lines count within the cell."""
+notebook, ``cell`` is the 1-based cell number and lines count within the cell. Where ``einlint
+observe`` recorded the finding's statement (or its unsafe fix was never run), ``observed`` says what
+was seen and what it made of the fix."""
 
 from __future__ import annotations
 
 import json
 
+from einlint.diagnostics import Observed
 from einlint.reporters import EditView, FindingView, Place, ReportInput
 
 
@@ -42,7 +45,23 @@ def finding(view: FindingView) -> dict:
     }
     if view.start.cell is not None:
         item["cell"] = view.start.cell
+    if d.observed is not None:
+        item["observed"] = observed(d.observed)
     return item
+
+
+def observed(value: Observed) -> dict:
+    return {
+        "status": value.status,
+        "executions": value.executions,
+        "seconds": value.seconds,
+        "raised": value.raised,
+        "classes": list(value.classes),
+        "ranks": list(value.ranks),
+        "dtypes": list(value.dtypes),
+        "devices": list(value.devices),
+        "reason": value.reason,
+    }
 
 
 def render(report: ReportInput) -> str:

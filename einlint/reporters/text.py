@@ -1,11 +1,12 @@
 """``path:line:col: CODE [*] message`` per finding (``path:cell N:line:col`` in a notebook), ``[*]`` on
-findings that a fix can resolve, then a summary. Control characters from the source are escaped."""
+findings that a fix can resolve (``[observed]`` where the fix is an observed one), what ``einlint
+observe`` measured there, then a summary. Control characters from the source are escaped."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from einlint.diagnostics import Diagnostic
+from einlint.diagnostics import Applicability, Diagnostic, Observed
 from einlint.reporters import FindingView, Place, ReportInput, printable
 
 
@@ -15,8 +16,30 @@ def location(path: str, place: Place) -> str:
 
 
 def finding_line(view: FindingView) -> str:
-    marker = " [*]" if view.fix is not None else ""
-    return f"{location(view.path, view.start)}: {view.diagnostic.code}{marker} {printable(view.diagnostic.message)}"
+    marker = ""
+    if view.fix is not None:
+        marker = " [observed]" if view.fix.applicability is Applicability.OBSERVED else " [*]"
+    line = f"{location(view.path, view.start)}: {view.diagnostic.code}{marker} {printable(view.diagnostic.message)}"
+    return line + observed_note(view.diagnostic.observed)
+
+
+def observed_note(observed: Observed | None) -> str:
+    """What ``einlint observe`` measured at the finding, in a few words."""
+    if observed is None or observed.status == "not observed":
+        return ""
+    runs = f"{observed.executions} execution{'s' if observed.executions != 1 else ''}"
+    note = f" (observed: {runs}, {_duration(observed.seconds)}"
+    if observed.status == "unconfirmed" and observed.reason:
+        note += f"; fix not confirmed: {printable(observed.reason)}"
+    return note + ")"
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.0f} us"
 
 
 def render(report: ReportInput) -> str:
@@ -27,7 +50,8 @@ def render(report: ReportInput) -> str:
 def summary(
     findings: list[FindingView], fixed: int = 0, dry_run: bool = False, errors: int = 0, checked: int = 1
 ) -> str:
-    fixable = sum(1 for view in findings if view.fix is not None)
+    observed = sum(1 for view in findings if view.fix is not None and view.fix.applicability is Applicability.OBSERVED)
+    fixable = sum(1 for view in findings if view.fix is not None) - observed
     hidden_unsafe = sum(1 for view in findings if view.diagnostic.fix is not None and view.fix is None)
     parts = []
     if fixed:
@@ -37,6 +61,8 @@ def summary(
         parts.append(f"Found {len(findings)} finding{'s' if len(findings) != 1 else ''}.")
         if fixable:
             parts.append(f"[*] {fixable} fixable with --fix.")
+        if observed:
+            parts.append(f"[observed] {observed} fixable with --fix --observed-fixes.")
         if hidden_unsafe:
             parts.append(f"{hidden_unsafe} more fixable with --fix --unsafe-fixes.")
     elif not fixed and not errors:
