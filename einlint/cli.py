@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["observe"]:
+        # ``einlint observe ... -- COMMAND``; a directory named observe is linted as ``./observe``.
+        from einlint.observe.run import main as observe
+
+        return observe(argv[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -68,22 +68,41 @@ def statement_hash(lines: list[str]) -> str:
 
 
 def find_statement(tree: ast.Module, lines: list[str], line: int) -> Statement | None:
-    """The innermost statement (or compound-statement header) that holds line ``line``."""
+    """The innermost statement (or compound-statement header) that holds line ``line``; None where
+    that statement shares a line with another statement or a header (``a = f(x); b = a @ w``,
+    ``if c: y = a @ b``): a recorder that sees lines could not tell them apart."""
     scope: ast.AST | None = None
     body: list[ast.stmt] = tree.body
+    header_end = 0  # the last line of the enclosing compound statement's header
     while True:
-        statement = next((s for s in body if s.lineno <= line <= (s.end_lineno or s.lineno)), None)
-        if statement is None:
+        index = next((i for i, s in enumerate(body) if s.lineno <= line <= (s.end_lineno or s.lineno)), None)
+        if index is None:
             return None
+        statement = body[index]
         if isinstance(statement, _COMPOUND):
             inner = _body_holding(statement, line)
             if inner is not None:
                 if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     scope = statement
-                body = inner
+                body, header_end = inner, _header_end(statement)
                 continue
-            return _statement(statement, _header_end(statement), scope, lines)
-        return _statement(statement, statement.end_lineno or statement.lineno, scope, lines)
+            end_line = _header_end(statement)
+            if statement.body and statement.body[0].lineno <= end_line:
+                return None  # a one-line compound statement
+        else:
+            end_line = statement.end_lineno or statement.lineno
+        if statement.lineno <= header_end or _shares_a_line(body, index):
+            return None
+        return _statement(statement, end_line, scope, lines)
+
+
+def _shares_a_line(body: list[ast.stmt], index: int) -> bool:
+    statement = body[index]
+    before = body[index - 1] if index else None
+    after = body[index + 1] if index + 1 < len(body) else None
+    return (before is not None and (before.end_lineno or before.lineno) >= statement.lineno) or (
+        after is not None and after.lineno <= (statement.end_lineno or statement.lineno)
+    )
 
 
 def _body_holding(statement: ast.stmt, line: int) -> list[ast.stmt] | None:
