@@ -110,3 +110,27 @@ def test_module_types_are_namespaces() -> None:
     module.weight = torch.ones(1)
     assert read_value(("fake", "weight"), {}, {"fake": module}) is module.weight
     assert recorder.SITES_VARIABLE == "EINLINT_OBSERVE_SITES"
+
+
+def test_mismatched_labels_align_an_ellipsis_from_both_ends() -> None:
+    terms = recorder._terms("b...ij, ...jk -> b...ik")
+    assert terms == [["b", "...", "i", "j"], ["...", "j", "k"]]
+    assert recorder.mismatched_labels(terms, [(2, 7, 3, 4), (7, 4, 5)]) == set()
+    # einsum broadcasts a size-1 j where matmul raises: a mismatch.
+    assert recorder.mismatched_labels(terms, [(2, 7, 3, 1), (7, 4, 5)]) == {"j"}
+    assert recorder.mismatched_labels([["i", "i"]], [(3, 4)]) == {"i"}
+    assert recorder.mismatched_labels(terms, [(2, 3), (7, 4, 5)]) is None  # a rank that does not fit
+
+
+def test_rewrite_layout_is_einsums_own_on_meta_tensors() -> None:
+    watcher = Recorder([], "/nonexistent")
+    q, k = torch.randn(2, 5, 3, 4), torch.randn(2, 3, 4, 6)
+    original = q.permute(0, 2, 1, 3) @ k
+    rewritten = torch.einsum("bqhd,bhdk->bhqk", q, k)
+    operands = [watcher.describe(q)[1], watcher.describe(k)[1]]
+    layout = watcher.rewrite_layout("bqhd,bhdk->bhqk", operands)
+    assert layout == (tuple(rewritten.shape), rewritten.stride())
+    assert layout == (tuple(original.shape), original.stride())
+    transposed = torch.randn(3, 2).t()
+    assert watcher.rewrite_layout("ij->ji", [watcher.describe(transposed)[1]]) == ((3, 2), (2, 1)) == (tuple(transposed.t().shape), transposed.t().stride())
+    assert watcher.rewrite_layout("ij,jk->ik", [watcher.describe(torch.randn(2, 3))[1], watcher.describe(torch.randn(4, 5))[1]]) is None

@@ -2,8 +2,8 @@
 
 Each assumption name that observation can settle maps to one check below; a check says the
 assumption held in every recorded execution, was contradicted (and by what), or cannot be told from
-what was recorded. A name without a check (``slower-rewrite``, ``contiguous-result``, and any name
-added later) is never confirmed by observation: the fix stays unsafe until someone writes its check.
+what was recorded. A name without a check (``slower-rewrite``, and any name added later) is never
+confirmed by observation: the fix stays unsafe until someone writes its check.
 
 - every assumption held: the fix becomes an observed fix (applied with ``--observed-fixes``);
 - one contradicted: the fix is withdrawn and the message says what was observed;
@@ -16,13 +16,12 @@ Observation is evidence about the runs that were recorded, not a proof about eve
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from einlint.diagnostics import Applicability, Diagnostic, Observed
 from einlint.observe.observations import Observations, SiteObservation, ValueFacts
-from einlint.observe.sites import Operand, find_statement, fix_operands
+from einlint.observe.sites import Operand, Rewrite, find_statement, fix_rewrite, source_lines
 
 # Classes that are torch tensors with nothing of their own: a ``Parameter`` or ``Buffer`` disables
 # ``__torch_function__``, so einsum treats it exactly as a tensor. Any other subclass may override
@@ -32,7 +31,6 @@ FLOATING_DTYPES = frozenset({"torch.float16", "torch.bfloat16", "torch.float32",
 INTEGRAL_DTYPES = frozenset(
     {"torch.bool", "torch.uint8", "torch.int8", "torch.int16", "torch.int32", "torch.int64", "torch.uint16", "torch.uint32", "torch.uint64"}
 )
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
@@ -130,6 +128,28 @@ def check_fixed_shapes(site: SiteObservation, operands: tuple[Operand, ...]) -> 
     return _each_operand(site, operands, contradiction)
 
 
+def check_matching_sizes(site: SiteObservation, rewrite: Rewrite) -> Check:
+    facts = site.rewrites.get(rewrite.key)
+    if facts is not None:
+        for label, count in sorted(facts.size_mismatches.items()):
+            return Check(False, f"different sizes for the dimensions labelled {label} in `{rewrite.equation}` {_times(count, site)}")
+    if facts is None or facts.executions < site.executions:
+        return Check(None, "the operands' sizes were not recorded in every execution")
+    return HELD
+
+
+def check_result_layout(site: SiteObservation, rewrite: Rewrite) -> Check:
+    """The rewrite's result, worked out on meta tensors of each execution's operands, has the shape
+    and strides the statement's result had: nothing that receives it can tell them apart."""
+    facts = site.rewrites.get(rewrite.key)
+    ran = site.executions - site.raised
+    if facts is None or not ran or facts.layouts_compared < ran:
+        return Check(None, "the rewrite's result layout could not be compared in every execution")
+    if facts.layouts_same < facts.layouts_compared:
+        return Check(None, f"the rewrite's result would have other strides {_times(facts.layouts_compared - facts.layouts_same, site)}")
+    return HELD
+
+
 def check_no_autocast(site: SiteObservation, operands: tuple[Operand, ...]) -> Check:
     for state, count in sorted(site.autocast.items()):
         if state != "off":
@@ -139,28 +159,45 @@ def check_no_autocast(site: SiteObservation, operands: tuple[Operand, ...]) -> C
     return HELD
 
 
+def _on_operands(check: Callable[[SiteObservation, tuple[Operand, ...]], Check]) -> Callable[[SiteObservation, Rewrite], Check]:
+    return lambda site, rewrite: check(site, rewrite.operands)
+
+
+def _on_einsum(check: Callable[[SiteObservation, Rewrite], Check]) -> Callable[[SiteObservation, Rewrite], Check]:
+    def checked(site: SiteObservation, rewrite: Rewrite) -> Check:
+        if rewrite.equation is None:
+            return Check(None, "the rewrite is not an einsum whose sizes and layout the recorder works out")
+        return check(site, rewrite)
+
+    return checked
+
+
 # The assumptions observation can settle. Every other name stays unsafe.
-ASSUMPTION_CHECKS: dict[str, Callable[[SiteObservation, tuple[Operand, ...]], Check]] = {
-    "tensor-operands": check_tensor_operands,
-    "operand-ranks": check_ranks,
-    "matching-ranks": check_ranks,
-    "float-dtypes": check_float_dtypes,
-    "fixed-shapes-in-loops": check_fixed_shapes,
-    "no-autocast": check_no_autocast,
+ASSUMPTION_CHECKS: dict[str, Callable[[SiteObservation, Rewrite], Check]] = {
+    "tensor-operands": _on_operands(check_tensor_operands),
+    "operand-ranks": _on_operands(check_ranks),
+    "matching-ranks": _on_operands(check_ranks),
+    "float-dtypes": _on_operands(check_float_dtypes),
+    "fixed-shapes-in-loops": _on_operands(check_fixed_shapes),
+    "no-autocast": _on_operands(check_no_autocast),
+    "matching-sizes": _on_einsum(check_matching_sizes),
+    # The same check: a result laid out exactly as the original's is contiguous where it was.
+    "result-layout": _on_einsum(check_result_layout),
+    "contiguous-result": _on_einsum(check_result_layout),
 }
 
 
-def judge_assumptions(assumptions: tuple[str, ...], site: SiteObservation, operands: tuple[Operand, ...] | None) -> Check:
+def judge_assumptions(assumptions: tuple[str, ...], site: SiteObservation, rewrite: Rewrite | None) -> Check:
     """All the fix's assumptions together: contradicted by the first contradiction, held when each held."""
     unknown: Check | None = None
     for assumption in assumptions:
         check = ASSUMPTION_CHECKS.get(assumption)
         if check is None:
             found = Check(None, f"`{assumption}` cannot be confirmed by observation")
-        elif operands is None:
+        elif rewrite is None:
             found = Check(None, "the fix's operands are not known")
         else:
-            found = check(site, operands)
+            found = check(site, rewrite)
         if found.held is False:
             return found
         if found.held is None and unknown is None:
@@ -168,8 +205,8 @@ def judge_assumptions(assumptions: tuple[str, ...], site: SiteObservation, opera
     return unknown or HELD
 
 
-def _summary(status: str, site: SiteObservation, operands: tuple[Operand, ...] | None, reason: str | None) -> Observed:
-    names = [operand.text for operand in operands or ()]
+def _summary(status: str, site: SiteObservation, rewrite: Rewrite | None, reason: str | None) -> Observed:
+    names = [operand.text for operand in rewrite.operands] if rewrite is not None else []
     values = [site.operands[name] for name in names if name in site.operands]
 
     def seen(kind: str) -> tuple[str, ...]:
@@ -179,7 +216,7 @@ def _summary(status: str, site: SiteObservation, operands: tuple[Operand, ...] |
     return Observed(status, site.executions, site.seconds, site.raised, seen("classes"), ranks, seen("dtypes"), seen("devices"), reason)
 
 
-def judge(diagnostic: Diagnostic, site: SiteObservation | None, operands: tuple[Operand, ...] | None, declared: frozenset[str]) -> Diagnostic:
+def judge(diagnostic: Diagnostic, site: SiteObservation | None, rewrite: Rewrite | None, declared: frozenset[str]) -> Diagnostic:
     """The finding as observation leaves it: its fix observed, withdrawn or still unsafe, and what ran."""
     fix = diagnostic.fix
     unsafe = fix is not None and fix.applicability is Applicability.UNSAFE
@@ -189,15 +226,15 @@ def judge(diagnostic: Diagnostic, site: SiteObservation | None, operands: tuple[
         message = f"{diagnostic.message} (fix not observed: the statement did not run under einlint observe)"
         return replace(diagnostic, message=message, observed=Observed("not observed"))
     if not unsafe:
-        return replace(diagnostic, observed=_summary("measured", site, operands, None))
+        return replace(diagnostic, observed=_summary("measured", site, rewrite, None))
     pending = tuple(assumption for assumption in fix.assumptions if assumption not in declared)
-    verdict = judge_assumptions(pending, site, operands)
+    verdict = judge_assumptions(pending, site, rewrite)
     if verdict.held is False:
         message = f"{diagnostic.message} [fix withdrawn: observed {verdict.detail}]"
-        return replace(diagnostic, message=message, fix=None, observed=_summary("withdrawn", site, operands, verdict.detail))
+        return replace(diagnostic, message=message, fix=None, observed=_summary("withdrawn", site, rewrite, verdict.detail))
     if verdict.held is True:
-        return replace(diagnostic, fix=replace(fix, applicability=Applicability.OBSERVED), observed=_summary("observed", site, operands, None))
-    return replace(diagnostic, observed=_summary("unconfirmed", site, operands, verdict.detail))
+        return replace(diagnostic, fix=replace(fix, applicability=Applicability.OBSERVED), observed=_summary("observed", site, rewrite, None))
+    return replace(diagnostic, observed=_summary("unconfirmed", site, rewrite, verdict.detail))
 
 
 def judge_file(diagnostics: list[Diagnostic], text: str, observations: Observations, declared: frozenset[str] = frozenset()) -> list[Diagnostic]:
@@ -211,13 +248,13 @@ def judge_file(diagnostics: list[Diagnostic], text: str, observations: Observati
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return diagnostics
-    lines = _LINE_BREAK.split(text)
+    lines = source_lines(text)
     judged = []
     for diagnostic in diagnostics:
         statement = find_statement(tree, lines, diagnostic.line)
         site = observations.at(relative, statement.line, statement.statement_hash) if statement is not None else None
-        operands = None
+        rewrite = None
         if site is not None and diagnostic.fix is not None and diagnostic.fix.applicability is Applicability.UNSAFE:
-            operands = fix_operands(text, diagnostic.fix, statement.bound_inside)
-        judged.append(judge(diagnostic, site, operands, declared))
+            rewrite = fix_rewrite(text, diagnostic.fix, statement.bound_inside)
+        judged.append(judge(diagnostic, site, rewrite, declared))
     return judged

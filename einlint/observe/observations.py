@@ -5,12 +5,14 @@ One JSON file (``.einlint/observations.json`` beside the nearest ``pyproject.tom
     {"einlint-observations": 1, "sites": [{"path": "pkg/model.py", "line": 12, "hash": "...",
       "executions": 40, "raised": 0, "seconds": 0.0123, "grad_enabled": {"true": 40},
       "autocast": {"off": 40}, "dtype_mismatches": 0,
-      "operands": {"x": {FACTS}, "self.weight": {FACTS}}, "result": {FACTS} | null}]}
+      "operands": {"x": {FACTS}, "self.weight": {FACTS}}, "result": {FACTS} | null,
+      "rewrites": {"bqhd,bhdk->bhqk(q, k)": {REWRITE}}}]}
 
 where FACTS counts, over the executions that read the value, its class (``torch.Tensor``, a
 subclass or another class, by qualified name), rank, dtype, device, layout, contiguity and
 ``requires_grad``, with a bounded sample of shapes and strides; ``unreadable`` counts the executions
-where it could not be read without running code. Never a tensor's values.
+where it could not be read without running code; REWRITE is ``RewriteFacts``. Never a tensor's
+values.
 
 ``path`` is relative to the project's root (``project_root``: the directory of the nearest
 ``pyproject.toml``, wherever the file itself is kept); ``line`` and ``hash`` are the
@@ -89,6 +91,42 @@ class ValueFacts:
 
 
 @dataclass(frozen=True)
+class RewriteFacts:
+    """What the recorder worked out about one fix's rewrite at its site, from the operands it saw:
+    whether labels the rewrite's equation matches had equal sizes, and, where the fix replaces the
+    statement's whole value, whether the rewrite's result (computed on meta tensors of the observed
+    shapes, strides and dtypes) has the observed result's shape and strides."""
+
+    executions: int = 0  # executions where every operand was a tensor
+    size_mismatches: Mapping[str, int] = field(default_factory=dict)  # label -> executions its sizes differed
+    layouts_compared: int = 0
+    layouts_same: int = 0
+
+    def merged(self, other: RewriteFacts) -> RewriteFacts:
+        return RewriteFacts(
+            self.executions + other.executions, _add(self.size_mismatches, other.size_mismatches),
+            self.layouts_compared + other.layouts_compared, self.layouts_same + other.layouts_same,
+        )  # fmt: skip
+
+    def to_json(self) -> dict:
+        return {
+            "executions": self.executions,
+            "size_mismatches": dict(sorted(self.size_mismatches.items())),
+            "layouts_compared": self.layouts_compared,
+            "layouts_same": self.layouts_same,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> RewriteFacts:
+        if not isinstance(data, dict):
+            raise ValueError("a rewrite's facts must be an object")
+        compared, same = _count(data.get("layouts_compared", 0)), _count(data.get("layouts_same", 0))
+        if same > compared:
+            raise ValueError("more layouts the same than compared")
+        return cls(_count(data.get("executions", 0)), _counter(data.get("size_mismatches", {})), compared, same)
+
+
+@dataclass(frozen=True)
 class SiteObservation:
     """Every recorded execution of one statement."""
 
@@ -103,6 +141,7 @@ class SiteObservation:
     dtype_mismatches: int = 0  # executions whose tensor operands had more than one dtype
     operands: Mapping[str, ValueFacts] = field(default_factory=dict)  # by the operand's text
     result: ValueFacts | None = None
+    rewrites: Mapping[str, RewriteFacts] = field(default_factory=dict)  # by ``sites.Rewrite.key``
 
     @property
     def key(self) -> tuple[str, int, str]:
@@ -115,11 +154,14 @@ class SiteObservation:
         result = self.result
         if other.result is not None:
             result = other.result if result is None else result.merged(other.result)
+        rewrites = dict(self.rewrites)
+        for key, facts in other.rewrites.items():
+            rewrites[key] = rewrites[key].merged(facts) if key in rewrites else facts
         return SiteObservation(
             self.path, self.line, self.statement_hash,
             self.executions + other.executions, self.raised + other.raised, self.seconds + other.seconds,
             _add(self.grad_enabled, other.grad_enabled), _add(self.autocast, other.autocast),
-            self.dtype_mismatches + other.dtype_mismatches, operands, result,
+            self.dtype_mismatches + other.dtype_mismatches, operands, result, rewrites,
         )  # fmt: skip
 
     def to_json(self) -> dict:
@@ -135,6 +177,7 @@ class SiteObservation:
             "dtype_mismatches": self.dtype_mismatches,
             "operands": {name: facts.to_json() for name, facts in sorted(self.operands.items())},
             "result": self.result.to_json() if self.result is not None else None,
+            "rewrites": {key: facts.to_json() for key, facts in sorted(self.rewrites.items())},
         }
 
     @classmethod
@@ -151,11 +194,15 @@ class SiteObservation:
         if not isinstance(operands, dict):
             raise ValueError("operands must be an object")
         result = data.get("result")
+        rewrites = data.get("rewrites", {})
+        if not isinstance(rewrites, dict):
+            raise ValueError("rewrites must be an object")
         return cls(
             path, line, digest, _count(data.get("executions", 0)), _count(data.get("raised", 0)), float(seconds),
             _counter(data.get("grad_enabled", {})), _counter(data.get("autocast", {})), _count(data.get("dtype_mismatches", 0)),
             {str(name): ValueFacts.from_json(facts) for name, facts in operands.items()},
             ValueFacts.from_json(result) if result is not None else None,
+            {str(key): RewriteFacts.from_json(facts) for key, facts in rewrites.items()},
         )  # fmt: skip
 
 

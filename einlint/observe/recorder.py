@@ -88,10 +88,75 @@ def _bump(counter: dict[str, int], key: str) -> None:
     counter[key] = counter.get(key, 0) + 1
 
 
+def _terms(equation: str) -> list[list[str]]:
+    """The input terms of an einsum equation, as lists of labels ("..." one label)."""
+    terms = []
+    for term in equation.split("->")[0].split(","):
+        labels, index = [], 0
+        while index < len(term):
+            if term.startswith("...", index):
+                labels.append("...")
+                index += 3
+                continue
+            if not term[index].isspace():
+                labels.append(term[index])
+            index += 1
+        terms.append(labels)
+    return terms
+
+
+def mismatched_labels(terms: list[list[str]], shapes: list[tuple[int, ...]]) -> set[str] | None:
+    """The labels whose dimensions have different sizes across (or within) the operands; None when an
+    operand's rank does not fit its term (einsum raises: nothing to compare)."""
+    sizes: dict[str, int] = {}
+    mismatched: set[str] = set()
+    for term, shape in zip(terms, shapes):
+        if "..." in term:
+            cut = term.index("...")
+            before, after = term[:cut], term[cut + 1 :]
+            if len(shape) < len(before) + len(after):
+                return None
+            pairs = list(zip(before, shape)) + list(zip(after, shape[len(shape) - len(after) :]))
+        else:
+            if len(shape) != len(term):
+                return None
+            pairs = list(zip(term, shape))
+        for label, size in pairs:
+            if sizes.setdefault(label, size) != size:
+                mismatched.add(label)
+    return mismatched
+
+
+class _Rewrite:
+    """A fix's einsum at a site, and what its operands and result showed about it."""
+
+    __slots__ = ("key", "equation", "terms", "operands", "replaces_value", "executions", "mismatches", "compared", "same")
+
+    def __init__(self, entry: dict) -> None:
+        self.key = entry["key"]
+        self.equation = entry["equation"]
+        self.terms = _terms(self.equation)
+        self.operands = list(entry["operands"])
+        self.replaces_value = bool(entry["replaces_value"])
+        self.reset()
+
+    def reset(self) -> None:
+        self.executions = 0
+        self.mismatches: dict[str, int] = {}
+        self.compared = 0
+        self.same = 0
+
+    def facts(self) -> model.RewriteFacts:
+        return model.RewriteFacts(self.executions, dict(self.mismatches), self.compared, self.same)
+
+
 class _Site:
     """One watched statement and what its executions showed."""
 
-    __slots__ = ("key", "line", "end_line", "operands", "result_name", "executions", "raised", "seconds", "grad", "autocast", "mismatches", "values", "result")
+    __slots__ = (
+        "key", "line", "end_line", "operands", "result_name", "rewrites", "executions", "raised", "seconds", "grad", "autocast",
+        "mismatches", "values", "result",
+    )  # fmt: skip
 
     def __init__(self, entry: dict) -> None:
         self.key = tuple(entry["key"])
@@ -99,6 +164,7 @@ class _Site:
         self.end_line = entry["end_line"]
         self.operands = [(text, tuple(access)) for text, access in entry["operands"]]
         self.result_name = entry.get("result")
+        self.rewrites = [_Rewrite(rewrite) for rewrite in entry.get("rewrites", ())]
         self.reset()
 
     def reset(self) -> None:
@@ -110,6 +176,8 @@ class _Site:
         self.mismatches = 0
         self.values = {text: _Value() for text, _ in self.operands}
         self.result = _Value() if self.result_name else None
+        for rewrite in self.rewrites:
+            rewrite.reset()
 
     def observation(self) -> model.SiteObservation:
         path, line, digest = self.key
@@ -117,6 +185,7 @@ class _Site:
             path, line, digest, self.executions, self.raised, self.seconds, dict(self.grad), dict(self.autocast), self.mismatches,
             {text: value.facts() for text, value in self.values.items()},
             self.result.facts() if self.result is not None and (self.result.reads or self.result.unreadable) else None,
+            {rewrite.key: rewrite.facts() for rewrite in self.rewrites if rewrite.executions},
         )  # fmt: skip
 
 
@@ -134,6 +203,7 @@ class Recorder:
         self.lock = threading.Lock()
         self.last_flush = time.perf_counter()
         self.class_names: dict[type, str] = {}
+        self.layouts: dict[tuple, tuple | None] = {}  # (equation, operands' metadata) -> result (shape, strides)
 
     # --- deciding what to watch -------------------------------------------------------------------
     def global_trace(self, frame, event, arg):
@@ -189,6 +259,30 @@ class Recorder:
             contiguous = value.is_contiguous() if strided else None
             stride = tuple(value.stride()) if strided else None
             return name, (len(shape), shape, str(value.dtype), value.device.type, layout, contiguous, stride, bool(value.requires_grad))
+
+    def rewrite_layout(self, equation: str, operands: list[tuple]) -> tuple | None:
+        """(shape, strides) of ``torch.einsum(equation, ...)`` on meta tensors with the operands'
+        shapes, strides and dtypes: what the rewrite would return, computed without their values."""
+        key = (equation, tuple((facts[1], facts[6], facts[2]) for facts in operands))
+        if key in self.layouts:
+            return self.layouts[key]
+        torch = sys.modules.get("torch")
+        layout = None
+        # A dispatch mode the program entered would see these calls: compute nothing then.
+        if torch is not None and getattr(torch._C, "_len_torch_dispatch_stack", lambda: 1)() == 0:
+            try:
+                with torch._C.DisableTorchFunction(), torch.no_grad():
+                    tensors = [
+                        torch.empty_strided(facts[1], facts[6], dtype=getattr(torch, facts[2].rsplit(".", 1)[-1]), device="meta")
+                        for facts in operands
+                    ]
+                    result = torch.einsum(equation, *tensors)
+                    layout = (tuple(result.shape), tuple(result.stride()))
+            except Exception:  # noqa: BLE001 - the rewrite would raise, or meta tensors cannot say
+                layout = None
+        if len(self.layouts) < 1024:
+            self.layouts[key] = layout
+        return layout
 
     def modes(self) -> tuple[str, str, str | None]:
         torch = sys.modules.get("torch")
@@ -288,13 +382,14 @@ def _static_attribute(value: object, attribute: str) -> object:
 class _FrameTracer:
     """The trace function of one frame that runs watched statements."""
 
-    __slots__ = ("recorder", "lines", "active", "started", "grad", "autocast")
+    __slots__ = ("recorder", "lines", "active", "started", "grad", "autocast", "described")
 
     def __init__(self, recorder: Recorder, lines: dict[int, _Site]) -> None:
         self.recorder = recorder
         self.lines = lines
         self.active: _Site | None = None
         self.started = 0.0
+        self.described: dict[str, tuple | None] = {}
 
     def trace(self, frame, event, arg):
         active = self.active
@@ -331,6 +426,7 @@ class _FrameTracer:
                 site.values[text].add(facts)
             if len(dtypes) > 1:
                 site.mismatches += 1
+        self.described = dict(described)
         self.active = site
         self.started = time.perf_counter()
 
@@ -348,7 +444,18 @@ class _FrameTracer:
             except Exception:  # noqa: BLE001
                 result = None
         recorder = self.recorder
+        rewrites = [self._rewrite_facts(rewrite, raised, result) for rewrite in site.rewrites]
         with recorder.lock:
+            for rewrite, facts in zip(site.rewrites, rewrites):
+                if facts is None:
+                    continue
+                mismatched, same = facts
+                rewrite.executions += 1
+                for label in mismatched:
+                    _bump(rewrite.mismatches, label)
+                if same is not None:
+                    rewrite.compared += 1
+                    rewrite.same += same
             site.executions += 1
             site.seconds += elapsed
             if raised:
@@ -359,6 +466,30 @@ class _FrameTracer:
                 site.result.add(result)
         if time.perf_counter() - recorder.last_flush > FLUSH_SECONDS:
             recorder.flush()
+
+
+    def _rewrite_facts(self, rewrite: _Rewrite, raised: bool, result: tuple | None) -> tuple | None:
+        """(labels of unequal sizes, whether the rewrite's result layout is the result's: None when
+        not compared) for one execution; None when an operand was not a plain tensor."""
+        operands = []
+        for text in rewrite.operands:
+            facts = self.described.get(text)
+            if facts is None or facts[1] is None:
+                return None
+            operands.append(facts[1])
+        try:
+            mismatched = mismatched_labels(rewrite.terms, [facts[1] for facts in operands])
+        except Exception:  # noqa: BLE001
+            return None
+        if mismatched is None:
+            return None
+        same = None
+        strided = all(facts[6] is not None for facts in operands)
+        if rewrite.replaces_value and not raised and strided and result is not None and result[1] is not None and result[1][6] is not None:
+            layout = self.recorder.rewrite_layout(rewrite.equation, operands)
+            if layout is not None:
+                same = layout == (result[1][1], result[1][6])
+        return mismatched, same
 
 
 class _ImportWatch:

@@ -14,7 +14,6 @@ import argparse
 import ast
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -24,12 +23,11 @@ from pathlib import Path
 from einlint.config import ConfigError, Configuration
 from einlint.observe import observations as model
 from einlint.observe.recorder import SITES_VARIABLE, SPOOL_VARIABLE
-from einlint.observe.sites import site_of
+from einlint.observe.sites import line_starts_of, site_of, source_lines
 from einlint.reporters import printable
 
 EXIT_ERROR = 2
 USAGE = "einlint observe [--observations PATH] [PATHS...] -- COMMAND [ARGS...]"
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 # The recorded process imports this first; it starts the recorder, then runs the sitecustomize it
 # shadows. It must never stop the program: a failure is one line on stderr.
@@ -150,9 +148,9 @@ def site_table(paths: list[str], root: Path) -> list[dict]:
             tree = ast.parse(text)
         except (ValueError, OSError, SourceError, SyntaxError, RecursionError, MemoryError):
             continue
-        lines = _LINE_BREAK.split(text)
+        lines, line_starts = source_lines(text), line_starts_of(text)
         for diagnostic in report.diagnostics:
-            site = site_of(diagnostic, tree, lines, text)
+            site = site_of(diagnostic, tree, lines, text, line_starts)
             if site is None:
                 continue
             statement = site.statement
@@ -168,11 +166,19 @@ def site_table(paths: list[str], root: Path) -> list[dict]:
                     "scope_lines": list(statement.scope_lines),
                     "operands": [],
                     "result": statement.result_name,
+                    "rewrites": [],
                 },
             )
-            for operand in site.operands or ():
+            rewrite = site.rewrite
+            if rewrite is None:
+                continue
+            for operand in rewrite.operands:
                 if operand.access is not None and [operand.text, list(operand.access)] not in entry["operands"]:
                     entry["operands"].append([operand.text, list(operand.access)])
+            if rewrite.equation is not None and all(operand.access is not None for operand in rewrite.operands):
+                entry["rewrites"].append(
+                    {"key": rewrite.key, "equation": rewrite.equation, "operands": [o.text for o in rewrite.operands], "replaces_value": site.replaces_value}
+                )
     return list(table.values())
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
 import textwrap
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ _COMPOUND = (
 )  # fmt: skip
 if hasattr(ast, "TryStar"):
     _COMPOUND += (ast.TryStar,)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # The name a ``return`` statement's result is recorded under.
 RETURN_VALUE = "<return>"
 
@@ -59,6 +61,9 @@ class Statement:
     scope_lines: tuple[int, ...]  # the first lines its code object may report (def, decorators)
     result_name: str | None  # the name the statement assigns its value to, or RETURN_VALUE
     bound_inside: frozenset[str]  # names the statement binds for itself (lambda, comprehension)
+    # (line, UTF-8 column, end line, end column) of the value it assigns or returns: where a fix that
+    # replaces exactly this value computes what the statement's result is.
+    value_position: tuple[int, int, int, int] | None = None
 
 
 def statement_hash(lines: list[str]) -> str:
@@ -129,21 +134,43 @@ def _statement(statement: ast.stmt, end_line: int, scope: ast.AST | None, lines:
         scope_lines = tuple(sorted({scope.lineno, *(d.lineno for d in scope.decorator_list)}))
     else:
         scope_name, scope_lines = "<module>", ()
-    result_name = None
+    result_name, value = None, None
     if isinstance(statement, ast.Assign) and len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
-        result_name = statement.targets[0].id
-    elif isinstance(statement, (ast.AnnAssign, ast.AugAssign)) and isinstance(statement.target, ast.Name):
-        result_name = statement.target.id if getattr(statement, "value", None) is not None else None
+        result_name, value = statement.targets[0].id, statement.value
+    elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name) and statement.value is not None:
+        result_name, value = statement.target.id, statement.value
     elif isinstance(statement, ast.Return) and statement.value is not None:
-        result_name = RETURN_VALUE
+        result_name, value = RETURN_VALUE, statement.value
     header = statement if not isinstance(statement, _COMPOUND) else None
     bound = names_bound_inside(header) if header is not None else frozenset()
-    return Statement(first, end_line, statement_hash(lines[first - 1 : end_line]), scope_name, scope_lines, result_name, bound)
+    position = None
+    if value is not None:
+        position = (value.lineno, value.col_offset, value.end_lineno or value.lineno, value.end_col_offset or 0)
+    return Statement(first, end_line, statement_hash(lines[first - 1 : end_line]), scope_name, scope_lines, result_name, bound, position)
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """What a fix computes instead: its einsum equation (None for another call) and operands."""
+
+    equation: str | None
+    operands: tuple[Operand, ...]
+
+    @property
+    def key(self) -> str:
+        """How the recorder and the judgement name this rewrite at its site."""
+        return f"{self.equation or ''}({', '.join(operand.text for operand in self.operands)})"
 
 
 def fix_operands(text: str, fix: Fix, bound_inside: frozenset[str] = frozenset()) -> tuple[Operand, ...] | None:
-    """The operands the rewrite reads, or None when the rewrite is no call whose operands are known
-    (einsum with a literal equation, ``multi_dot`` of a list, a reused contraction's arguments)."""
+    """The operands the rewrite reads (see ``fix_rewrite``)."""
+    rewrite = fix_rewrite(text, fix, bound_inside)
+    return rewrite.operands if rewrite is not None else None
+
+
+def fix_rewrite(text: str, fix: Fix, bound_inside: frozenset[str] = frozenset()) -> Rewrite | None:
+    """What the fix computes, or None when the rewrite is no call whose operands are known (einsum
+    with a literal equation, ``multi_dot`` of a list, a reused contraction's arguments)."""
     if not fix.edits:
         return None
     main = fix.edits[0]
@@ -162,10 +189,7 @@ def fix_operands(text: str, fix: Fix, bound_inside: frozenset[str] = frozenset()
         tree = ast.parse(new_text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    line_starts = [0]
-    for index, char in enumerate(new_text):
-        if char == "\n":
-            line_starts.append(index + 1)
+    line_starts = line_starts_of(new_text)
     new_end = new_start + len(main.replacement)
     best: ast.Call | None = None
     best_span = len(new_text) + 1
@@ -178,6 +202,16 @@ def fix_operands(text: str, fix: Fix, bound_inside: frozenset[str] = frozenset()
     if best is None:
         return None
     return _call_operands(best, new_text, bound_inside)
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of ``text`` as ``ast`` numbers them."""
+    return _LINE_BREAK.split(text)
+
+
+def line_starts_of(text: str) -> list[int]:
+    """The offset where each line starts; a line ends at ``\r\n``, ``\r`` or ``\n``, as for ``ast``."""
+    return [0] + [match.end() for match in _LINE_BREAK.finditer(text)]
 
 
 def _apply(text: str, fix: Fix) -> tuple[str, int]:
@@ -212,7 +246,7 @@ def _callee(call: ast.Call) -> str | None:
     return None
 
 
-def _call_operands(call: ast.Call, source: str, bound_inside: frozenset[str]) -> tuple[Operand, ...] | None:
+def _call_operands(call: ast.Call, source: str, bound_inside: frozenset[str]) -> Rewrite | None:
     if any(isinstance(argument, ast.Starred) for argument in call.args):
         return None
     callee = _callee(call)
@@ -226,18 +260,18 @@ def _call_operands(call: ast.Call, source: str, bound_inside: frozenset[str]) ->
         arguments = call.args[1:]
         if len(arguments) != len(equation.inputs):
             return None
-        return tuple(
+        return Rewrite(call.args[0].value, tuple(
             _operand(argument, source, bound_inside, sum(1 for label in term.labels if label != ELLIPSIS), ELLIPSIS in term.labels)
             for argument, term in zip(arguments, equation.inputs)
-        )
+        ))  # fmt: skip
     if callee == "multi_dot":
         if len(call.args) != 1 or not isinstance(call.args[0], (ast.List, ast.Tuple)):
             return None
         # ``operand-ranks`` for multi_dot: every operand is a matrix.
-        return tuple(_operand(element, source, bound_inside, 2, False) for element in call.args[0].elts)
+        return Rewrite(None, tuple(_operand(element, source, bound_inside, 2, False) for element in call.args[0].elts))
     if not call.args:
         return None
-    return tuple(_operand(argument, source, bound_inside, None, False) for argument in call.args)
+    return Rewrite(None, tuple(_operand(argument, source, bound_inside, None, False) for argument in call.args))
 
 
 def _operand(node: ast.expr, source: str, bound_inside: frozenset[str], labels: int | None, ellipsis: bool) -> Operand:
@@ -258,15 +292,22 @@ def _access(node: ast.expr, bound_inside: frozenset[str]) -> tuple[str, ...] | N
 
 @dataclass(frozen=True)
 class Site:
-    """A finding's statement and the operands of its fix, as the recorder and the judgement see it."""
+    """A finding's statement and what its fix computes, as the recorder sees it."""
 
     statement: Statement
-    operands: tuple[Operand, ...] | None  # None: the finding has no fix whose operands are known
+    rewrite: Rewrite | None  # None: the finding has no fix whose operands are known
+    replaces_value: bool = False  # the fix replaces exactly the value the statement assigns or returns
 
 
-def site_of(diagnostic: Diagnostic, tree: ast.Module, lines: list[str], text: str) -> Site | None:
+def site_of(diagnostic: Diagnostic, tree: ast.Module, lines: list[str], text: str, line_starts: list[int]) -> Site | None:
     statement = find_statement(tree, lines, diagnostic.line)
     if statement is None:
         return None
-    operands = fix_operands(text, diagnostic.fix, statement.bound_inside) if diagnostic.fix is not None else None
-    return Site(statement, operands)
+    fix = diagnostic.fix
+    rewrite = fix_rewrite(text, fix, statement.bound_inside) if fix is not None else None
+    replaces_value = False
+    if rewrite is not None and statement.value_position is not None:
+        line, col, end_line, end_col = statement.value_position
+        span = (_offset(text, line_starts, line, col), _offset(text, line_starts, end_line, end_col))
+        replaces_value = (fix.edits[0].start, fix.edits[0].end) == span
+    return Site(statement, rewrite, replaces_value)
