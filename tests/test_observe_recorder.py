@@ -113,13 +113,18 @@ def test_module_types_are_namespaces() -> None:
 
 
 def test_mismatched_labels_align_an_ellipsis_from_both_ends() -> None:
-    terms = recorder._terms("b...ij, ...jk -> b...ik")
+    equation = "b...ij, ...jk -> b...ik"
+    terms, summed = recorder._terms(equation), recorder.contracted(equation)
     assert terms == [["b", "...", "i", "j"], ["...", "j", "k"]]
-    assert recorder.mismatched_labels(terms, [(2, 7, 3, 4), (7, 4, 5)]) == set()
-    # einsum broadcasts a size-1 j where matmul raises: a mismatch.
-    assert recorder.mismatched_labels(terms, [(2, 7, 3, 1), (7, 4, 5)]) == {"j"}
-    assert recorder.mismatched_labels([["i", "i"]], [(3, 4)]) == {"i"}
-    assert recorder.mismatched_labels(terms, [(2, 3), (7, 4, 5)]) is None  # a rank that does not fit
+    assert summed == {"j"}
+    assert recorder.mismatched_labels(terms, [(2, 7, 3, 4), (7, 4, 5)], summed) == set()
+    # einsum broadcasts a size-1 summed j where matmul raises: a mismatch.
+    assert recorder.mismatched_labels(terms, [(2, 7, 3, 1), (7, 4, 5)], summed) == {"j"}
+    # A kept label broadcasts alike in both (matmul's batch dimensions): no mismatch.
+    batched = recorder._terms("bij,bjk->bik")
+    assert recorder.mismatched_labels(batched, [(1, 3, 4), (2, 4, 5)], recorder.contracted("bij,bjk->bik")) == set()
+    assert recorder.mismatched_labels([["i", "i"]], [(3, 4)], recorder.contracted("ii")) == {"i"}
+    assert recorder.mismatched_labels(terms, [(2, 3), (7, 4, 5)], summed) is None  # a rank that does not fit
 
 
 def test_rewrite_layout_is_einsums_own_on_meta_tensors() -> None:

@@ -88,26 +88,36 @@ def _bump(counter: dict[str, int], key: str) -> None:
     counter[key] = counter.get(key, 0) + 1
 
 
+def _labels(term: str) -> list[str]:
+    labels, index = [], 0
+    while index < len(term):
+        if term.startswith("...", index):
+            labels.append("...")
+            index += 3
+            continue
+        if not term[index].isspace():
+            labels.append(term[index])
+        index += 1
+    return labels
+
+
 def _terms(equation: str) -> list[list[str]]:
     """The input terms of an einsum equation, as lists of labels ("..." one label)."""
-    terms = []
-    for term in equation.split("->")[0].split(","):
-        labels, index = [], 0
-        while index < len(term):
-            if term.startswith("...", index):
-                labels.append("...")
-                index += 3
-                continue
-            if not term[index].isspace():
-                labels.append(term[index])
-            index += 1
-        terms.append(labels)
-    return terms
+    return [_labels(term) for term in equation.split("->")[0].split(",")]
 
 
-def mismatched_labels(terms: list[list[str]], shapes: list[tuple[int, ...]]) -> set[str] | None:
-    """The labels whose dimensions have different sizes across (or within) the operands; None when an
-    operand's rank does not fit its term (einsum raises: nothing to compare)."""
+def contracted(equation: str) -> frozenset[str]:
+    """The labels summed over (absent from the output); every label when the output is implicit."""
+    inputs, arrow, output = equation.partition("->")
+    labels = {label for term in inputs.split(",") for label in _labels(term)} - {"..."}
+    return frozenset(labels - set(_labels(output))) if arrow else frozenset(labels)
+
+
+def mismatched_labels(terms: list[list[str]], shapes: list[tuple[int, ...]], summed: frozenset[str]) -> set[str] | None:
+    """The summed labels whose dimensions have different sizes across (or within) the operands; None
+    when an operand's rank does not fit its term (einsum raises: nothing to compare). A label kept in
+    the output broadcasts a size-1 dimension in einsum as in matmul's batch dimensions and in
+    elementwise products, and raises on other differences in both: only a summed one differs."""
     sizes: dict[str, int] = {}
     mismatched: set[str] = set()
     for term, shape in zip(terms, shapes):
@@ -122,7 +132,7 @@ def mismatched_labels(terms: list[list[str]], shapes: list[tuple[int, ...]]) -> 
                 return None
             pairs = list(zip(term, shape))
         for label, size in pairs:
-            if sizes.setdefault(label, size) != size:
+            if sizes.setdefault(label, size) != size and label in summed:
                 mismatched.add(label)
     return mismatched
 
@@ -130,12 +140,13 @@ def mismatched_labels(terms: list[list[str]], shapes: list[tuple[int, ...]]) -> 
 class _Rewrite:
     """A fix's einsum at a site, and what its operands and result showed about it."""
 
-    __slots__ = ("key", "equation", "terms", "operands", "replaces_value", "executions", "mismatches", "compared", "same")
+    __slots__ = ("key", "equation", "terms", "summed", "operands", "replaces_value", "executions", "mismatches", "compared", "same")
 
     def __init__(self, entry: dict) -> None:
         self.key = entry["key"]
         self.equation = entry["equation"]
         self.terms = _terms(self.equation)
+        self.summed = contracted(self.equation)
         self.operands = list(entry["operands"])
         self.replaces_value = bool(entry["replaces_value"])
         self.reset()
@@ -478,7 +489,7 @@ class _FrameTracer:
                 return None
             operands.append(facts[1])
         try:
-            mismatched = mismatched_labels(rewrite.terms, [facts[1] for facts in operands])
+            mismatched = mismatched_labels(rewrite.terms, [facts[1] for facts in operands], rewrite.summed)
         except Exception:  # noqa: BLE001
             return None
         if mismatched is None:
