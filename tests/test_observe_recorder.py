@@ -39,6 +39,8 @@ def test_reads_names_instance_attributes_and_module_members_only() -> None:
     assert read_value(("layer", "weight"), frame_locals, frame_globals) is layer.weight
     assert read_value(("shadow",), frame_locals, frame_globals) == 1
     assert read_value(("len",), frame_locals, frame_globals) is len
+    # A function's unbound local is not the global of the same name.
+    assert read_value(("shadow",), {}, frame_globals, ("shadow",)) is _MISSING
     for access in (("thing", "costly"), ("thing", "missing"), ("thing", "slot"), ("nowhere",), ("layer", "forward")):
         assert read_value(access, frame_locals, frame_globals) is _MISSING, access
     assert Counted.calls == 0

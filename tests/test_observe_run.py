@@ -180,3 +180,17 @@ def test_observe_usage_errors(project: Path) -> None:
     not_found = einlint("observe", "--", "no-such-command-here", cwd=project)
     assert not_found.returncode == 2
     assert not_found.stderr.strip().startswith("einlint: error: cannot run no-such-command-here: ")
+
+
+def test_flagged_statement_in_a_test_module_that_pytest_rewrites(tmp_path: Path) -> None:
+    # pytest imports its test modules through its own import hook: the recorder must start there too.
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n', encoding="utf-8")
+    (tmp_path / "test_only.py").write_text(
+        "import torch\n\n\ndef test_scores():\n    q, k = torch.randn(2, 5, 3, 4), torch.randn(2, 3, 4, 6)\n"
+        "    s = q.permute(0, 2, 1, 3) @ k\n    assert s.shape == (2, 3, 5, 6)\n",
+        encoding="utf-8",
+    )
+    run = einlint("observe", "--", sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_only.py", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    (finding,) = json.loads(einlint("--format", "json", "test_only.py", cwd=tmp_path).stdout)
+    assert finding["observed"]["executions"] == 1

@@ -337,12 +337,15 @@ def _spool_file(spool: str):
     return Path(spool) / f"run-{os.getpid()}.json"
 
 
-def read_value(access: tuple[str, ...], frame_locals: dict, frame_globals: dict) -> object:
+def read_value(access: tuple[str, ...], frame_locals: dict, frame_globals: dict, local_names: frozenset[str] | tuple = ()) -> object:
     """The value of ``name.attr.attr`` as the statement would read it, or _MISSING where reading it
-    could run code of the program (a property, ``__getattr__``, a descriptor with side effects)."""
+    could run code of the program (a property, ``__getattr__``, a descriptor with side effects).
+    ``local_names``: a function's local variables, which never fall back to a global when unbound."""
     name = access[0]
     if name in frame_locals:
         value = frame_locals[name]
+    elif name in local_names:
+        return _MISSING
     elif name in frame_globals:
         value = frame_globals[name]
     else:
@@ -423,10 +426,13 @@ class _FrameTracer:
     def _begin(self, site: _Site, frame) -> None:
         recorder = self.recorder
         frame_locals, frame_globals = frame.f_locals, frame.f_globals
+        code = frame.f_code
+        # CO_OPTIMIZED: a function, whose local names are only ever locals.
+        local_names = (*code.co_varnames, *code.co_cellvars) if code.co_flags & 0x1 else ()
         described = []
         for text, access in site.operands:
             try:
-                value = read_value(access, frame_locals, frame_globals)
+                value = read_value(access, frame_locals, frame_globals, local_names)
                 described.append((text, None if value is _MISSING else recorder.describe(value)))
             except Exception:  # noqa: BLE001 - an odd object must not break the program being observed
                 described.append((text, None))
@@ -503,39 +509,29 @@ class _FrameTracer:
         return mismatched, same
 
 
-class _ImportWatch:
-    """A finder first on ``sys.meta_path`` that finds nothing itself: it asks the others, and turns
-    tracing on when the module found is a watched file. Until then (importing torch, pytest's start)
-    the program runs without a trace function at all."""
+class _ExecWatch:
+    """An audit hook that turns tracing on when a watched file's module code is about to run (an
+    import, pytest's rewritten test modules, ``runpy``). Until then (importing torch, pytest's start)
+    the program runs without a trace function at all. Audit hooks cannot be removed: once tracing is
+    on, it returns at once."""
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
-        self.searching = threading.local()
+        self.tracing = False
 
-    def find_spec(self, name, path=None, target=None):
-        if getattr(self.searching, "active", False):
-            return None
-        self.searching.active = True
-        try:
-            for finder in list(sys.meta_path):
-                find = getattr(finder, "find_spec", None)
-                if finder is self or find is None:
-                    continue
-                spec = find(name, path, target)
-                if spec is not None:
-                    break
-            else:
-                return None
-        finally:
-            self.searching.active = False
-        origin = getattr(spec, "origin", None)
-        if isinstance(origin, str) and os.path.realpath(origin) in self.recorder.by_file:
+    def __call__(self, event: str, arguments: tuple) -> None:
+        if self.tracing or event != "exec" or not arguments:
+            return
+        code = arguments[0]
+        filename = getattr(code, "co_filename", None)
+        if not isinstance(filename, str):
+            return
+        watched = self.recorder.files_seen.get(filename, _MISSING)
+        if watched is _MISSING:
+            watched = self.recorder._file_sites(filename)
+        if watched is not None:
+            self.tracing = True
             _trace_from_now_on(self.recorder)
-            try:
-                sys.meta_path.remove(self)
-            except ValueError:
-                pass
-        return spec
 
 
 def _trace_from_now_on(recorder: Recorder) -> None:
@@ -549,8 +545,8 @@ _recorder: Recorder | None = None
 
 def start(table: list[dict], spool: str) -> Recorder:
     """Watch the sites of ``table`` in this process (and the threads it starts once tracing is on):
-    from the start when the main script is a watched file, otherwise from the import of the first
-    watched module."""
+    from the start when the main script is a watched file, otherwise from when the first watched
+    module's code starts to run."""
     global _recorder
     recorder = Recorder(table, spool)
     _recorder = recorder
@@ -558,7 +554,7 @@ def start(table: list[dict], spool: str) -> Recorder:
     if script is not None and os.path.realpath(script) in recorder.by_file:
         _trace_from_now_on(recorder)
     else:
-        sys.meta_path.insert(0, _ImportWatch(recorder))
+        sys.addaudithook(_ExecWatch(recorder))
     atexit.register(recorder.flush)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=recorder.after_fork)
