@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-respect-gitignore", dest="respect_gitignore", action="store_false", default=None, help="do not skip files .gitignore ignores")
     parser.add_argument("--stdin-filename", metavar="PATH", help="the path of the source read from stdin (for configuration and reports)")
     parser.add_argument("--list-rules", action="store_true", help="list every rule and exit")
-    parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and exit")
+    parser.add_argument("--explain", metavar="CODE", help="print a rule's documentation and how its fix stays sound, and exit")
     parser.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (default: one per CPU)")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
     parser.add_argument("--profile", action="store_true", help="print time spent per stage and per rule (stderr)")
@@ -319,8 +319,12 @@ def _explain(code: str) -> int:
     if rule is None:
         print(f"einlint: error: no rule {code!r} (see einlint --list-rules)", file=sys.stderr)
         return EXIT_ERROR
+    from einlint.soundness import soundness_section
+
     print(f"{rule.code} ({rule.name})\n")
     print(rule.documentation())
+    print()
+    print(soundness_section(rule.soundness))
     return EXIT_CLEAN
 
 

@@ -5,6 +5,8 @@ resolve imports or reason about operands themselves."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar
 
 import libcst as cst
@@ -12,12 +14,13 @@ import libcst as cst
 # The types a rule shares with the engine live in the neutral rule_protocol module; rules take them
 # from here with Rule.
 from einlint.rule_protocol import Example, FixProposal, Triggers
+from einlint.soundness import SoundnessFamily
 
 if TYPE_CHECKING:
     from einlint.engine.candidates import Candidate, Words
     from einlint.engine.context import FileAnalysis, RuleContext
 
-__all__ = ["Example", "FixProposal", "Rule", "Triggers"]
+__all__ = ["Example", "FixProposal", "Rule", "SoundnessFamily", "Triggers"]
 
 
 class Rule(cst.CSTVisitor):
@@ -33,6 +36,10 @@ class Rule(cst.CSTVisitor):
     needs_torch_import: ClassVar[bool] = True
     invalid: ClassVar[tuple[Example, ...]] = ()
     valid: ClassVar[tuple[str, ...]] = ()
+    # Each family of programs where this rule's fix could change what the code computes, with one
+    # sentence on how the fix handles it (and what it does not handle yet); empty for a rule without a
+    # fix. ``einlint --explain`` prints it after the doc string.
+    soundness: ClassVar[Mapping[SoundnessFamily, str]] = MappingProxyType({})
 
     def __init__(self, context: RuleContext) -> None:
         super().__init__()

@@ -8,7 +8,7 @@ import libcst as cst
 from einlint.diagnostics import Applicability, Edit
 from einlint.engine.context import RuleContext
 from einlint.evidence.operands import OperandEvidence
-from einlint.rules.base import Example, FixProposal, Rule
+from einlint.rules.base import Example, FixProposal, Rule, SoundnessFamily
 from einlint.rules.churn._fresh import fresh_name
 from einlint.rules.churn._loops import generates_code, in_forward, in_loop, repeating_loops
 from einlint.rules.einsum_calls import einsum_call
@@ -56,6 +56,44 @@ class MultiOperandEinsumInLoop(Rule):
 
     code = "EIN301"
     name = "multi-operand-einsum-in-loop"
+    soundness = {
+        SoundnessFamily.STALE_FACTS: (
+            "the 2-D ranks that allow ``multi_dot`` and the literal sizes that waive ``matching-sizes`` "
+            "are facts only for names bound once in the function; not yet handled: a shape change through "
+            "an alias or inside a helper leaves them stale."
+        ),
+        SoundnessFamily.NAMES: (
+            "``multi_dot`` is written through the file's torch alias only where it is provably the torch "
+            "module where the line runs, the expression's variable is a name the file never mentions, and "
+            "``import opt_einsum`` is added after the torch import where the file has no ``opt_einsum`` "
+            "of its own."
+        ),
+        SoundnessFamily.DTYPE_CONTEXT: (
+            "``multi_dot`` and the expression's torch contractions are matrix products that autocast "
+            "lowers as it lowers einsum's (checked under CPU autocast): nothing is assumed."
+        ),
+        SoundnessFamily.ANNOTATIONS: (
+            "``multi_dot`` names ``tensor-operands`` unless factories make every operand (a subclass sees "
+            "multi_dot instead of einsum); not yet handled: the reused expression names no such "
+            "assumption, though a ``__torch_function__`` subclass then sees opt_einsum's torch calls "
+            "instead of einsum."
+        ),
+        SoundnessFamily.STRICTNESS: (
+            "``multi_dot`` only where the code proves every operand 2-D (it accepts a 1-D end operand "
+            "where the einsum raises), naming ``matching-sizes`` unless literal sizes prove each "
+            "contracted pair equal; the reused expression computes the einsum's sums for the shapes it is "
+            "given (a wrong rank raises) in the order chosen for the first iteration "
+            "(``fixed-shapes-in-loops``: the same sums, perhaps in a slower order, so float results may "
+            "differ in the last bits)."
+        ),
+        SoundnessFamily.HOISTING: (
+            "the expression is built inside the loop, on the first iteration (a loop that runs zero times "
+            "builds nothing), only where the call runs exactly once per statement and every operand is a "
+            "name or an attribute; ``multi_dot`` replaces the call in place, evaluating each operand "
+            "once, in order; not yet handled: an attribute operand that is a property is evaluated once "
+            "more on the first iteration, for its shape."
+        ),
+    }
     triggers = EINSUM_TRIGGERS
     invalid = (
         Example(

@@ -8,7 +8,7 @@ import libcst as cst
 from einlint.diagnostics import Edit
 from einlint.engine.context import names_bound_inside
 from einlint.evidence.operands import _block_names
-from einlint.rules.base import Example, FixProposal, Rule
+from einlint.rules.base import Example, FixProposal, Rule, SoundnessFamily
 from einlint.rules.churn._fresh import fresh_name
 from einlint.rules.churn._loops import generates_code, innermost_for, loop_targets, repeating_loops
 from einlint.rules.einsum_calls import is_einsum
@@ -56,6 +56,20 @@ class EquationBuiltInLoop(Rule):
 
     code = "EIN302"
     name = "equation-built-in-loop"
+    soundness = {
+        SoundnessFamily.NAMES: (
+            "the call is read only where ``einsum`` resolves to torch's, and the dict's name is one the "
+            "file never mentions, so it neither shadows nor is shadowed by anything; ``range`` is another "
+            "matter (see hoisting)."
+        ),
+        SoundnessFamily.HOISTING: (
+            "the dict holds every equation the f-string gives for the values of the literal iterable "
+            "(built from literals before the loop, harmless when the loop runs zero times), and is "
+            "offered only where the loop body never rebinds the loop variable and no comprehension or "
+            "lambda in the statement has a variable of that name; not yet handled: ``range`` is taken to "
+            "be the builtin even where a module-level definition or a parameter shadows it."
+        ),
+    }
     triggers = EINSUM_TRIGGERS
     invalid = (
         Example(

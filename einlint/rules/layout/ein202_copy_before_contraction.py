@@ -8,7 +8,7 @@ import libcst as cst
 from einlint.diagnostics import Applicability
 from einlint.evidence.operands import dotted_name
 from einlint.evidence.snapshots import NO_INPLACE_AFTER_COPY, CopyDrop, copy_drop
-from einlint.rules.base import Example, FixProposal, Rule, Triggers
+from einlint.rules.base import Example, FixProposal, Rule, SoundnessFamily, Triggers
 from einlint.rules.einsum_calls import einsum_call
 from einlint.rules.layout._folding import fold_fix, folded_equation, parsed, returns_fresh_tensor
 from einlint.rules.layout._views import copied_view
@@ -60,6 +60,37 @@ class CopyBeforeContraction(Rule):
 
     code = "EIN202"
     name = "copy-before-contraction"
+    soundness = {
+        SoundnessFamily.NAMES: (
+            "``einsum``, ``matmul``, ``bmm`` and ``mm`` are read as torch's only where they resolve to "
+            "torch (a method such as ``x.mm(y)`` on any receiver); the fix writes no name."
+        ),
+        SoundnessFamily.ANNOTATIONS: (
+            "not yet handled: ``.contiguous()``/``.clone()`` is taken as proof that the receiver is a "
+            "tensor, so a ``__torch_function__`` subclass (annotated ``torch.Tensor`` or not) stops "
+            "seeing the dropped copy, and before einsum the view, in a safe fix."
+        ),
+        SoundnessFamily.RESULT_LAYOUT: (
+            "before matmul the product is a fresh tensor with the same strides either way (checked "
+            "against torch on 2,000 random shapes); not yet handled: before einsum, whose output strides "
+            "can follow its operands', the result's strides can change (in about one in seven random "
+            "two-operand equations), silently, in a safe fix."
+        ),
+        SoundnessFamily.SNAPSHOTS: (
+            "not yet handled: the copy is dropped whatever the code does to its source afterwards, so an "
+            "in-place change of the source in a later argument, through an alias or after the contraction "
+            "changes the product or makes backward raise (autograd's saved-tensor version check), and "
+            "``out=`` naming the source makes matmul read what it writes (other values, in a safe fix)."
+        ),
+        SoundnessFamily.STRICTNESS: (
+            "dropping the copy changes no size or rank, and before einsum the fold keeps explicit labels "
+            "as EIN201's does."
+        ),
+        SoundnessFamily.FIXPOINTS: (
+            "fixes of nested calls overlap and are applied over the fixer's rounds; not yet handled: more "
+            "than 10 nested levels leave findings that a second ``--fix`` rewrites again."
+        ),
+    }
     triggers = Triggers(names=frozenset({"einsum", "matmul", "bmm", "mm"}), matmul_operator=True)
     invalid = (
         Example(

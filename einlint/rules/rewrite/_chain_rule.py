@@ -14,7 +14,7 @@ from einlint.rewrite.algebra import Chain, ChainError, unproven_size_matches
 from einlint.rewrite.analyzer import CONTRACTION_WORDS, analyze, is_chain_candidate
 from einlint.rewrite.classify import ChainKind, classify
 from einlint.rewrite.emit import equation_for
-from einlint.rules.base import FixProposal, Rule, Triggers
+from einlint.rules.base import FixProposal, Rule, SoundnessFamily, Triggers
 
 
 MATMUL_WORDS = frozenset({"matmul", "bmm", "mm"})
@@ -24,6 +24,80 @@ SLOWER_REWRITE = "slower-rewrite"
 # Methods whose result does not depend on the receiver's memory layout.
 LAYOUT_NORMALISING_METHODS = frozenset({"contiguous", "item", "tolist"})
 FULL_REDUCTIONS = frozenset({"sum", "mean", "prod", "norm", "max", "min", "amax", "amin", "all", "any"})
+
+# How every chain rewrite handles the families of einlint.soundness; each rule adds its own sentences
+# on dtype context and strictness, which differ between matrix products and products that are summed.
+CHAIN_SOUNDNESS = {
+    SoundnessFamily.FOLDED_TEMPORARIES: (
+        "a single-use temporary (``kt = k.transpose(-1, -2)``) is folded only where it is a view with literal "
+        "dimensions of names bound once, none rebound (a direct shape-changing in-place call or ``.data =`` "
+        "counts) before its one use, and its statement stands alone; not yet handled: an in-place op or "
+        "``.data =`` through an alias, a chained in-place call, a helper, lambda or ``nonlocal`` rebinding "
+        "that changes the base, a grad-mode change between the definition and the use, and a comprehension "
+        "or lambda at the use whose variable has the receiver's name."
+    ),
+    SoundnessFamily.STALE_FACTS: (
+        "a rank or literal shape is a fact only for a name bound once in the function (a factory, a view "
+        "with literal sizes, a shape unpack, an assert; never an annotation), and a direct shape-changing "
+        "in-place call (``x.unsqueeze_()``, ``x.resize_()``, ...), ``x.data =``, ``global`` or ``nonlocal`` "
+        "count as rebindings that withdraw it; not yet handled: the same change through an alias or inside "
+        "a helper leaves the fact stale, and the fix then spells the stale rank."
+    ),
+    SoundnessFamily.NAMES: (
+        "the fix writes ``torch.einsum`` (or the file's own einsum alias) only where that name is provably "
+        "the torch module's when the line runs (not a parameter, a local, a comprehension or lambda "
+        "variable, a later local import, ``del`` or a TYPE_CHECKING-only import), and otherwise reports "
+        "without a fix; ``matmul``/``bmm``/``mm`` are read as torch's only where they resolve to torch."
+    ),
+    SoundnessFamily.ANNOTATIONS: (
+        "only a torch factory in the same scope (and tensor methods of such a tensor) proves an operand a "
+        "plain dense tensor; an annotation merely rules out a numpy array, so ``tensor-operands`` is named: "
+        "a sparse tensor makes einsum raise, while a ``__torch_function__`` subclass sees einsum instead of "
+        "the original calls (silent where the assumption fails)."
+    ),
+    SoundnessFamily.RESULT_LAYOUT: (
+        "einsum lays its result out by its own algorithm, so the fix names ``contiguous-result`` where the "
+        "result flows into ``.view()`` and ``result-layout`` elsewhere, unless what consumes it "
+        "(``.contiguous()``, ``.item()``, ``.tolist()``, a full reduction, an ``@``) makes a fresh tensor of "
+        "its own; both are silent where they fail."
+    ),
+    SoundnessFamily.FIXPOINTS: (
+        "a chain is reported whole (its parts are not reported again) and fixes that overlap wait for the "
+        "fixer's next round; not yet handled: a nesting that needs more than the fixer's 10 rounds (twelve "
+        "nested ``torch.mm(m, x.t())``) leaves findings that a second ``--fix`` rewrites again."
+    ),
+}
+# The dtype and strictness of a chain of matrix products (EIN101, EIN102, EIN104).
+MATMUL_CHAIN_SOUNDNESS = {
+    **CHAIN_SOUNDNESS,
+    SoundnessFamily.DTYPE_CONTEXT: (
+        "matmul and einsum both compute in low precision under autocast and both raise on mixed dtypes, so "
+        "a chain of matrix products assumes nothing; a chain that also sums follows EIN103's dtype rules (an "
+        "integer or bool operand withdraws the fix, a summed elementwise product names ``no-autocast``)."
+    ),
+    SoundnessFamily.STRICTNESS: (
+        "dimensions that mm/bmm/matmul require equal (the contracted ones, bmm's batch ones) are named "
+        "``matching-sizes`` unless literal sizes prove them equal (einsum broadcasts a size-1 one where they "
+        "raise; silent where it fails), literal sizes that differ withdraw the fix, and every assumed rank "
+        "is written as explicit labels, so a wrong one makes einsum raise."
+    ),
+}
+# The dtype and strictness of a product that is summed (EIN103, EIN111).
+SUMMED_PRODUCT_SOUNDNESS = {
+    **CHAIN_SOUNDNESS,
+    SoundnessFamily.DTYPE_CONTEXT: (
+        "the fix names ``no-autocast`` unless every operand is float64 (under autocast einsum computes in "
+        "low precision, ``*`` and ``sum`` in float32); a stated integer or bool dtype withdraws it (sum "
+        "promotes to int64, einsum does not), as do two different stated floating dtypes (``*`` promotes, "
+        "einsum raises) or no operand known to be floating unless ``float-dtypes`` is declared; dtypes not "
+        "proven equal name ``float-dtypes``, and ``set_default_dtype`` in the file stops two default-dtype "
+        "factories proving one dtype."
+    ),
+    SoundnessFamily.STRICTNESS: (
+        "einsum broadcasts a size-1 dimension as ``*`` does, so no size is assumed; every rank the labels "
+        "assume is explicit, so a wrong one makes einsum raise."
+    ),
+}
 
 
 class ChainRule(Rule):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from einlint.rewrite.classify import ChainKind
 from einlint.rules.base import Example
-from einlint.rules.rewrite._chain_rule import ChainRule
+from einlint.rules.rewrite._chain_rule import MATMUL_CHAIN_SOUNDNESS, ChainRule
 
 
 class TransposedMatmulOperand(ChainRule):
@@ -57,6 +57,7 @@ class TransposedMatmulOperand(ChainRule):
     code = "EIN101"
     name = "transposed-matmul-operand"
     kind = ChainKind.TRANSPOSED_OPERAND
+    soundness = MATMUL_CHAIN_SOUNDNESS
     summary_text = "matmul of a reordered operand"
     benefit = "readability; same matmul kernel, no speed claim"
     invalid = (

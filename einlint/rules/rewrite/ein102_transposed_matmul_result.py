@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from einlint.rewrite.classify import ChainKind
 from einlint.rules.base import Example
-from einlint.rules.rewrite._chain_rule import ChainRule
+from einlint.rules.rewrite._chain_rule import MATMUL_CHAIN_SOUNDNESS, ChainRule
 
 
 class TransposedMatmulResult(ChainRule):
@@ -37,6 +37,7 @@ class TransposedMatmulResult(ChainRule):
     code = "EIN102"
     name = "transposed-matmul-result"
     kind = ChainKind.TRANSPOSED_RESULT
+    soundness = MATMUL_CHAIN_SOUNDNESS
     summary_text = "reordered matmul result"
     benefit = "readability; same matmul kernel, no speed claim"
     invalid = (

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from einlint.rewrite.classify import ChainKind
 from einlint.rules.base import Example
-from einlint.rules.rewrite._chain_rule import ChainRule
+from einlint.rules.rewrite._chain_rule import SUMMED_PRODUCT_SOUNDNESS, ChainRule
 
 
 class MultiplySum(ChainRule):
@@ -40,6 +40,7 @@ class MultiplySum(ChainRule):
     code = "EIN103"
     name = "multiply-sum"
     kind = ChainKind.MULTIPLY_SUM
+    soundness = SUMMED_PRODUCT_SOUNDNESS
     enabled_by_default = False
     summary_text = "multiply-then-sum"
     benefit = "readability; einsum is usually slower here"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from einlint.rewrite.classify import ChainKind
 from einlint.rules.base import Example
-from einlint.rules.rewrite._chain_rule import ChainRule
+from einlint.rules.rewrite._chain_rule import MATMUL_CHAIN_SOUNDNESS, ChainRule
 
 
 class TransposedMatmulIdiom(ChainRule):
@@ -38,6 +38,7 @@ class TransposedMatmulIdiom(ChainRule):
     code = "EIN104"
     name = "transposed-matmul-idiom"
     kind = ChainKind.TRANSPOSE_IDIOM
+    soundness = MATMUL_CHAIN_SOUNDNESS
     enabled_by_default = False
     summary_text = "matmul with one transpose"
     benefit = "readability only; einsum is measured slower here"

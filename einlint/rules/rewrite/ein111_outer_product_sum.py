@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from einlint.rewrite.classify import ChainKind
 from einlint.rules.base import Example
-from einlint.rules.rewrite._chain_rule import ChainRule
+from einlint.rules.rewrite._chain_rule import SUMMED_PRODUCT_SOUNDNESS, ChainRule
 
 
 class OuterProductSum(ChainRule):
@@ -30,6 +30,7 @@ class OuterProductSum(ChainRule):
     code = "EIN111"
     name = "outer-product-sum"
     kind = ChainKind.OUTER_PRODUCT_SUM
+    soundness = SUMMED_PRODUCT_SOUNDNESS
     summary_text = "outer product reduced by sum"
     benefit = "avoids materialising the broadcast product"
     invalid = (

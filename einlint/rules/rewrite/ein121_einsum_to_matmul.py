@@ -6,7 +6,7 @@ from einlint.diagnostics import Applicability
 from einlint.equation.model import ELLIPSIS, EquationSyntaxError, Term, parse_equation
 from einlint.evidence.operands import OperandEvidence
 from einlint.rewrite.classify import ChainKind
-from einlint.rules.base import Example, FixProposal, Rule
+from einlint.rules.base import Example, FixProposal, Rule, SoundnessFamily
 from einlint.rules.einsum_calls import einsum_call
 from einlint.rules.equation._checked import EINSUM_TRIGGERS
 
@@ -40,6 +40,44 @@ class EinsumToMatmul(Rule):
 
     code = "EIN121"
     name = "einsum-to-matmul"
+    soundness = {
+        SoundnessFamily.STALE_FACTS: (
+            "the ranks that allow ``matmul`` and the literal sizes that waive ``matching-sizes`` are "
+            "facts only for names bound once in the function (a direct shape-changing in-place call or "
+            "``x.data =`` counts as a rebinding); not yet handled: such a change through an alias or "
+            "inside a helper leaves them stale."
+        ),
+        SoundnessFamily.NAMES: (
+            "the call is read only where ``einsum`` resolves to torch's, and the fix writes ``mm``, "
+            "``bmm`` or ``matmul`` only through an alias that is provably the torch module where the line "
+            "runs (no fix otherwise)."
+        ),
+        SoundnessFamily.DTYPE_CONTEXT: (
+            "mm, bmm and matmul compute in low precision under autocast as the einsum does (it runs a "
+            "batched matrix product), and they raise on mixed dtypes as einsum does: nothing is assumed."
+        ),
+        SoundnessFamily.ANNOTATIONS: (
+            "``tensor-operands`` is named unless torch factories in the same scope make both operands: a "
+            "``__torch_function__`` subclass sees a matrix product instead of einsum (silent where it "
+            "fails)."
+        ),
+        SoundnessFamily.RESULT_LAYOUT: (
+            "always named (``result-layout``): the matrix product returns a fresh contiguous tensor where "
+            "the einsum may have returned a permuted view (silent where it fails)."
+        ),
+        SoundnessFamily.STRICTNESS: (
+            "``mm`` and ``bmm`` (2-D and 3-D labels) raise on a wrong rank as the einsum's explicit "
+            "labels do, and ``matmul``, which broadcasts ranks, is used only where the code proves them "
+            "(no fix otherwise); a size-1 dimension of a shared label, which einsum broadcasts and a "
+            "matrix product rejects, is named ``matching-sizes`` unless literal sizes prove the sizes "
+            "equal, and where that fails the fix raises."
+        ),
+        SoundnessFamily.FIXPOINTS: (
+            "it stays silent when EIN104 is enabled, and with EIN101 enabled it leaves alone an einsum "
+            "whose matmul form would transpose both operands, so the two directions never undo each "
+            "other."
+        ),
+    }
     triggers = EINSUM_TRIGGERS
     enabled_by_default = False
     invalid = (
