@@ -30,7 +30,7 @@ FULL_REDUCTIONS = frozenset({"sum", "mean", "prod", "norm", "max", "min", "amax"
 CHAIN_SOUNDNESS = {
     SoundnessFamily.FOLDED_TEMPORARIES: (
         "a single-use temporary (``kt = k.transpose(-1, -2)``) is folded only where it is a view with literal "
-        "dimensions of names bound once, none rebound (a direct shape-changing in-place call or ``.data =`` "
+        "dimensions of a name bound once and not rebound (a direct shape-changing in-place call or ``.data =`` "
         "counts) before its one use, and its statement stands alone; not yet handled: an in-place op or "
         "``.data =`` through an alias, a chained in-place call, a helper, lambda or ``nonlocal`` rebinding "
         "that changes the base, a grad-mode change between the definition and the use, and a comprehension "
