@@ -66,21 +66,23 @@ class CopyBeforeContraction(Rule):
             "torch (a method such as ``x.mm(y)`` on any receiver); the fix writes no name."
         ),
         SoundnessFamily.ANNOTATIONS: (
-            "not yet handled: ``.contiguous()``/``.clone()`` is taken as proof that the receiver is a "
-            "tensor, so a ``__torch_function__`` subclass (annotated ``torch.Tensor`` or not) stops "
-            "seeing the dropped copy, and before einsum the view, in a safe fix."
+            "unless the source is a plain tensor made in the same scope, the fix names ``tensor-operands``: a "
+            "``__torch_function__`` subclass would no longer see the copy (silent where it fails)."
         ),
         SoundnessFamily.RESULT_LAYOUT: (
-            "before matmul the product is a fresh tensor with the same strides either way (checked "
-            "against torch on 2,000 random shapes); not yet handled: before einsum, whose output strides "
-            "can follow its operands', the result's strides can change (in about one in seven random "
-            "two-operand equations), silently, in a safe fix."
+            "before matmul the product is a fresh tensor with the same strides either way (checked against "
+            "torch on 2,000 random shapes); not yet handled: before einsum, whose output strides can follow its "
+            "operands', the result's strides can change (in about one in seven random two-operand equations), "
+            "silently, also in a safe fix."
         ),
         SoundnessFamily.SNAPSHOTS: (
-            "not yet handled: the copy is dropped whatever the code does to its source afterwards, so an "
-            "in-place change of the source in a later argument, through an alias or after the contraction "
-            "changes the product or makes backward raise (autograd's saved-tensor version check), and "
-            "``out=`` naming the source makes matmul read what it writes (other values, in a safe fix)."
+            "nothing is reported where the code may change the source in place (a later operand that calls "
+            "anything but views and copies; from the contraction on, or anywhere in a loop around it, an "
+            "in-place method, ``.data``, ``.numpy()``, ``out=``/``inplace=``, an augmented assignment or a "
+            "store on the source or on a name that may share its storage, an unknown call or a closure that "
+            "can reach one); the fix is safe only for a local bound once to a tensor a torch factory allocates "
+            "and read only by this copy, and otherwise names ``no-inplace-after-copy``, where a failure makes "
+            "backward raise, except through ``.data`` or ``.numpy()`` (silent)."
         ),
         SoundnessFamily.STRICTNESS: (
             "dropping the copy changes no size or rank, and before einsum the fold keeps explicit labels "

@@ -29,12 +29,13 @@ FULL_REDUCTIONS = frozenset({"sum", "mean", "prod", "norm", "max", "min", "amax"
 # on dtype context and strictness, which differ between matrix products and products that are summed.
 CHAIN_SOUNDNESS = {
     SoundnessFamily.FOLDED_TEMPORARIES: (
-        "a single-use temporary (``kt = k.transpose(-1, -2)``) is folded only where it is a view with literal "
-        "dimensions of a name bound once and not rebound (a direct shape-changing in-place call or ``.data =`` "
-        "counts) before its one use, and its statement stands alone; not yet handled: an in-place op or "
-        "``.data =`` through an alias, a chained in-place call, a helper, lambda or ``nonlocal`` rebinding "
-        "that changes the base, a grad-mode change between the definition and the use, and a comprehension "
-        "or lambda at the use whose variable has the receiver's name."
+        "a single-use temporary (``kt = k.transpose(-1, -2)``) is folded only where moving the view to its "
+        "use cannot make it read something else: a view with literal dimensions of one name, defined in the "
+        "same block as the use with only call-free name bindings between them, read before anything with a "
+        "call, walrus or ``yield`` in the use's statement and not inside a lambda or comprehension; in-place "
+        "ops through aliases or helpers, ``.data =``, ``requires_grad_()``, grad-mode switches and "
+        "``nonlocal``/``global`` rebinding all need one of those, so where the fold is refused the chain as "
+        "written keeps its own finding and fix, or is reported without a fix."
     ),
     SoundnessFamily.STALE_FACTS: (
         "a rank or literal shape is a fact only for a name bound once in the function (a factory, a view "
