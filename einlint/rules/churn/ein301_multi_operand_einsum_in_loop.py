@@ -64,9 +64,9 @@ class MultiOperandEinsumInLoop(Rule):
         ),
         SoundnessFamily.NAMES: (
             "``multi_dot`` is written through the file's torch alias only where it is provably the torch "
-            "module where the line runs, the expression's variable is a name the file never mentions, and "
-            "``import opt_einsum`` is added after the torch import where the file has no ``opt_einsum`` "
-            "of its own."
+            "module where the line runs; the reused expression is offered only in a module that already "
+            "imports opt_einsum, spelled through that import's alias, and its variable is a name the file "
+            "never mentions."
         ),
         SoundnessFamily.DTYPE_CONTEXT: (
             "``multi_dot`` and the expression's torch contractions are matrix products that autocast "
