@@ -14,7 +14,10 @@ from einlint.diagnostics import Diagnostic, Edit, FileError
 from einlint.engine.runner import RuleSet, lint_source, parse_failure
 from einlint.engine.source import SourceText
 
-MAX_ROUNDS = 10
+# Fixing repeats until no fix is left: nested chains (``mm(mm(mm(a, b.t()), c.t()), d.t())``) need one
+# round per level, since a fix that contains another waits for it. The bound only stops a pathological
+# file (a round costs one lint of the file).
+MAX_ROUNDS = 100
 
 
 @dataclass

@@ -32,7 +32,7 @@ class MultiOperandEinsumInLoop(Rule):
 
     Fix: in a ``for``/``while`` loop, a chain of matrix products (``ij,jk,kl->il``) becomes
     ``torch.linalg.multi_dot([a, b, c])``, which orders the products by a cheap size rule instead of a
-    path search. Any other equation (no ellipsis, operands that are names or attributes) gets an
+    path search. Any other equation (no ellipsis, operands that are plain names) gets an
     ``opt_einsum.contract_expression`` built on the first iteration and reused: ``name = None`` before
     the loop, ``if name is None: name = opt_einsum.contract_expression(eq, a.shape, b.shape, x.shape)``
     before the statement, and ``name(a, b, x, backend='torch')`` for the call. That fix is offered only
@@ -191,8 +191,10 @@ class MultiOperandEinsumInLoop(Rule):
         equation, *shapes)`` before the statement; the call becomes ``name(*operands, backend='torch')``."""
         if "." in equation or "->" not in equation:
             return None  # an ellipsis stands for a rank the expression would fix on the first call
-        if not all(_plain_reference(operand) for operand in operands):
-            return None  # an operand written twice (for its shape, then as an argument) must not run code
+        if not all(isinstance(operand, cst.Name) for operand in operands):
+            # Each operand is written twice (for its shape, then as an argument): only a local name
+            # reads nothing more; an attribute may be a property that runs code on every read.
+            return None
         candidate = self.context.unit.candidate
         loops = repeating_loops(self.context)
         if not candidate.is_statement or not loops:
@@ -241,12 +243,6 @@ def is_matrix_chain(equation: str) -> bool:
         return False
     labels = [terms[0][0], *(term[1] for term in terms)]
     return len(set(labels)) == len(labels) and output == terms[0][0] + terms[-1][1]
-
-
-def _plain_reference(node: cst.BaseExpression) -> bool:
-    while isinstance(node, cst.Attribute):
-        node = node.value
-    return isinstance(node, cst.Name)
 
 
 _CONDITIONAL = (ast.IfExp, ast.BoolOp, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)

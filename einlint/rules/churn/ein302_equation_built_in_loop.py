@@ -84,6 +84,15 @@ class EquationBuiltInLoop(Rule):
         "def f(x):\n    for eq in ('bi->b', 'bi->i'):\n        y = torch.einsum(eq, x)",
     )
 
+    def _range_is_builtin(self) -> bool:
+        """Whether ``range`` is Python's own everywhere in the module: a def, an assignment, an import
+        or a parameter of that name anywhere (or a star import) makes a ``range(3)`` loop unknown."""
+        memo = self.context.analysis.memo
+        if "names bound anywhere" not in memo:
+            memo["names bound anywhere"] = names_bound_anywhere(self.context.analysis.tree)
+        bound = memo["names bound anywhere"]
+        return "range" not in bound and "*" not in bound
+
     def visit_Call(self, node: cst.Call) -> None:
         if not node.args or node.args[0].keyword is not None or not is_einsum(node, self.context):
             return
@@ -99,7 +108,7 @@ class EquationBuiltInLoop(Rule):
         if generates_code(self.context):
             return
         loop = innermost_for(self.context)
-        produced = _static_equations(equation, loop)
+        produced = _static_equations(equation, loop, self._range_is_builtin())
         listed = ""
         if produced:
             listed = ": " + ", ".join(repr(e) for e in produced[:MAX_LISTED])
@@ -120,7 +129,7 @@ class EquationBuiltInLoop(Rule):
             return None  # the body rebinds the loop variable: the f-string may see other values
         if variable in names_bound_inside(self.context.unit.candidate.node):
             return None  # a comprehension or lambda in the statement has its own variable of that name
-        table = _equation_table(template, loop)
+        table = _equation_table(template, loop, self._range_is_builtin())
         source = self.context.unit.source
         line = source.line_text(loop.lineno)
         indent = line[: len(line) - len(line.lstrip())]
@@ -142,9 +151,9 @@ class EquationBuiltInLoop(Rule):
         return FixProposal(argument, f"{name}[{variable}]", extra_edits=(Edit(start, start, definition),))
 
 
-def _equation_table(template: ast.JoinedStr, loop: ast.For) -> dict | None:
+def _equation_table(template: ast.JoinedStr, loop: ast.For, range_is_builtin: bool) -> dict | None:
     """Each value of the literal iterable -> the equation the f-string gives for it."""
-    values = _literal_iterable(loop.iter)
+    values = _literal_iterable(loop.iter, range_is_builtin)
     assert isinstance(loop.target, ast.Name)
     if values is None or not all(isinstance(value, (str, int)) and not isinstance(value, bool) for value in values):
         return None
@@ -167,11 +176,11 @@ def _literal(value: str | int, quote: str) -> str:
     return repr(value)
 
 
-def _static_equations(template: ast.expr, loop: ast.For | None) -> list[str]:
+def _static_equations(template: ast.expr, loop: ast.For | None, range_is_builtin: bool) -> list[str]:
     """The distinct equations an f-string of the loop variable produces over a literal iterable."""
     if loop is None or not isinstance(loop.target, ast.Name) or not isinstance(template, ast.JoinedStr):
         return []
-    values = _literal_iterable(loop.iter)
+    values = _literal_iterable(loop.iter, range_is_builtin)
     if values is None:
         return []
     if _free_names(template) != {loop.target.id} or not all(isinstance(node, EVALUATED_NODES) for node in ast.walk(template)):
@@ -233,14 +242,14 @@ def _built_in_loop(name: str, targets: set[str], loops: list[ast.AST]) -> ast.ex
     return None
 
 
-def _literal_iterable(node: ast.expr) -> list | None:
+def _literal_iterable(node: ast.expr, range_is_builtin: bool) -> list | None:
     """The values of a literal iterable, at most MAX_VALUES of them (a range is measured before it
-    is listed)."""
+    is listed; ``range`` counts only where it is the builtin)."""
     if isinstance(node, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Constant) for e in node.elts):
         return [e.value for e in node.elts] if len(node.elts) <= MAX_VALUES else None
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return list(node.value) if len(node.value) <= MAX_VALUES else None
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
+    if range_is_builtin and isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
         bounds = [a.value for a in node.args if isinstance(a, ast.Constant) and type(a.value) is int]
         if len(bounds) == len(node.args) and 1 <= len(bounds) <= 3 and not node.keywords:
             try:
@@ -249,3 +258,26 @@ def _literal_iterable(node: ast.expr) -> list | None:
             except (ValueError, OverflowError):
                 return None  # a step of 0, or more values than an index can count
     return None
+
+
+def names_bound_anywhere(tree: ast.Module) -> frozenset[str]:
+    """Every name the module binds in any scope (``*`` for a star import, which may bind any)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names.update(node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            names.add(node.rest)
+    return frozenset(names)

@@ -52,5 +52,4 @@ def run(x, y):
 ]
 
 XFAIL = {
-    "nested_mm_transposed_12": "EIN102 unsafe: twelve nested torch.mm(m, x.t()) need more than the fixer's 10 rounds; a second --fix changes the file again",
 }

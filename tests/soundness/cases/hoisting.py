@@ -235,7 +235,4 @@ def run(xs, ys, w):
 ]
 
 XFAIL = {
-    "equation_table_shadowed_range": "EIN302: the table is keyed by builtins.range(3) but a module-level range is shadowed",
-    "equation_table_local_range": "EIN302: the table is keyed by builtins.range(3) but range is a parameter",
-    "contract_expression_property_count": "EIN301 unsafe (fixed shapes hold): a property operand is evaluated once more on the first pass",
 }
