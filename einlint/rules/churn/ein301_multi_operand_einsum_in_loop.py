@@ -89,9 +89,9 @@ class MultiOperandEinsumInLoop(Rule):
         SoundnessFamily.HOISTING: (
             "the expression is built inside the loop, on the first iteration (a loop that runs zero times "
             "builds nothing), only where the call runs exactly once per statement and every operand is a "
-            "name or an attribute; ``multi_dot`` replaces the call in place, evaluating each operand "
-            "once, in order; not yet handled: an attribute operand that is a property is evaluated once "
-            "more on the first iteration, for its shape."
+            "plain local name (an attribute may be a property that runs code on each read, and the "
+            "expression reads each operand twice: its shape, then its value); ``multi_dot`` replaces the "
+            "call in place, evaluating each operand once, in order."
         ),
     }
     triggers = EINSUM_TRIGGERS

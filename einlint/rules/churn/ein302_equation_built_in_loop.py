@@ -59,15 +59,15 @@ class EquationBuiltInLoop(Rule):
     soundness = {
         SoundnessFamily.NAMES: (
             "the call is read only where ``einsum`` resolves to torch's, and the dict's name is one the "
-            "file never mentions, so it neither shadows nor is shadowed by anything; ``range`` is another "
-            "matter (see hoisting)."
+            "file never mentions, so it neither shadows nor is shadowed by anything; a ``range`` loop is "
+            "listed only where nothing in the module binds the name ``range`` (and no star import)."
         ),
         SoundnessFamily.HOISTING: (
             "the dict holds every equation the f-string gives for the values of the literal iterable "
             "(built from literals before the loop, harmless when the loop runs zero times), and is "
             "offered only where the loop body never rebinds the loop variable and no comprehension or "
-            "lambda in the statement has a variable of that name; not yet handled: ``range`` is taken to "
-            "be the builtin even where a module-level definition or a parameter shadows it."
+            "lambda in the statement has a variable of that name; ``range(...)`` counts as a literal "
+            "iterable only where ``range`` is provably the builtin."
         ),
     }
     triggers = EINSUM_TRIGGERS

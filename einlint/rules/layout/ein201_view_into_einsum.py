@@ -56,8 +56,8 @@ class ViewIntoEinsum(Rule):
             "label's size changes."
         ),
         SoundnessFamily.FIXPOINTS: (
-            "fixes of nested calls overlap and are applied over the fixer's rounds; not yet handled: more "
-            "than 10 nested levels leave findings that a second ``--fix`` rewrites again."
+            "fixes of nested calls overlap and are applied over the fixer's rounds, which repeat until no "
+            "fix is left (up to 100: only a nesting deeper than that leaves work for a second ``--fix``)."
         ),
     }
     triggers = EINSUM_TRIGGERS

@@ -89,8 +89,8 @@ class CopyBeforeContraction(Rule):
             "as EIN201's does."
         ),
         SoundnessFamily.FIXPOINTS: (
-            "fixes of nested calls overlap and are applied over the fixer's rounds; not yet handled: more "
-            "than 10 nested levels leave findings that a second ``--fix`` rewrites again."
+            "fixes of nested calls overlap and are applied over the fixer's rounds, which repeat until no "
+            "fix is left (up to 100: only a nesting deeper than that leaves work for a second ``--fix``)."
         ),
     }
     triggers = Triggers(names=frozenset({"einsum", "matmul", "bmm", "mm"}), matmul_operator=True)

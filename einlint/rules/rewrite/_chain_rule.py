@@ -64,8 +64,8 @@ CHAIN_SOUNDNESS = {
     ),
     SoundnessFamily.FIXPOINTS: (
         "a chain is reported whole (its parts are not reported again) and fixes that overlap wait for the "
-        "fixer's next round; not yet handled: a nesting that needs more than the fixer's 10 rounds (twelve "
-        "nested ``torch.mm(m, x.t())``) leaves findings that a second ``--fix`` rewrites again."
+        "fixer's next round; rounds repeat until no fix is left (up to 100: only a nesting deeper than "
+        "that leaves work for a second ``--fix``)."
     ),
 }
 # The dtype and strictness of a chain of matrix products (EIN101, EIN102, EIN104).
