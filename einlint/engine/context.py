@@ -16,6 +16,7 @@ from einlint.evidence.layout import Layout, LayoutTracer
 from einlint.evidence.reaching import reaching_evidence, reaching_non_tensor
 from einlint.evidence.operands import UNKNOWN, FunctionFacts, OperandEvidence, block_bindings, dotted_name, expression_evidence
 from einlint.evidence.scopes import names_bound_other_than_by_import, outer_functions
+from einlint.evidence.stability import declared_elsewhere
 from einlint.rewrite.analyzer import FoldableTemporary
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class FileAnalysis:
         self.has_pragmas = "einlint:" in text
         self.lines = lines
         self.imports = ImportTable.from_module(tree)
+        self.declared_elsewhere = declared_elsewhere(tree, text)
         self.declared_assumptions = declared_assumptions
         self._scope_facts: dict[int, FunctionFacts] = {}
         self._scope_imports: dict[int, ImportTable] = {}
@@ -52,7 +54,9 @@ class FileAnalysis:
     def facts_for(self, scope: ast.AST) -> FunctionFacts:
         facts = self._scope_facts.get(id(scope))
         if facts is None:
-            facts = FunctionFacts(scope, self.imports_in(scope), self.lines, self.has_walrus, self.has_pragmas)
+            facts = FunctionFacts(
+                scope, self.imports_in(scope), self.lines, self.has_walrus, self.has_pragmas, self.declared_elsewhere
+            )
             self._scope_facts[id(scope)] = facts
         return facts
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from einlint.evidence.operands import FunctionFacts, OperandEvidence, dotted_name
-from einlint.evidence.reaching import FROM_PARAMETER, Reaching, reaching_assignment
+from einlint.evidence.reaching import FROM_PARAMETER, Reaching, assigned_position, reaching_assignment
 
 # A size as the product of its factors' source text (sorted; ``()`` is a known size of 1); None: unknown.
 Size = tuple[str, ...]
@@ -155,6 +155,8 @@ class LayoutTracer:
             return None
         reaching = reaching_assignment(self.facts, name, chain)
         if isinstance(reaching, Reaching):
+            if self.facts.stale(name, assigned_position(self.facts, reaching), chain):
+                return None  # reshaped or re-strided in place since (through an alias, a helper)
             return self.layout(reaching.value, reaching.chain, depth + 1)
         if reaching == FROM_PARAMETER:
             return self._untraced(name, chain)
@@ -237,7 +239,9 @@ class LayoutTracer:
             else:
                 reaching = reaching_assignment(self.facts, name, chain)
                 if isinstance(reaching, Reaching):
-                    result = self._plain(reaching.value, reaching.chain, depth + 1)
+                    result = not self.facts.stale(name, assigned_position(self.facts, reaching), chain) and self._plain(
+                        reaching.value, reaching.chain, depth + 1
+                    )
                 else:
                     result = reaching == FROM_PARAMETER
             self._plain_names[key] = result

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from einlint.evidence.imports import ImportTable
+from einlint.evidence.stability import SHAPE_CHANGING_IN_PLACE, SharedTensors, statement_position
 
 # torch functions whose positional arguments (or one sequence argument) are the sizes of the result.
 SHAPE_FACTORIES = frozenset(
@@ -118,12 +119,8 @@ FLOAT_RESULT_METHODS = frozenset({"float", "double", "half", "bfloat16", "softma
 METHOD_DTYPES = {"float": "torch.float32", "double": "torch.float64", "half": "torch.float16", "bfloat16": "torch.bfloat16"}
 # Methods of a tensor that return something else (an ndarray, a list, a Python number).
 NON_TENSOR_RESULT_METHODS = frozenset({"tolist", "item"})
-# In-place methods that change the shape or the layout of the tensor a name holds: after one, facts
-# about the name's binding (its rank, its sizes, how it sits in memory) no longer hold, as after a
-# new assignment.
-SHAPE_CHANGING_IN_PLACE = frozenset(
-    {"unsqueeze_", "squeeze_", "resize_", "resize_as_", "set_", "as_strided_", "transpose_", "t_", "swapaxes_", "swapdims_"}
-)
+# SHAPE_CHANGING_IN_PLACE (evidence.stability): after ``x.unsqueeze_(0)`` and the like, facts about
+# x's binding (its rank, its sizes, how it sits in memory) no longer hold, as after a new assignment.
 # Methods that reinterpret a tensor's memory and raise unless its strides allow it.
 VIEW_METHODS = frozenset({"view", "view_as"})
 
@@ -335,8 +332,14 @@ class FunctionFacts:
         lines: list[str] | None = None,
         has_walrus: bool = True,
         has_pragmas: bool = True,
+        declared_elsewhere: frozenset[str] = frozenset(),
     ) -> None:
         self.imports = imports
+        self.scope = scope
+        # Names a ``global`` or ``nonlocal`` statement somewhere in the file declares: other scopes
+        # rebind them, so no fact about them holds.
+        self.declared_elsewhere = declared_elsewhere
+        self._shared: SharedTensors | None = None
         self.has_walrus = has_walrus
         self.has_pragmas = has_pragmas and lines is not None
         self.names: dict[str, _NameFacts] = {}
@@ -452,7 +455,7 @@ class FunctionFacts:
         """Facts about ``name`` at a use whose enclosing statements sit at ``use_chain`` (a list of
         (body id, index) pairs, one per enclosing statement)."""
         entry = self.names.get(name)
-        if entry is None or len(entry.bindings) > 1:
+        if entry is None or len(entry.bindings) > 1 or name in self.declared_elsewhere:
             return UNKNOWN
         binding = entry.bindings[0] if entry.bindings else None
         result = UNKNOWN
@@ -464,11 +467,55 @@ class FunctionFacts:
                 if self._dominates(binding, use_chain) is False or _line(binding) > _line(statement):
                     continue
             if isinstance(statement, ast.If):
-                if any(body == id(statement.body) for body, _ in use_chain):
-                    result = merge_evidence(result, evidence)
-            elif self._dominates(statement, use_chain):
-                result = merge_evidence(result, evidence)
+                if not any(body == id(statement.body) for body, _ in use_chain):
+                    continue
+            elif not self._dominates(statement, use_chain):
+                continue
+            if has_shape_facts(evidence) and self.stale(name, fact_position(statement, statement is binding), use_chain):
+                evidence = without_shape_facts(evidence)
+            result = merge_evidence(result, evidence)
         return result
+
+    def stale(self, name: str, fact_at: int, use_chain: list[tuple[int, int]] | tuple[tuple[int, int], ...]) -> bool:
+        """May ``name``'s tensor have changed shape or dtype in place (through another reference, a
+        helper, a loop's next iteration) after the fact at ``fact_at`` (see fact_position) and before
+        the use at ``use_chain``? See evidence.stability."""
+        if name in self.declared_elsewhere:
+            return True
+        if self._shared is None:
+            parameters = list(self.names_of_parameters())
+            body = self.scope.body if isinstance(self.scope.body, list) else []  # type: ignore[attr-defined]
+            self._shared = SharedTensors(body, parameters, self.imports)
+        if name not in self._shared.shared:
+            return False
+        if not use_chain:
+            return self._shared.stale(name, fact_at, 1 << 62, frozenset())
+        loops = set()
+        for body_id, _ in use_chain:
+            owner = self.bodies[body_id][1] if body_id in self.bodies else None
+            if isinstance(owner, (ast.For, ast.AsyncFor, ast.While)):
+                loops.add(id(owner))
+        body_id, index = use_chain[-1]
+        statement = self.bodies[body_id][0][index] if body_id in self.bodies else None
+        if isinstance(statement, (ast.For, ast.AsyncFor, ast.While)):
+            loops.add(id(statement))  # a use in the loop's header runs again after the body
+        use_at = statement_position(statement) if statement is not None else 1 << 62
+        return self._shared.stale(name, fact_at, use_at, frozenset(loops))
+
+    def names_of_parameters(self):
+        arguments = getattr(self.scope, "args", None)
+        if not isinstance(arguments, ast.arguments):
+            return
+        for argument in (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg):
+            if argument is not None:
+                yield argument.arg
+
+    def statement_at(self, chain: tuple[tuple[int, int], ...]) -> ast.stmt | None:
+        """The statement the last pair of ``chain`` locates."""
+        if not chain or chain[-1][0] not in self.bodies:
+            return None
+        body_id, index = chain[-1]
+        return self.bodies[body_id][0][index]
 
     def dominates(self, statement: ast.AST, use_chain: list[tuple[int, int]]) -> bool:
         """Does ``statement`` run before the use on every path to it (same or enclosing block, earlier)?"""
@@ -487,6 +534,24 @@ class FunctionFacts:
 
 def _line(node: ast.AST) -> int:
     return getattr(node, "lineno", 0)
+
+
+def fact_position(statement: ast.AST, binds_the_name: bool) -> int:
+    """Where a fact starts to hold, comparable with statement_position: a statement that binds the name
+    (``a = torch.zeros(...)``, one target) establishes it after everything it evaluates; any other
+    (``assert``, ``b, n, d = x.shape``) at its start, so that a hazard inside it counts."""
+    one_target = not isinstance(statement, ast.Assign) or len(statement.targets) == 1
+    return statement_position(statement) + (1 if binds_the_name and one_target else 0)
+
+
+def has_shape_facts(evidence: OperandEvidence) -> bool:
+    return evidence.rank is not None or evidence.shape is not None or evidence.labels is not None or evidence.dtype is not None or evidence.is_float
+
+
+def without_shape_facts(evidence: OperandEvidence) -> OperandEvidence:
+    """What still holds of a tensor after it may have changed in place: that it is a tensor (or is not
+    one) and what the code states of it; not its rank, sizes or dtype (``.data =`` replaces those)."""
+    return replace(evidence, rank=None, shape=None, labels=None, dtype=None, is_float=False)
 
 
 def merge_evidence(first: OperandEvidence, second: OperandEvidence) -> OperandEvidence:

@@ -14,7 +14,16 @@ import bisect
 from dataclasses import dataclass
 
 from einlint.evidence.imports import ImportTable
-from einlint.evidence.operands import ARRAY, FunctionFacts, OperandEvidence, expression_evidence, merge_evidence
+from einlint.evidence.operands import (
+    ARRAY,
+    FunctionFacts,
+    OperandEvidence,
+    expression_evidence,
+    fact_position,
+    has_shape_facts,
+    merge_evidence,
+    without_shape_facts,
+)
 
 MAX_DEPTH = 8
 
@@ -63,6 +72,12 @@ def reaching_assignment(facts: FunctionFacts, name: str, chain: tuple[tuple[int,
     if entry is not None and entry.bindings and isinstance(entry.bindings[0], ast.arg):
         return FROM_PARAMETER
     return None
+
+
+def assigned_position(facts: FunctionFacts, reaching: Reaching) -> int:
+    """Where the value that ``reaching`` found is bound (see operands.fact_position)."""
+    statement = facts.statement_at(reaching.chain)
+    return fact_position(statement, True) if statement is not None else 0
 
 
 def _owner_may_bind(facts: FunctionFacts, owner: ast.stmt, name: str) -> bool:
@@ -123,6 +138,8 @@ def reaching_evidence(
         derived = expression_evidence(
             reaching.value, imports, lambda inner: reaching_evidence(facts, imports, inner, reaching.chain, depth + 1)
         )
+        if has_shape_facts(derived) and facts.stale(name, assigned_position(facts, reaching), chain):
+            derived = without_shape_facts(derived)
         result = merge_evidence(own, derived)
     # Memoised: ``x = torch.matmul(x, x)`` repeated reads each x twice, which doubles per level.
     facts.memo[key] = result

@@ -207,24 +207,121 @@ CASES += [
         ("loop_alias_unsqueeze_", "    a = torch.as_tensor(x).view(3, 4)\n    alias = a\n    outs = []\n    for _ in range(2):\n        outs.append(a @ w.T)\n        alias.unsqueeze_(0)\n    return outs\n", (XW,), {}),
     ]
 ]
+
+# More routes by which the tensor a proven name holds changes shape in place without the name being
+# rebound: containers, walrus, getattr, the unbound method, out=, lambdas and nested functions,
+# generators, method helpers, module-level facts under ``global``, loops. Each has both operands
+# proven, so that a stale rank would make the fix safe and wrong.
+_HEADER = "def run(x, w_in):\n    w = torch.as_tensor(w_in).view(5, 4)\n    a = torch.as_tensor(x).view(2, 3, 4)\n"
+_MORE = [
+    ("container_alias_unsqueeze_", "    box = [a]\n    box[0].unsqueeze_(0)\n    return a @ w.T\n"),
+    ("dict_alias_unsqueeze_", "    box = {'t': a}\n    box['t'].unsqueeze_(0)\n    return torch.matmul(a, w.mT)\n"),
+    ("append_alias_unsqueeze_", "    box = []\n    box.append(a)\n    for item in box:\n        item.unsqueeze_(0)\n    return a @ w.T\n"),
+    ("tuple_unpack_alias_unsqueeze_", "    first, second = a, w\n    first.unsqueeze_(0)\n    return a @ w.T\n"),
+    ("walrus_alias_unsqueeze_", "    if (alias := a) is not None:\n        alias.unsqueeze_(0)\n    return a @ w.T\n"),
+    ("ifexp_alias_unsqueeze_", "    alias = a if w.ndim else w\n    alias.unsqueeze_(0)\n    return a @ w.T\n"),
+    ("boolop_alias_unsqueeze_", "    alias = a or w\n    alias.unsqueeze_(0)\n    return a @ w.T\n"),
+    ("contiguous_alias_unsqueeze_", "    a.contiguous().unsqueeze_(0)\n    return a @ w.T\n"),
+    ("float_alias_squeeze_", "    alias = a.float()\n    alias.unsqueeze_(0)\n    return a @ w.T\n"),
+    ("as_tensor_alias_unsqueeze_", "    alias = torch.as_tensor(a)\n    alias.unsqueeze_(0)\n    return a @ w.T\n"),
+    ("inplace_result_alias", "    alias = a.mul_(1)\n    alias.unsqueeze_(0)\n    return a @ w.T\n"),
+    ("inplace_in_expression", "    b = a.unsqueeze_(0)\n    return torch.matmul(a, w.mT) + 0 * b.sum()\n"),
+    ("getattr_unsqueeze_", "    getattr(a, 'unsqueeze_')(0)\n    return a @ w.T\n"),
+    ("bound_method_unsqueeze_", "    grow = a.unsqueeze_\n    grow(0)\n    return a @ w.T\n"),
+    ("unbound_method_unsqueeze_", "    torch.Tensor.unsqueeze_(a, 0)\n    return a @ w.T\n"),
+    ("unbound_method_alias_t_", "    alias = a\n    torch.Tensor.squeeze_(alias, 0)\n    return a.unsqueeze(0) @ w.T\n"),
+    ("lambda_capture_unsqueeze_", "    grow = lambda: a.unsqueeze_(0)\n    grow()\n    return a @ w.T\n"),
+    ("nested_function_unsqueeze_", "    def grow():\n        a.unsqueeze_(0)\n\n    grow()\n    return a @ w.T\n"),
+    ("nested_helper_argument", "    def grow(t):\n        t.unsqueeze_(0)\n\n    grow(a)\n    return a @ w.T\n"),
+    ("method_helper_argument", "    helper = Helper()\n    helper.grow(a)\n    return a @ w.T\n"),
+    ("stored_then_helper", "    helper = Helper()\n    helper.kept = a\n    helper.grow_kept()\n    return a @ w.T\n"),
+    ("out_argument_resizes", "    torch.matmul(w, w.T, out=a)\n    return torch.matmul(a, w.mT)\n"),
+    ("generator_consumer_unsqueeze_", "    def items():\n        yield a\n\n    for item in items():\n        item.unsqueeze_(0)\n    return a @ w.T\n"),
+    ("alias_data_dtype", "    alias = a\n    alias.data = alias.data.reshape(6, 4)\n    return torch.matmul(a, w.mT)\n"),
+    ("loop_container_unsqueeze_", "    box = [a]\n    outs = []\n    for _ in range(2):\n        outs.append(a @ w.T)\n        box[0].unsqueeze_(0)\n    return outs\n"),
+    ("while_loop_helper", "    outs = []\n    n = 0\n    while n < 2:\n        outs.append(a @ w.T)\n        grow(a)\n        n += 1\n    return outs\n"),
+    ("loop_header_use", "    outs = []\n    while len(outs) < 2 and (a @ w.T).ndim:\n        outs.append(1)\n        grow(a)\n    return outs, a @ w.T\n"),
+]
+_HELPERS = """def grow(t):
+    t.unsqueeze_(0)
+
+
+class Helper:
+    kept = None
+
+    def grow(self, t):
+        t.unsqueeze_(0)
+
+    def grow_kept(self):
+        self.kept.unsqueeze_(0)
+
+
+"""
+CASES += [
+    make(name, _HELPERS + _HEADER + body, XW, satisfies=RANKS, grad=False)
+    for name, body in _MORE
+]
+CASES += [
+    make("module_fact_global_unsqueeze", """
+A = torch.randn(2, 3, 4)
+W = torch.randn(5, 4)
+
+
+def grow():
+    global A
+    A = A.unsqueeze(0)
+
+
+grow()
+OUT = A @ W.T
+
+
+def run(x):
+    return OUT + 0 * x.sum()
+""", inputs(t(3)), satisfies=RANKS),
+    make("nonlocal_rank_rebinding_proven", """
+def run(x, w_in):
+    w = torch.as_tensor(w_in).view(5, 4)
+    h = torch.as_tensor(x).view(2, 3, 4)
+
+    def grow():
+        nonlocal h
+        h = h.unsqueeze(0)
+
+    grow()
+    return h @ w.T
+""", XW, satisfies=RANKS),
+    make("nonlocal_inner_rebinding_proven", """
+def run(x, w_in):
+    w = torch.as_tensor(w_in).view(5, 4)
+    h = torch.as_tensor(x).view(2, 3, 4)
+
+    def outer():
+        def grow():
+            nonlocal h
+            h = h.unsqueeze(0)
+
+        return grow
+
+    outer()()
+    return h @ w.T
+""", XW, satisfies=RANKS),
+]
+# Controls: the same facts where nothing can reach the tensor (a helper before the fact, a view kept
+# instead of the tensor, a mutation of another tensor): the fix stays safe and is equivalent.
+CASES += [
+    make(name, _HELPERS + _HEADER + body, XW, satisfies=RANKS, grad=False)
+    for name, body in [
+        ("control_helper_before_binding", "    c = torch.ones(3)\n    grow(c)\n    b = torch.as_tensor(x).view(2, 3, 4)\n    return b @ w.T\n"),
+        ("control_view_kept", "    box = [a[0]]\n    box[0].unsqueeze_(0)\n    return a @ w.T\n"),
+        ("control_helper_after_use", "    out = a @ w.T\n    grow(a)\n    return out\n"),
+    ]
+]
+
 CASES = [
-    case if "grow(a)" not in case.source else __import__("dataclasses").replace(
+    case if "grow(a)" not in case.source or "def grow(" in case.source else __import__("dataclasses").replace(
         case, source=case.source.replace("def run(", "def grow(t):\n    t.unsqueeze_(0)\n\n\ndef run(", 1))
     for case in CASES
 ]
 
-# The rank a local's assignment proves is still used after an in-place shape change reaches the tensor
-# through another name or a helper: the fix writes that rank into the equation without naming it, and
-# the einsum raises where the original ran.
-XFAIL = {
-    name: f"EIN104 unsafe (its named assumptions hold): the proven rank of a is stale after {what}"
-    for name, what in [
-        ("alias_unsqueeze__proven", "unsqueeze_ through an alias"),
-        ("alias_squeeze__proven", "squeeze_ through an alias"),
-        ("alias_as_strided__proven", "as_strided_ through an alias"),
-        ("alias_resize__proven", "resize_ through an alias"),
-        ("alias_set__proven", "set_ through an alias"),
-        ("helper_unsqueeze__proven", "a helper calls unsqueeze_ on it"),
-        ("alias_data_assign_rank_proven", ".data = through an alias"),
-    ]
-}
+XFAIL: dict[str, str] = {}
