@@ -282,11 +282,12 @@ class SharedTensors:
     # --- expressions ---------------------------------------------------------------------------
     def _expression(self, node: ast.expr | None, kept: bool) -> None:
         """Walk ``node``; ``kept``: may the value it yields be kept beyond the expression?"""
-        if node is None:
-            return
-        if isinstance(node, ast.Name):
+        kind = type(node)
+        if kind is ast.Name:
             if kept or self._nested:
-                self.shared.add(node.id)
+                self.shared.add(node.id)  # type: ignore[union-attr]
+        elif kind is ast.Constant or node is None:
+            return
         elif isinstance(node, ast.Attribute):
             if node.attr in SHAPE_CHANGING_IN_PLACE:
                 # ``grow = alias.unsqueeze_``: whatever the receiver may be is changed
