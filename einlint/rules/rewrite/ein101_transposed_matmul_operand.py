@@ -26,10 +26,11 @@ class TransposedMatmulOperand(ChainRule):
 
     Fix safety: the equation follows torch's matmul semantics exactly (batch broadcasting, negative
     dims, the 2-D ``x @ W`` case for any rank of ``x``). It is safe when the code proves every operand
-    is a torch tensor and every rank the labels need. Tensors are proven by a torch factory
-    (``torch.randn(...)``, ``torch.tensor(...)``), a ``torch.Tensor`` annotation, or a method of a
-    proven tensor; not by methods alone: gpytorch's ``LinearOperator`` and other ``__torch_function__``
-    classes have ``matmul``, ``.mT`` and ``transpose`` but make einsum raise. ``bmm``/``mm``/``permute``
+    is a plain torch tensor and every rank the labels need. Tensors are proven by a torch factory in
+    the same scope (``torch.randn(...)``, ``torch.tensor(...)``) or a method of a proven tensor; not by
+    a ``torch.Tensor`` annotation (Python never checks it; a sparse tensor or a subclass satisfies it)
+    nor by methods alone: gpytorch's ``LinearOperator`` and other ``__torch_function__`` classes have
+    ``matmul``, ``.mT`` and ``transpose`` but make einsum raise. ``bmm``/``mm``/``permute``
     fix ranks (they raise otherwise), ``transpose(-1, -2)``/``.mT`` prove at least two dimensions, a
     shape unpack or ``view(b, h, n, d)`` gives the rank. Otherwise the fix is unsafe and names what it
     assumes: ``tensor-operands`` (an operand of ``@`` may be a numpy array or another class), ``operand-ranks``
