@@ -212,3 +212,15 @@ def _global_names(tree: ast.Module) -> set[str]:
         for case in getattr(node, "cases", ()):
             stack.extend(case.body)
     return names
+
+
+def dotted_name(node: ast.expr) -> str | None:
+    """``a.b.c`` for a chain of attributes on a name, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))

@@ -14,7 +14,7 @@ import ast
 import re
 from dataclasses import dataclass, field, replace
 
-from einlint.evidence.imports import ImportTable
+from einlint.evidence.imports import ImportTable, dotted_name
 from einlint.evidence.stability import SHAPE_CHANGING_IN_PLACE, SharedTensors, statement_position
 
 # torch functions whose positional arguments (or one sequence argument) are the sizes of the result.
@@ -298,17 +298,6 @@ def _factory_dtype(call: ast.Call, qualified: str, imports: ImportTable) -> str 
         if keyword.arg == "dtype":
             return FLOAT_DTYPES.get(qualified_name(keyword.value, imports) or "")
     return DEFAULT_FLOAT if qualified in FLOAT_FACTORIES else None
-
-
-def dotted_name(node: ast.expr) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
 
 
 def qualified_name(node: ast.expr, imports: ImportTable) -> str | None:

@@ -34,7 +34,7 @@ import ast
 import bisect
 import re
 
-from einlint.evidence.imports import ImportTable
+from einlint.evidence.imports import ImportTable, dotted_name
 
 # In-place methods that change the shape or the layout of the tensor they are called on.
 SHAPE_CHANGING_IN_PLACE = frozenset(
@@ -384,7 +384,7 @@ class SharedTensors:
             return "inert"
         if isinstance(func, ast.Name) and func.id in _SELECTING_BUILTINS and self.imports.qualify(func.id) is None:
             return "selecting" if not call.keywords else "unknown"  # key= runs user code
-        dotted = _dotted(func)
+        dotted = dotted_name(func)
         qualified = self.imports.qualify(dotted) if dotted else None
         if qualified is not None and qualified.startswith("torch."):
             module, _, leaf = qualified.rpartition(".")
@@ -398,14 +398,3 @@ class SharedTensors:
         if isinstance(func, ast.Attribute) and qualified is None and func.attr in _INERT_METHODS:
             return "inert"
         return "unknown"
-
-
-def _dotted(node: ast.expr) -> str | None:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
