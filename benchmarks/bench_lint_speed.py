@@ -41,8 +41,20 @@ DEFAULT_RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 # are 67 files / about 25k lines in transformers 5.23.0, mostly plain attention code plus t5 and xlnet,
 # which already call einsum.
 SLICE_MODELS = (
-    "llama", "bert", "gpt2", "t5", "vit", "whisper", "clip",
-    "mistral", "qwen2", "gemma", "mixtral", "bart", "xlnet", "swin",
+    "llama",
+    "bert",
+    "gpt2",
+    "t5",
+    "vit",
+    "whisper",
+    "clip",
+    "mistral",
+    "qwen2",
+    "gemma",
+    "mixtral",
+    "bart",
+    "xlnet",
+    "swin",
 )
 
 # 1 means "findings" for all three linters and TorchFix uses it for files it failed on; 2 is einlint's
@@ -158,9 +170,7 @@ def resolve_tree(corpus_arg: str | None) -> Path:
     if corpus_arg is None:
         if not FETCH_CORPUS.is_file():
             sys.exit(f"error: {FETCH_CORPUS} not found; pass --corpus DIR")
-        completed = subprocess.run(
-            [str(FETCH_CORPUS)], check=True, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT
-        )
+        completed = subprocess.run([str(FETCH_CORPUS)], check=True, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
         corpus = Path(completed.stdout.strip().splitlines()[-1])
     else:
         corpus = Path(corpus_arg).expanduser()
@@ -215,9 +225,7 @@ def probe_version(executable: Path | None, timeout_s: float = 60) -> tuple[str |
     if executable is None:
         return None, "not installed"
     try:
-        completed = subprocess.run(
-            [str(executable), "--version"], capture_output=True, text=True, timeout=timeout_s
-        )
+        completed = subprocess.run([str(executable), "--version"], capture_output=True, text=True, timeout=timeout_s)
     except (OSError, subprocess.TimeoutExpired) as error:
         return None, f"broken ({type(error).__name__})"
     if completed.returncode != 0:
@@ -337,13 +345,26 @@ def flake8_jobs(tools: Toolset, lint_input: LintInput) -> list[Group]:
     if no_bundled is None and bundled_python is None:
         no_bundled = f"cannot tell which Python runs {tools.flake8}"
     return [
-        Group((external_job("flake8 --select EIN", lint_input, tools.flake8, ["--isolated", "--select", "EIN"],
-                            FLAKE8_OK_EXIT, unavailable=no_plugin),)),
-        Group((external_job("flake8 --select E999", lint_input, tools.flake8, ["--isolated", "--select", "E999"],
-                            FLAKE8_OK_EXIT, unavailable=tools.flake8_problem),)),
-        Group((external_job("flake8 --select E999, bundled checkers only", lint_input,
-                            bundled_python, ["-c", BUNDLED_FLAKE8_SOURCE, "--isolated", "--select", "E999"],
-                            FLAKE8_OK_EXIT, unavailable=no_bundled),)),
+        Group((external_job("flake8 --select EIN", lint_input, tools.flake8, ["--isolated", "--select", "EIN"], FLAKE8_OK_EXIT, unavailable=no_plugin),)),
+        Group(
+            (
+                external_job(
+                    "flake8 --select E999", lint_input, tools.flake8, ["--isolated", "--select", "E999"], FLAKE8_OK_EXIT, unavailable=tools.flake8_problem
+                ),
+            )
+        ),
+        Group(
+            (
+                external_job(
+                    "flake8 --select E999, bundled checkers only",
+                    lint_input,
+                    bundled_python,
+                    ["-c", BUNDLED_FLAKE8_SOURCE, "--isolated", "--select", "E999"],
+                    FLAKE8_OK_EXIT,
+                    unavailable=no_bundled,
+                ),
+            )
+        ),
     ]
 
 
@@ -353,8 +374,13 @@ def torchfix_jobs(tools: Toolset, lint_input: LintInput) -> list[Group]:
         no_plugin = "not installed (no TorchFix flake8 plugin registered)"
     return [
         Group((external_job("torchfix", lint_input, tools.torchfix, [], TORCHFIX_OK_EXIT),)),
-        Group((external_job("flake8 --select TOR", lint_input, tools.flake8_for_torchfix,
-                            ["--isolated", "--select", "TOR"], FLAKE8_OK_EXIT, unavailable=no_plugin),)),
+        Group(
+            (
+                external_job(
+                    "flake8 --select TOR", lint_input, tools.flake8_for_torchfix, ["--isolated", "--select", "TOR"], FLAKE8_OK_EXIT, unavailable=no_plugin
+                ),
+            )
+        ),
     ]
 
 
@@ -384,8 +410,7 @@ def libcst_floor_job(lint_input: LintInput) -> Job:
     try:
         import libcst
     except ImportError:
-        return Job(label="libcst.parse_module (in-process)", lint_input=lint_input,
-                   unavailable=f"not installed (libcst not importable by {sys.executable})")
+        return Job(label="libcst.parse_module (in-process)", lint_input=lint_input, unavailable=f"not installed (libcst not importable by {sys.executable})")
     sources = read_sources(lint_input.files)
 
     def parse_all() -> None:
@@ -449,7 +474,12 @@ def run_child(command: Sequence[str], env: dict[str, str], cwd: Path, timeout_s:
         # launcher's own footprint (the floor of every RSS figure) small.
         proc = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", LAUNCHER_SOURCE, str(report_path), *command],
-            stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, env=env, cwd=cwd, start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
         )
 
         def kill_group() -> None:
@@ -489,8 +519,7 @@ def run_child(command: Sequence[str], env: dict[str, str], cwd: Path, timeout_s:
     # ru_maxrss is KiB on Linux and bytes on macOS.
     rss_unit = 1 if sys.platform == "darwin" else 1024
     peak_rss_mb = maxrss * rss_unit / 2**20 if maxrss else None
-    return ChildRun(seconds, exit_code, peak_rss_mb, stdout_lines, stderr_text[-2000:], crashed,
-                    timed_out.is_set())
+    return ChildRun(seconds, exit_code, peak_rss_mb, stdout_lines, stderr_text[-2000:], crashed, timed_out.is_set())
 
 
 def run_job(job: Job, result: JobResult, cache_dir: Path, work_dir: Path, timeout_s: float) -> str:
@@ -537,8 +566,7 @@ def run_rounds(groups: Sequence[Group], rounds: int, timeout_s: float) -> dict[J
                     if result.status is not None:
                         continue
                     inp = job.lint_input
-                    print(f"round {round_index + 1}/{rounds}  {job.label:<46} [{inp.name}]", end="  ",
-                          file=sys.stderr, flush=True)
+                    print(f"round {round_index + 1}/{rounds}  {job.label:<46} [{inp.name}]", end="  ", file=sys.stderr, flush=True)
                     print(run_job(job, result, cache_dir, work_dir, timeout_s), file=sys.stderr, flush=True)
                 shutil.rmtree(cache_dir, ignore_errors=True)
     return results
@@ -568,30 +596,44 @@ class Row:
 
 
 def build_rows(results: dict[Job, JobResult], tree: LintInput | None) -> list[Row]:
-    reference_best = {
-        job.lint_input.name: result.best_s for job, result in results.items() if job.is_reference
-    }
+    reference_best = {job.lint_input.name: result.best_s for job, result in results.items() if job.is_reference}
     rows = []
     for job, result in results.items():
         reference = reference_best.get(job.lint_input.name)
         best = result.best_s
-        rows.append(Row(
-            tool=job.label, input_name=job.lint_input.name, files=len(job.lint_input.files),
-            lines=job.lint_input.lines, best_s=best, median_s=result.median_s, peak_rss_mb=result.peak_rss,
-            ratio=best / reference if best and reference else None, status=result.status,
-            round_s=tuple(result.seconds), output_lines=result.output_lines,
-        ))
+        rows.append(
+            Row(
+                tool=job.label,
+                input_name=job.lint_input.name,
+                files=len(job.lint_input.files),
+                lines=job.lint_input.lines,
+                best_s=best,
+                median_s=result.median_s,
+                peak_rss_mb=result.peak_rss,
+                ratio=best / reference if best and reference else None,
+                status=result.status,
+                round_s=tuple(result.seconds),
+                output_lines=result.output_lines,
+            )
+        )
         # libcst is too slow to run over the whole tree every round; its speed is linear enough in lines
         # to scale the slice figure up to the tree.
         if job.label.startswith("libcst") and tree is not None and best and job.lint_input.name != tree.name:
             scale = tree.lines / job.lint_input.lines
             tree_reference = reference_best.get(tree.name)
-            rows.append(Row(
-                tool=job.label.replace("(in-process)", "(extrapolated)"), input_name=f"{tree.name} (est.)",
-                files=len(tree.files), lines=tree.lines, best_s=best * scale,
-                median_s=result.median_s * scale if result.median_s else None, peak_rss_mb=None,
-                ratio=best * scale / tree_reference if tree_reference else None, status=None,
-            ))
+            rows.append(
+                Row(
+                    tool=job.label.replace("(in-process)", "(extrapolated)"),
+                    input_name=f"{tree.name} (est.)",
+                    files=len(tree.files),
+                    lines=tree.lines,
+                    best_s=best * scale,
+                    median_s=result.median_s * scale if result.median_s else None,
+                    peak_rss_mb=None,
+                    ratio=best * scale / tree_reference if tree_reference else None,
+                    status=None,
+                )
+            )
     return rows
 
 
@@ -599,13 +641,11 @@ def markdown_table(rows: Sequence[Row]) -> str:
     def num(value: float | None, fmt: str) -> str:
         return format(value, fmt) if value is not None else "—"
 
-    header = ("| tool | input | files | lines | best s | median s | lines/s | peak RSS MB | ratio vs einlint |\n"
-              "|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    header = "| tool | input | files | lines | best s | median s | lines/s | peak RSS MB | ratio vs einlint |\n|---|---|---:|---:|---:|---:|---:|---:|---:|"
     body = []
     for row in rows:
         if row.status is not None:
-            body.append(f"| {row.tool} | {row.input_name} | {row.files} | {row.lines} | {row.status} "
-                        "| — | — | — | — |")
+            body.append(f"| {row.tool} | {row.input_name} | {row.files} | {row.lines} | {row.status} | — | — | — | — |")
             continue
         body.append(
             f"| {row.tool} | {row.input_name} | {row.files} | {row.lines} | {num(row.best_s, '.2f')} "
@@ -631,7 +671,7 @@ def markdown_report(rows: Sequence[Row], meta: dict[str, object]) -> str:
         "Peak RSS is the largest single process of the tool's process tree (ru_maxrss from wait4), not the",
         "sum over its workers. flake8 runs every installed plugin whatever `--select` says and only filters",
         "the report, so `flake8 --select E999` includes einlint's plugin when it is installed; the",
-        "\"bundled checkers only\" row hides third-party plugins and is the cost of flake8 alone (pyflakes",
+        '"bundled checkers only" row hides third-party plugins and is the cost of flake8 alone (pyflakes',
         "and pycodestyle), which the EIN and TOR rows pay on top of.",
         "The ratio divides by `einlint --no-cache` on the same input.",
         "",
@@ -641,17 +681,24 @@ def markdown_report(rows: Sequence[Row], meta: dict[str, object]) -> str:
 
 def row_json(row: Row) -> dict[str, object]:
     return {
-        "tool": row.tool, "input": row.input_name, "files": row.files, "lines": row.lines,
-        "best_s": row.best_s, "median_s": row.median_s, "lines_per_s": row.lines_per_s,
-        "peak_rss_mb": row.peak_rss_mb, "ratio_vs_einlint": row.ratio, "status": row.status,
-        "round_s": list(row.round_s), "output_lines": row.output_lines,
+        "tool": row.tool,
+        "input": row.input_name,
+        "files": row.files,
+        "lines": row.lines,
+        "best_s": row.best_s,
+        "median_s": row.median_s,
+        "lines_per_s": row.lines_per_s,
+        "peak_rss_mb": row.peak_rss_mb,
+        "ratio_vs_einlint": row.ratio,
+        "status": row.status,
+        "round_s": list(row.round_s),
+        "output_lines": row.output_lines,
     }
 
 
 def git_commit() -> str | None:
     try:
-        completed = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True,
-                                   text=True, timeout=30)
+        completed = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return completed.stdout.strip() if completed.returncode == 0 else None
@@ -662,19 +709,19 @@ def git_commit() -> str | None:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", metavar="DIR",
-                        help="corpus directory as printed by ../shared/tools/fetch-corpus (default: run it)")
+    parser.add_argument("--corpus", metavar="DIR", help="corpus directory as printed by ../shared/tools/fetch-corpus (default: run it)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; best and median are over these")
     parser.add_argument("--timeout", type=float, default=1800, metavar="S", help="limit per external command")
-    parser.add_argument("--quick", action="store_true",
-                        help="one round, only einlint and flake8 on the slice (a smoke check)")
+    parser.add_argument("--quick", action="store_true", help="one round, only einlint and flake8 on the slice (a smoke check)")
     parser.add_argument("--out-md", type=Path, default=DEFAULT_RESULTS_DIR / "lint_speed.md")
     parser.add_argument("--out-json", type=Path, default=DEFAULT_RESULTS_DIR / "lint_speed.json")
     parser.add_argument("--einlint-bin", metavar="PATH", help="einlint executable (default: beside python, PATH)")
     parser.add_argument("--flake8-bin", metavar="PATH", help="flake8 executable (default: beside python, PATH)")
-    parser.add_argument("--torchfix-bin", metavar="PATH",
-                        help="torchfix executable; the flake8 beside it is used for --select TOR if it has the "
-                             "TorchFix plugin (default: beside python, PATH)")
+    parser.add_argument(
+        "--torchfix-bin",
+        metavar="PATH",
+        help="torchfix executable; the flake8 beside it is used for --select TOR if it has the TorchFix plugin (default: beside python, PATH)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds = 1
@@ -689,8 +736,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     tools = Toolset.discover(args)
 
     slice_input = make_slice(tree_dir)
-    print(f"slice: {len(slice_input.files)} files, {slice_input.lines} lines "
-          f"(models/{{{','.join(SLICE_MODELS)}}})", file=sys.stderr)
+    print(f"slice: {len(slice_input.files)} files, {slice_input.lines} lines (models/{{{','.join(SLICE_MODELS)}}})", file=sys.stderr)
     tree_input: LintInput | None = None
     groups: list[Group] = []
     if args.quick:
@@ -723,13 +769,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "timeout_s": args.timeout,
         "einlint_commit": git_commit(),
         "tools": {
-            "einlint": {"path": str(tools.einlint) if tools.einlint else None,
-                        "version": tool_version(tools.einlint)},
+            "einlint": {"path": str(tools.einlint) if tools.einlint else None, "version": tool_version(tools.einlint)},
             "flake8": {"path": str(tools.flake8) if tools.flake8 else None, "version": tools.flake8_version},
-            "torchfix": {"path": str(tools.torchfix) if tools.torchfix else None,
-                         "version": tool_version(tools.torchfix)},
-            "flake8_for_torchfix": {"path": str(tools.flake8_for_torchfix) if tools.flake8_for_torchfix else None,
-                                    "version": tools.flake8_for_torchfix_version},
+            "torchfix": {"path": str(tools.torchfix) if tools.torchfix else None, "version": tool_version(tools.torchfix)},
+            "flake8_for_torchfix": {
+                "path": str(tools.flake8_for_torchfix) if tools.flake8_for_torchfix else None,
+                "version": tools.flake8_for_torchfix_version,
+            },
         },
     }
     report = markdown_report(rows, meta)

@@ -448,8 +448,14 @@ def _smoke(args: argparse.Namespace, corpus: Path, sources: dict[str, Path], sel
         "packages": [f"{package}: {sum(1 for path in original if path.startswith(package + os.sep))} files" for package in PACKAGES],
         "select": select,
         "runs": [
-            {"label": run.label, "exit_code": run.exit_code, "seconds": run.seconds, "errors": run.errors,
-             "internal_errors": run.internal_errors, "problems": run.problems}
+            {
+                "label": run.label,
+                "exit_code": run.exit_code,
+                "seconds": run.seconds,
+                "errors": run.errors,
+                "internal_errors": run.internal_errors,
+                "problems": run.problems,
+            }
             for run in runs
         ],
         "rules": {code: {"found": found[code], "fixable": fixable[code], "left": left[code]} for code in sorted(set(found) | set(left))},
@@ -496,8 +502,10 @@ def _check_imports(args: argparse.Namespace, corpus: Path, fixed_root: Path, cha
         return True
     modules = [module_name(path) for path in changed if path.startswith("transformers" + os.sep)]
     stubs = {"modules": [], "aliases": {}, "versions": {}} if args.no_stubs else requirement_stubs(corpus, "transformers")
-    mode = "bare environment" if args.no_stubs else (
-        "missing requirements stubbed: " + (", ".join(stubs["modules"] + [f"{alias}→{real}" for alias, real in stubs["aliases"].items()]) or "none")
+    mode = (
+        "bare environment"
+        if args.no_stubs
+        else ("missing requirements stubbed: " + (", ".join(stubs["modules"] + [f"{alias}→{real}" for alias, real in stubs["aliases"].items()]) or "none"))
     )
     print(f"importing {len(modules)} changed modules, fixed and original ({mode}) ...", file=sys.stderr)
     started = time.perf_counter()

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-MODEL = '''\
+MODEL = """\
 import torch
 
 
@@ -62,8 +62,8 @@ class Block(torch.nn.Module):
 
 def pairwise(a, b):
     return (a.unsqueeze(-1) * b.unsqueeze(-3)).sum(-2)
-'''
-TESTS = '''\
+"""
+TESTS = """\
 import torch
 
 from model import Block, pairwise
@@ -91,7 +91,7 @@ def test_pairwise_matches_matmul():
     for _ in range(STEPS):
         a, b = torch.randn(4, 8, 16), torch.randn(4, 16, 8)
         assert torch.allclose(pairwise(a, b), a @ b, atol=1e-5)
-'''
+"""
 
 
 def timed(command: list[str], cwd: Path, environment: dict[str, str]) -> tuple[float, float]:

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DRIVER = '''\
+DRIVER = """\
 import torch
 import transformers as tf
 
@@ -65,7 +65,7 @@ for name, case in CASES.items():
         print("ran", name)
     except Exception as error:
         print("failed", name, type(error).__name__, str(error).splitlines()[0][:160])
-'''
+"""
 
 
 def timed(command: list[str], cwd: Path, environment: dict[str, str]) -> tuple[float, float, str]:

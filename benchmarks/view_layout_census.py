@@ -75,7 +75,9 @@ def census(paths: list[Path]) -> tuple[collections.Counter, list[str], list[str]
                         verdict = "impossible" if conflict else "possible"
                         counts[f"strided, {verdict}"] += 1
                         where = f"{path}:{node.lineno}"
-                        strided.append(f"{where}\n    {ast.unparse(node)[:140]}\n    cause {layout.cause}; orders {layout.orders}; sizes {layout.sizes}; broadcast {sorted(layout.broadcast)} -> {verdict}")
+                        strided.append(
+                            f"{where}\n    {ast.unparse(node)[:140]}\n    cause {layout.cause}; orders {layout.orders}; sizes {layout.sizes}; broadcast {sorted(layout.broadcast)} -> {verdict}"
+                        )
     return counts, strided, untraced
 
 

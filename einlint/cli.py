@@ -18,6 +18,8 @@ def known_codes() -> tuple[str, ...]:
     from einlint.engine import runner
 
     return tuple(rule.code for rule in runner.available_rules())
+
+
 # A progress bar is worth its flicker only on runs this long.
 PROGRESS_MIN_FILES = 48
 
@@ -31,10 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fix", action="store_true", help="apply safe fixes in place (from stdin: print the fixed source)")
     parser.add_argument("--unsafe-fixes", action="store_true", default=None, help="also show unsafe fixes; with --fix, apply them")
     parser.add_argument(
-        "--observed-fixes", action="store_true", default=None, help="with --fix, also apply fixes whose assumptions held in every execution einlint observe recorded"
+        "--observed-fixes",
+        action="store_true",
+        default=None,
+        help="with --fix, also apply fixes whose assumptions held in every execution einlint observe recorded",
     )
     parser.add_argument(
-        "--observations", metavar="PATH", help="the observations file einlint observe wrote (default: .einlint/observations.json beside the nearest pyproject.toml)"
+        "--observations",
+        metavar="PATH",
+        help="the observations file einlint observe wrote (default: .einlint/observations.json beside the nearest pyproject.toml)",
     )
     parser.add_argument("--sort", choices=("position", "time"), default="position", help="order findings by file position, or by measured time (most first)")
     parser.add_argument("--diff", action="store_true", help="print a unified diff of what --fix would write; write nothing")

@@ -70,7 +70,7 @@ class Diagnostic:
     code: str
     message: str
     fix: Fix | None = field(default=None, compare=False)
-    # Source lines of the enclosing logical line, where `# noqa` is searched (flake8 does the same).
+    # Source lines of the enclosing logical line, where noqa comments are searched (flake8 does the same).
     noqa_lines: tuple[int, int] = field(default=(0, 0), compare=False)
     observed: Observed | None = field(default=None, compare=False)
 

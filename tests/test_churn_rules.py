@@ -63,6 +63,7 @@ def _python_equations(source: str, line: int) -> list[str]:
 
 # --- EIN302: the listed equations ----------------------------------------------------------------
 
+
 def test_fixture_listings_match_python(einlint) -> None:
     fixture = CHURN / "EIN302.py"
     source = fixture.read_text(encoding="utf-8")
@@ -99,7 +100,7 @@ PLACEHOLDERS = st.sampled_from(["{v}", "{'abcdefghijklmnopqrstuvwxyz'[v]}", "{'z
 )
 def test_listing_matches_python_for_any_literal_loop(einlint, tmp_path: Path, iterable: str, pieces, tail: str) -> None:
     template = "".join(chunk + placeholder for chunk, placeholder in pieces) + tail + "->"
-    code = f"def f(x):\n    for v in {iterable}:\n        y = torch.einsum(f\"{template}\", x)\n"
+    code = f'def f(x):\n    for v in {iterable}:\n        y = torch.einsum(f"{template}", x)\n'
     values = eval(iterable)  # noqa: S307 - built above from literals
     try:
         expected = list(dict.fromkeys(eval(f'f"{template}"', {}, {"v": value}) for value in values))  # noqa: S307
@@ -120,6 +121,7 @@ def test_listing_matches_python_for_any_literal_loop(einlint, tmp_path: Path, it
 
 
 # --- EIN301: operands counted only when the call shows them --------------------------------------
+
 
 @pytest.mark.parametrize(
     ("call", "count"),
@@ -169,10 +171,7 @@ def _codegen_lines(fixture: Path) -> set[int]:
     """Lines of the fixture's ``codegen_*`` functions (the fixtures' name for their generator cases)."""
     tree = ast.parse(fixture.read_text(encoding="utf-8"))
     return {
-        line
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef) and node.name.startswith("codegen")
-        for line in range(node.lineno, node.end_lineno + 1)
+        line for node in tree.body if isinstance(node, ast.FunctionDef) and node.name.startswith("codegen") for line in range(node.lineno, node.end_lineno + 1)
     }
 
 

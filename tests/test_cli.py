@@ -341,17 +341,10 @@ def test_fix_keeps_crlf_line_endings(project: Path, einlint) -> None:
 
 
 def test_latin1_file_is_linted_and_fixed_in_its_own_encoding(project: Path, einlint) -> None:
-    original = (
-        b"# -*- coding: latin-1 -*-\n"
-        b"import torch\n"
-        b"# caf\xe9\n"
-        b'x = torch.einsum("ij->...ij", torch.randn(2, 3))  # d\xe9j\xe0 vu\n'
-    )
+    original = b'# -*- coding: latin-1 -*-\nimport torch\n# caf\xe9\nx = torch.einsum("ij->...ij", torch.randn(2, 3))  # d\xe9j\xe0 vu\n'
     path = write(project, "latin.py", original)
     run = einlint("latin.py")
-    assert run.finding_lines == [
-        "latin.py:4:23: EIN006 [*] output '...' stands for no dimensions: no input term has an ellipsis"
-    ]
+    assert run.finding_lines == ["latin.py:4:23: EIN006 [*] output '...' stands for no dimensions: no input term has an ellipsis"]
     einlint("--fix", "latin.py")
     assert path.read_bytes() == original.replace(b'"ij->...ij"', b'"ij->ij"')
 

@@ -138,9 +138,7 @@ def test_configuration_errors_name_the_key_or_code(table: str, named: str, proje
 def test_flake8_plugin_reports_a_broken_configuration(project: Path) -> None:
     write(project, "pyproject.toml", '[tool.einlint]\nunsafe-fixes = "false"\n')
     write(project, "m.py", MIXED)
-    result = subprocess.run(
-        [sys.executable, "-m", "flake8", "--isolated", "--select", "EIN", "m.py"], cwd=project, capture_output=True, text=True, timeout=300
-    )
+    result = subprocess.run([sys.executable, "-m", "flake8", "--isolated", "--select", "EIN", "m.py"], cwd=project, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     assert "unsafe-fixes" in result.stdout + result.stderr
 

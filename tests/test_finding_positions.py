@@ -20,9 +20,7 @@ import pytest
         pytest.param('x = torch.einsum("ij, jkl -> ik", a, a)', (23, "EIN007"), id="spaced-rank-of-second-term"),
     ],
 )
-def test_term_finding_points_at_the_term(
-    line: str, expected: tuple[int, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, einlint
-) -> None:
+def test_term_finding_points_at_the_term(line: str, expected: tuple[int, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, einlint) -> None:
     col, code = expected
     monkeypatch.chdir(tmp_path)
     Path("t.py").write_text(f"import torch\na = torch.randn(2, 3)\n{line}\n", encoding="utf-8")

@@ -73,7 +73,7 @@ def test_fix_with_unsafe_fixes_applies_it(project: Path, unsafe_rule, einlint) -
 def test_diff_shows_unsafe_fixes_only_when_asked(project: Path, unsafe_rule, einlint) -> None:
     assert einlint("--diff", "t.py").out == ""
     shown = einlint("--diff", "--unsafe-fixes", "t.py").out.splitlines()
-    assert "-    return torch.einsum(\"ij->ji\", x)" in shown
+    assert '-    return torch.einsum("ij->ji", x)' in shown
     assert "+    return x.T" in shown
     assert (project / "t.py").read_text(encoding="utf-8") == TRANSPOSE
 

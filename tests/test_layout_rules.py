@@ -64,11 +64,7 @@ def _contractions(tree: ast.AST) -> dict[tuple[int, int], ast.expr]:
 
 
 def _innermost_around(nodes: dict[tuple[int, int], ast.expr], line: int, col: int) -> tuple[int, int]:
-    around = [
-        key
-        for key, node in nodes.items()
-        if (node.lineno, node.col_offset) <= (line, col) <= (node.end_lineno, node.end_col_offset)
-    ]
+    around = [key for key, node in nodes.items() if (node.lineno, node.col_offset) <= (line, col) <= (node.end_lineno, node.end_col_offset)]
     return max(around)
 
 
@@ -79,10 +75,7 @@ def _fixture_contractions(code: str, fixed_name: str) -> list[FixedContraction]:
     before = _contractions(ast.parse(fixture.read_text(encoding="utf-8")))
     after = _contractions(ast.parse((LAYOUT / fixed_name).read_text(encoding="utf-8")))
     keys = sorted({_innermost_around(before, f["line"], f["col"] - 1) for f in findings})
-    return [
-        FixedContraction(f"{code}.py:{key[0]}", code, ast.unparse(before[key]), ast.unparse(after[key]))
-        for key in keys
-    ]
+    return [FixedContraction(f"{code}.py:{key[0]}", code, ast.unparse(before[key]), ast.unparse(after[key])) for key in keys]
 
 
 def _example_contractions(rule) -> list[FixedContraction]:
@@ -116,6 +109,7 @@ def fixed_contractions() -> list[FixedContraction]:
 
 
 # --- operand shapes ------------------------------------------------------------------------------
+
 
 def _terms(equation: str) -> list[str]:
     inputs = equation.replace(" ", "").split("->")[0]
@@ -162,6 +156,7 @@ def _shares_storage(result: torch.Tensor, tensors: dict[str, torch.Tensor]) -> b
 
 
 # --- the tests -----------------------------------------------------------------------------------
+
 
 def test_every_fixture_fix_is_collected(fixed_contractions: list[FixedContraction]) -> None:
     # Guards the collection: a broken lookup would leave the runtime test below with nothing to run.

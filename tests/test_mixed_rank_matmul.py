@@ -21,13 +21,13 @@ def _fixed(code: str) -> str:
     return fix_source(source, SETTINGS, RuleSet.for_settings(SETTINGS), unsafe_fixes=True).text
 
 
-RELATIVE_LOGITS = '''import torch
+RELATIVE_LOGITS = """import torch
 
 
 def rel_logits(q, rel_k):
     B, H, W, dim = q.shape
     return q @ rel_k.transpose(-1, -2)
-'''
+"""
 
 
 def test_proven_rank_side_becomes_an_ellipsis_and_keeps_mixed_ranks_working() -> None:
@@ -50,8 +50,7 @@ def test_proven_rank_side_becomes_an_ellipsis_and_keeps_mixed_ranks_working() ->
         # a 2-D weight read from a module against a 3-D activation whose rank is only assumed
         "import torch\n\ndef f(self, time_step):\n    return self.dt_proj.weight @ time_step.transpose(1, 2)\n",
         # a 1-D buffer (through a local) against a permuted 4-D tensor
-        "import torch\n\ndef f(self, probs):\n    centers = self.bin_centers.to(dtype=probs.dtype)\n"
-        "    return probs.permute(0, 2, 3, 1) @ centers\n",
+        "import torch\n\ndef f(self, probs):\n    centers = self.bin_centers.to(dtype=probs.dtype)\n    return probs.permute(0, 2, 3, 1) @ centers\n",
     ],
 )
 def test_parameters_and_buffers_are_not_assumed_to_share_the_other_operands_rank(code: str) -> None:

@@ -12,9 +12,7 @@ from conftest import FIXTURES, REPOSITORY_ROOT
 
 
 def imported_modules(arguments: list[str]) -> tuple[set[str], subprocess.CompletedProcess]:
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", *arguments], cwd=REPOSITORY_ROOT, capture_output=True, text=True, timeout=300
-    )
+    result = subprocess.run([sys.executable, "-X", "importtime", *arguments], cwd=REPOSITORY_ROOT, capture_output=True, text=True, timeout=300)
     modules = set()
     for line in result.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:

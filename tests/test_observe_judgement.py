@@ -272,7 +272,11 @@ def test_no_autocast_and_fixed_shapes() -> None:
     ("rewrite", "held", "detail"),
     [
         ({"executions": 3, "size_mismatches": {}, "layouts_compared": 3, "layouts_same": 3}, True, ""),
-        ({"executions": 3, "size_mismatches": {"j": 1}, "layouts_compared": 3, "layouts_same": 3}, False, "different sizes for the dimensions labelled j in `ij,...jk` in 1 of 3 executions"),
+        (
+            {"executions": 3, "size_mismatches": {"j": 1}, "layouts_compared": 3, "layouts_same": 3},
+            False,
+            "different sizes for the dimensions labelled j in `ij,...jk` in 1 of 3 executions",
+        ),
         ({"executions": 2, "size_mismatches": {}, "layouts_compared": 2, "layouts_same": 2}, None, "the operands' sizes were not recorded in every execution"),
         (None, None, "the operands' sizes were not recorded in every execution"),
     ],
@@ -340,7 +344,11 @@ def test_file_model_merges_runs(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    ['{"sites": []}', '{"einlint-observations": 1, "sites": [{"path": "a.py", "line": 0, "hash": "x"}]}', '{"einlint-observations": 1, "sites": [{"path": "a.py", "line": 1, "hash": "x", "executions": -1}]}'],
+    [
+        '{"sites": []}',
+        '{"einlint-observations": 1, "sites": [{"path": "a.py", "line": 0, "hash": "x"}]}',
+        '{"einlint-observations": 1, "sites": [{"path": "a.py", "line": 1, "hash": "x", "executions": -1}]}',
+    ],
 )
 def test_malformed_observations_are_one_line_errors(tmp_path: Path, content: str) -> None:
     path = tmp_path / "obs.json"

@@ -17,7 +17,7 @@ import pytest
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
-MODEL = '''\
+MODEL = """\
 import torch
 
 
@@ -33,7 +33,7 @@ def mixed(q, k):
 
 def unused(x, w):
     return x.permute(0, 2, 1, 3) @ w
-'''
+"""
 TESTS = '''\
 import torch
 
@@ -114,11 +114,13 @@ def test_observe_pytest_then_lint_and_fix(project: Path) -> None:
     assert rerun.returncode == 0, rerun.stdout
 
     # Editing a statement drops its observations.
-    (project / "pkg" / "model.py").write_text(model.replace("    s = q.permute(0, 2, 1, 3) @ k\n", "    s = q.permute(0, 2, 1, 3) @ k  # edited\n"), encoding="utf-8")
+    (project / "pkg" / "model.py").write_text(
+        model.replace("    s = q.permute(0, 2, 1, 3) @ k\n", "    s = q.permute(0, 2, 1, 3) @ k  # edited\n"), encoding="utf-8"
+    )
     assert findings(project, "--unsafe-fixes")[10]["observed"]["status"] == "not observed"
 
 
-SCRIPT = '''\
+SCRIPT = """\
 import subprocess
 import sys
 import threading
@@ -140,15 +142,15 @@ if sys.argv[1:] == ["crash"]:
     import os
     os._exit(7)  # no atexit, no flush at exit
 sys.exit(3)
-'''
-CHILD = '''\
+"""
+CHILD = """\
 import torch
 
 from pkg.model import unused
 
 torch.manual_seed(0)
 print(float(unused(torch.randn(2, 5, 3, 4), torch.randn(2, 3, 4, 6)).sum()))
-'''
+"""
 
 
 @pytest.mark.parametrize(("argument", "exit_code", "executions"), [("", 3, 2), ("crash", 7, 3)])

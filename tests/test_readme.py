@@ -33,8 +33,7 @@ def test_rule_list_matches_list_rules(einlint) -> None:
 def test_opens_with_the_two_commands() -> None:
     first, second = code_blocks("sh")[:2]
     assert first.strip() == (
-        "python -m pip install torch==2.13.0 && python -m pip install '.[verify]' && "
-        "einlint examples/ ; einlint --diff examples/ ; einlint --verify examples/"
+        "python -m pip install torch==2.13.0 && python -m pip install '.[verify]' && einlint examples/ ; einlint --diff examples/ ; einlint --verify examples/"
     )
     assert second.strip() == TEST_COMMAND
 
@@ -55,9 +54,7 @@ def test_ci_script_is_executable() -> None:
 
 def test_bundled_example_shows_findings_and_a_diff() -> None:
     def einlint(*arguments: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "einlint", "--no-cache", *arguments], cwd=REPOSITORY_ROOT, capture_output=True, text=True, timeout=120
-        )
+        return subprocess.run([sys.executable, "-m", "einlint", "--no-cache", *arguments], cwd=REPOSITORY_ROOT, capture_output=True, text=True, timeout=120)
 
     report = einlint("examples/")
     assert report.returncode == 1

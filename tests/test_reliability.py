@@ -178,9 +178,7 @@ ODD_INPUTS = [
 
 
 @pytest.mark.parametrize(("content", "position"), ODD_INPUTS)
-def test_odd_but_valid_input_is_linted_and_fixed_byte_exact(
-    content: bytes, position: tuple[int, int] | None, project: Path, einlint
-) -> None:
+def test_odd_but_valid_input_is_linted_and_fixed_byte_exact(content: bytes, position: tuple[int, int] | None, project: Path, einlint) -> None:
     path = write(project / "odd.py", content)
     run = einlint("odd.py")
     assert error_lines(run.err, run.out) == {}
@@ -217,11 +215,11 @@ _PLAIN_FUNCTION = '''def helper_{i}(values, scale={i}):
 
 
 '''
-_FIXABLE_FUNCTION = '''def contract_{i}(a, b):
+_FIXABLE_FUNCTION = """def contract_{i}(a, b):
     return torch.einsum("ij,jk->...ik", a, b)
 
 
-'''
+"""
 
 
 def test_a_10_mb_file_is_linted_and_fixed_in_reasonable_time(project: Path, einlint) -> None:
@@ -285,9 +283,7 @@ def test_symlink_loops_and_a_linked_file(project: Path, einlint) -> None:
     (project / "tree" / "b" / "self.py").symlink_to("self.py")
     run = einlint("--fix", "tree")
     assert run.exit_code == 2
-    assert error_lines(run.err, run.out) == {
-        os.path.join("tree", "b", "self.py"): "cannot read: Too many levels of symbolic links"
-    }
+    assert error_lines(run.err, run.out) == {os.path.join("tree", "b", "self.py"): "cannot read: Too many levels of symbolic links"}
     assert "Fixed 2 findings." in run.out
 
 
@@ -347,9 +343,7 @@ def test_directory_that_vanishes_while_the_tree_is_walked(project: Path, monkeyp
     _discover_then(monkeypatch, lambda: shutil.rmtree(project / "src" / "b"))
     run = einlint("--fix", "src")
     assert run.exit_code == 2
-    assert error_lines(run.err, run.out) == {
-        os.path.join("src", "b"): "cannot list directory: No such file or directory"
-    }
+    assert error_lines(run.err, run.out) == {os.path.join("src", "b"): "cannot list directory: No such file or directory"}
     assert (project / "src" / "a" / "first.py").read_text(encoding="utf-8") == FIXED
     assert (project / "src" / "c" / "third.py").read_text(encoding="utf-8") == FIXED
 
@@ -455,18 +449,14 @@ def test_parser_failures_without_a_message_still_say_why() -> None:
 
     assert "ran out of memory" in parse_failure(MemoryError())
     assert parse_failure(RecursionError()) == "nested too deeply for Python's parser"
-    assert parse_failure(ValueError("source code string cannot contain null bytes\nmore")) == (
-        "ValueError: source code string cannot contain null bytes"
-    )
+    assert parse_failure(ValueError("source code string cannot contain null bytes\nmore")) == ("ValueError: source code string cannot contain null bytes")
     assert parse_failure(ValueError()) == "ValueError"
 
 
 # --- atomic writes -------------------------------------------------------------------------------------
 
 
-def test_fix_replaces_the_file_from_a_complete_temporary_in_the_same_directory(
-    project: Path, monkeypatch: pytest.MonkeyPatch, einlint
-) -> None:
+def test_fix_replaces_the_file_from_a_complete_temporary_in_the_same_directory(project: Path, monkeypatch: pytest.MonkeyPatch, einlint) -> None:
     path = write(project / "pkg" / "model.py", FIXABLE)
     path.chmod(0o640)
     real_replace = os.replace
@@ -578,9 +568,7 @@ class BrokenFix(Rule):
 
 
 @pytest.mark.parametrize("replacement", ["x.T)", "x.T\0", "(" * 250 + "x" + ")" * 250], ids=["syntax-error", "nul", "too-deep"])
-def test_fix_that_breaks_the_code_leaves_the_file_untouched(
-    replacement: str, project: Path, monkeypatch: pytest.MonkeyPatch, add_rule, einlint
-) -> None:
+def test_fix_that_breaks_the_code_leaves_the_file_untouched(replacement: str, project: Path, monkeypatch: pytest.MonkeyPatch, add_rule, einlint) -> None:
     monkeypatch.setattr(BrokenFix, "replacement", replacement)
     add_rule(BrokenFix)
     # EIN006's fix on line 2 is fine and lands in the same round: the message must blame EIN991 only.
@@ -624,9 +612,7 @@ VARIANTS = {"crlf": _crlf, "bom": lambda data: b"\xef\xbb\xbf" + data, "latin-1"
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize(("fixture", "expected", "flags"), _fixed_outputs())
-def test_fix_is_the_same_in_every_file_format(
-    variant: str, fixture: Path, expected: Path, flags: tuple[str, ...], project: Path, einlint
-) -> None:
+def test_fix_is_the_same_in_every_file_format(variant: str, fixture: Path, expected: Path, flags: tuple[str, ...], project: Path, einlint) -> None:
     transform = VARIANTS[variant]
     try:
         original = transform(fixture.read_bytes())
@@ -639,9 +625,7 @@ def test_fix_is_the_same_in_every_file_format(
 
 
 @pytest.mark.parametrize(("fixture", "expected", "flags"), _fixed_outputs())
-def test_fix_keeps_mixed_line_endings_of_untouched_lines(
-    fixture: Path, expected: Path, flags: tuple[str, ...], project: Path, einlint
-) -> None:
+def test_fix_keeps_mixed_line_endings_of_untouched_lines(fixture: Path, expected: Path, flags: tuple[str, ...], project: Path, einlint) -> None:
     lines = fixture.read_bytes().splitlines(keepends=True)
     original = b"".join(line.replace(b"\n", b"\r\n") if index % 3 == 1 else line for index, line in enumerate(lines))
     path = write(project / "case.py", original)

@@ -192,8 +192,7 @@ def cases(equation: str) -> list[Case]:
             continue
         for position in holders:
             shapes = tuple(
-                tuple(1 if (label == other and index == position) else base[other] for other in term.replace("...", ""))
-                for index, term in enumerate(terms)
+                tuple(1 if (label == other and index == position) else base[other] for other in term.replace("...", "")) for index, term in enumerate(terms)
             )
             result.append(Case(f"{label} broadcast from operand {position}", shapes))
     return result

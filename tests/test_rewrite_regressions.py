@@ -406,8 +406,7 @@ def test_broadcasting_method_result_gets_an_ellipsis() -> None:
         # .contiguous() hides the result's layout and float64 is never autocast: only the slowdown is left.
         ("x = torch.randn(4, 10, 8)\nw = torch.randn(16, 8)\ny = (x @ w.T).contiguous()", "EIN104"),
         (
-            "a = torch.randn(4, 5, dtype=torch.float64)\nb = torch.randn(4, 5, dtype=torch.float64)\n"
-            "y = (a * b).sum(-1).contiguous()",
+            "a = torch.randn(4, 5, dtype=torch.float64)\nb = torch.randn(4, 5, dtype=torch.float64)\ny = (a * b).sum(-1).contiguous()",
             "EIN103",
         ),
     ],

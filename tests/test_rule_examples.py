@@ -25,11 +25,7 @@ def _with_imports(code: str) -> tuple[str, str]:
 
 
 def _invalid_cases() -> list:
-    return [
-        pytest.param(rule, example, id=f"{rule.code}-invalid-{index}")
-        for rule in RULES
-        for index, example in enumerate(rule.invalid)
-    ]
+    return [pytest.param(rule, example, id=f"{rule.code}-invalid-{index}") for rule in RULES for index, example in enumerate(rule.invalid)]
 
 
 def _valid_cases() -> list:

@@ -35,11 +35,15 @@ class KnownUnsound:
 
 # Choice order: chain, provenance of a, of b, temporary, hazard, scope, loop, autocast, use, size-one.
 KNOWN_UNSOUND = (
-    KnownUnsound(frozenset({"size-one"}), "strictness: einsum broadcasts a size-1 label where bmm/mm/@ raise (corpus: strictness/*)",
-                 (0, 0, 0, 0, 0, 0, 0, 0, 0, 2)),
+    KnownUnsound(
+        frozenset({"size-one"}), "strictness: einsum broadcasts a size-1 label where bmm/mm/@ raise (corpus: strictness/*)", (0, 0, 0, 0, 0, 0, 0, 0, 0, 2)
+    ),
     *(
-        KnownUnsound(frozenset({"bmm_result_transposed", use}), f"result-layout: the einsum result's layout differs from bmm().transpose() and the caller uses {use} (corpus: result-layout/*)",
-                     (4, 0, 0, 0, 0, 0, 0, 0, index, 0))
+        KnownUnsound(
+            frozenset({"bmm_result_transposed", use}),
+            f"result-layout: the einsum result's layout differs from bmm().transpose() and the caller uses {use} (corpus: result-layout/*)",
+            (4, 0, 0, 0, 0, 0, 0, 0, index, 0),
+        )
         for index, use in ((1, "view"), (2, "is_contiguous"), (3, "stride"), (4, "inplace_add"), (5, "helper_view"))
     ),
 )

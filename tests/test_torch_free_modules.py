@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-BODY = '''
+BODY = """
 def f(a, b, bsz, xs):
     scores = a.permute(0, 2, 1, 3) @ b
     pooled = (a[:, :, None] * b[:, None]).sum(1)
@@ -18,7 +18,7 @@ def f(a, b, bsz, xs):
     for x in xs:
         y = einsum("ij,jk,kl->il", a, b, x)
     return scores, pooled, flat, copied, y
-'''
+"""
 
 
 def _codes(einlint, path: Path) -> list[str]:
@@ -27,7 +27,9 @@ def _codes(einlint, path: Path) -> list[str]:
     return sorted(finding["code"] for finding in json.loads(run.out))
 
 
-@pytest.mark.parametrize("header", ["import numpy as np\nfrom numpy import einsum\n", "from numpy import einsum\n", "import jax.numpy as jnp\nfrom jax.numpy import einsum\n"])
+@pytest.mark.parametrize(
+    "header", ["import numpy as np\nfrom numpy import einsum\n", "from numpy import einsum\n", "import jax.numpy as jnp\nfrom jax.numpy import einsum\n"]
+)
 def test_no_torch_rule_fires_without_a_torch_import(header: str, tmp_path: Path, einlint) -> None:
     path = tmp_path / "module.py"
     path.write_text(header + BODY, encoding="utf-8")

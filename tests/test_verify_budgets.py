@@ -167,9 +167,7 @@ def test_a_verdict_says_what_was_verified() -> None:
     consumed = verifier.verify_diagnostic(_finding(text, "b.mT.contiguous()", "b.mT", 1), text, TINY).result
     assert (consumed.verdict, consumed.target) == (EQUIVALENT, "the contraction that consumes the edited expression")
     assert consumed.original == "torch.matmul(a, b.mT.contiguous())"
-    whole = verifier.verify_diagnostic(
-        _finding(text, "torch.bmm(q, k.transpose(1, 2))", "torch.einsum('bqd,bkd->bqk', q, k)", 2), text, TINY
-    ).result
+    whole = verifier.verify_diagnostic(_finding(text, "torch.bmm(q, k.transpose(1, 2))", "torch.einsum('bqd,bkd->bqk', q, k)", 2), text, TINY).result
     assert (whole.verdict, whole.target) == (EQUIVALENT, "the edited expression")
     assert whole.to_dict()["target"] == "the edited expression"
 

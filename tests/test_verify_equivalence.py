@@ -44,9 +44,7 @@ WRONG = [
     pytest.param(BMM, "torch.einsum('bqd,bkd->bqk', q, k).reshape(2, 3, 5)", "the rewrite raises", id="rewrite-raises"),
     pytest.param(BMM, "torch.einsum('bqd,bkd->bqk', q, k.transpose(1, 2))", "raises", id="rewrite-transposes-twice"),
     pytest.param(OUTER_SUM, "torch.einsum('di,dj->ij', x, y) * 1.001", "values differ", id="values-slightly-off"),
-    pytest.param(
-        "torch.matmul(a, b.transpose(-1, -2).contiguous())", "torch.matmul(a, b)", "raises", id="contiguous-drop-loses-transpose"
-    ),
+    pytest.param("torch.matmul(a, b.transpose(-1, -2).contiguous())", "torch.matmul(a, b)", "raises", id="contiguous-drop-loses-transpose"),
 ]
 
 
@@ -77,14 +75,11 @@ RIGHT = [
     pytest.param(PAIRWISE, "torch.einsum('id,jd->ij', a, b)", id="pairwise-dot"),
     pytest.param("(a * b).sum(-1)", "torch.einsum('...i,...i->...', a, b)", id="multiply-sum"),
     pytest.param("(x * x).sum(-1)", "torch.einsum('...i,...i->...', x, x)", id="same-operand-twice"),
+    pytest.param("torch.matmul(q.permute(0, 2, 1, 3), k.permute(0, 2, 3, 1))", "torch.einsum('bqhd,bkhd->bhqk', q, k)", id="permute-fold"),
+    pytest.param("torch.matmul(a, b.transpose(-1, -2).contiguous())", "torch.matmul(a, b.transpose(-1, -2))", id="contiguous-drop"),
     pytest.param(
-        "torch.matmul(q.permute(0, 2, 1, 3), k.permute(0, 2, 3, 1))", "torch.einsum('bqhd,bkhd->bhqk', q, k)", id="permute-fold"
-    ),
-    pytest.param(
-        "torch.matmul(a, b.transpose(-1, -2).contiguous())", "torch.matmul(a, b.transpose(-1, -2))", id="contiguous-drop"
-    ),
-    pytest.param(
-        "torch.matmul(torch.matmul(a, b.transpose(-1, -2)), c)", "torch.einsum('...ij,...kj,...kl->...il', a, b, c)",
+        "torch.matmul(torch.matmul(a, b.transpose(-1, -2)), c)",
+        "torch.einsum('...ij,...kj,...kl->...il', a, b, c)",
         id="three-operand-chain",
     ),
     pytest.param("torch.einsum('ij,jk', a, b)", "torch.einsum('ij,jk->ik', a, b)", id="implicit-output-made-explicit"),

@@ -42,9 +42,7 @@ def test_every_fuzzed_fix_gets_a_verdict_and_none_is_an_internal_error() -> None
         assert "\n" not in item.result.reason
 
 
-def test_the_verify_command_over_fuzzed_files_never_ends_in_a_traceback(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, einlint
-) -> None:
+def test_the_verify_command_over_fuzzed_files_never_ends_in_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, einlint) -> None:
     from einlint.verify import command
 
     monkeypatch.setattr(command, "CLI_PROFILES", ("tiny",))

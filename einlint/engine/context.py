@@ -54,9 +54,7 @@ class FileAnalysis:
     def facts_for(self, scope: ast.AST) -> FunctionFacts:
         facts = self._scope_facts.get(id(scope))
         if facts is None:
-            facts = FunctionFacts(
-                scope, self.imports_in(scope), self.lines, self.has_walrus, self.has_pragmas, self.declared_elsewhere
-            )
+            facts = FunctionFacts(scope, self.imports_in(scope), self.lines, self.has_walrus, self.has_pragmas, self.declared_elsewhere)
             self._scope_facts[id(scope)] = facts
         return facts
 
@@ -129,9 +127,7 @@ class RuleContext:
             return False
         if referenced_by is not None:
             expression = self.as_ast(referenced_by)
-            if expression is not None and any(
-                isinstance(node, ast.Name) and node.id == alias for node in ast.walk(expression)
-            ):
+            if expression is not None and any(isinstance(node, ast.Name) and node.id == alias for node in ast.walk(expression)):
                 return True
         function = self.enclosing_function()
         scopes = (*self.analysis.outer_functions(function), function) if function is not None else ()
@@ -335,7 +331,6 @@ class RuleContext:
         edits.extend(proposal.extra_edits)
         # The main edit stays first: reporters show it as the fix's replacement.
         return Fix(applicability, tuple(edits), proposal.assumptions)
-
 
     def _without_redundant_parentheses(self, node: cst.CSTNode, start: int, end: int, text: str) -> tuple[int, int]:
         """The edit's span widened over the one pair of parentheses ``node`` had (``(a @ b).sum()``)

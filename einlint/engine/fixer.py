@@ -36,7 +36,7 @@ def select_edits(
     chosen: list[Edit] = []
     applied: list[Diagnostic] = []
     taken: list[tuple[int, int]] = []
-    for diagnostic in sorted(diagnostics, key=lambda d: (d.fix.edits[0].start if d.fix and d.fix.edits else 0)):
+    for diagnostic in sorted(diagnostics, key=lambda d: d.fix.edits[0].start if d.fix and d.fix.edits else 0):
         fix = diagnostic.fix_applied(unsafe_fixes, observed_fixes)
         if fix is None or not fix.edits or (accept is not None and not accept(diagnostic)):
             continue

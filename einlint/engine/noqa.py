@@ -20,7 +20,9 @@ from einlint.diagnostics import Diagnostic, FileError
 from einlint.engine.source import SourceError, SourceText
 
 NOQA = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE)
-FILE_NOQA = re.compile(r"^[ \t]*#[ \t]*einlint:[ \t]*noqa(?:[ \t]*:[ \t]*(?P<codes>[A-Z]+[0-9]*(?:[ \t]*,[ \t]*[A-Z]+[0-9]*)*))?[ \t]*,?[ \t]*$", re.IGNORECASE | re.MULTILINE)
+FILE_NOQA = re.compile(
+    r"^[ \t]*#[ \t]*einlint:[ \t]*noqa(?:[ \t]*:[ \t]*(?P<codes>[A-Z]+[0-9]*(?:[ \t]*,[ \t]*[A-Z]+[0-9]*)*))?[ \t]*,?[ \t]*$", re.IGNORECASE | re.MULTILINE
+)
 _CODES = re.compile(r"[,\s]+")
 
 

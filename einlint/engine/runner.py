@@ -153,9 +153,7 @@ def lint_source(
         context = RuleContext(unit, analysis, source.path, found)
         walk(unit.root, [rule(context) for rule in applicable])
         timings["rules"] += clock() - started
-    result.diagnostics = sorted(
-        {d for d in found if not settings.ignored_in_file(d.code, source.path) and not (apply_noqa and is_suppressed(d, source))}
-    )
+    result.diagnostics = sorted({d for d in found if not settings.ignored_in_file(d.code, source.path) and not (apply_noqa and is_suppressed(d, source))})
     result.profile = dict(timings) if profile else {}
     return result
 

@@ -24,11 +24,7 @@ _PUNCTUATION = frozenset(
 
 @cache
 def _child_fields(node_type: type) -> tuple[str, ...]:
-    return tuple(
-        field.name
-        for field in dataclasses.fields(node_type)
-        if field.name not in _PUNCTUATION and not field.name.startswith("whitespace")
-    )
+    return tuple(field.name for field in dataclasses.fields(node_type) if field.name not in _PUNCTUATION and not field.name.startswith("whitespace"))
 
 
 def walk(root: cst.CSTNode, visitors: list[cst.CSTVisitor]) -> None:

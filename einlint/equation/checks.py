@@ -38,9 +38,7 @@ class Problem:
     index: int  # character offset in the equation text that the report points at
 
 
-def check_equation(
-    equation: Equation, operand_count: int | None, operands: tuple[OperandFacts, ...] = ()
-) -> list[Problem]:
+def check_equation(equation: Equation, operand_count: int | None, operands: tuple[OperandFacts, ...] = ()) -> list[Problem]:
     """All problems of ``equation`` when applied to ``operand_count`` operands described by ``operands``
     (shorter than the count, or empty, when less is known)."""
     problems: list[Problem] = []
@@ -61,13 +59,9 @@ def check_equation(
         output = equation.output
         for label, count in Counter(output.letters).items():
             if label not in input_labels:
-                problems.append(
-                    Problem(ProblemKind.OUTPUT_LABEL_UNKNOWN, f"output label {label!r} appears in no input term", output.offset_of(label))
-                )
+                problems.append(Problem(ProblemKind.OUTPUT_LABEL_UNKNOWN, f"output label {label!r} appears in no input term", output.offset_of(label)))
             if count > 1:
-                problems.append(
-                    Problem(ProblemKind.OUTPUT_LABEL_REPEATED, f"output label {label!r} is repeated", output.offset_of(label))
-                )
+                problems.append(Problem(ProblemKind.OUTPUT_LABEL_REPEATED, f"output label {label!r} is repeated", output.offset_of(label)))
         if output.ellipsis_count and not any(term.ellipsis_count for term in equation.inputs):
             problems.append(
                 Problem(
@@ -139,8 +133,7 @@ def _operand_problems(equation: Equation, operands: tuple[OperandFacts, ...]) ->
                 problems.append(
                     Problem(
                         ProblemKind.SIZE_CONFLICT,
-                        f"the dimensions under '...' do not broadcast: size {first_size} in operand {first_operand} "
-                        f"but {size} in operand {position}",
+                        f"the dimensions under '...' do not broadcast: size {first_size} in operand {first_operand} but {size} in operand {position}",
                         term.offset_of(ELLIPSIS),
                     )
                 )

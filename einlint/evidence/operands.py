@@ -18,32 +18,23 @@ from einlint.evidence.imports import ImportTable, dotted_name
 from einlint.evidence.stability import SHAPE_CHANGING_IN_PLACE, SharedTensors, statement_position
 
 # torch functions whose positional arguments (or one sequence argument) are the sizes of the result.
-SHAPE_FACTORIES = frozenset(
-    f"torch.{name}" for name in ("randn", "rand", "zeros", "ones", "empty", "full")
-)
+SHAPE_FACTORIES = frozenset(f"torch.{name}" for name in ("randn", "rand", "zeros", "ones", "empty", "full"))
 VECTOR_FACTORIES = frozenset({"torch.arange", "torch.linspace", "torch.logspace"})
 # torch functions that build a new tensor from sizes, numbers or Python data: nothing a tensor-like's
 # __torch_function__ could intercept, so the result is a plain dense torch.Tensor. (Not
 # ``torch.as_tensor``: it returns a tensor argument itself, a subclass or a sparse tensor included.)
-CREATION_FUNCTIONS = SHAPE_FACTORIES | VECTOR_FACTORIES | frozenset(
-    f"torch.{name}" for name in ("eye", "tensor", "from_numpy", "randint", "randperm", "empty_strided")
+CREATION_FUNCTIONS = (
+    SHAPE_FACTORIES | VECTOR_FACTORIES | frozenset(f"torch.{name}" for name in ("eye", "tensor", "from_numpy", "randint", "randperm", "empty_strided"))
 )
 FLOAT_FACTORIES = frozenset(f"torch.{name}" for name in ("randn", "rand"))
 # Callables that only accept and return tensors: their result is a tensor.
 TENSOR_RESULT_PREFIXES = ("torch.",)
-NON_TENSOR_TORCH = frozenset(
-    {"torch.Size", "torch.device", "torch.dtype", "torch.no_grad", "torch.is_tensor", "torch.numel", "torch.typename"}
-)
+NON_TENSOR_TORCH = frozenset({"torch.Size", "torch.device", "torch.dtype", "torch.no_grad", "torch.is_tensor", "torch.numel", "torch.typename"})
 TENSOR_ANNOTATIONS = frozenset({"torch.Tensor", "torch.FloatTensor", "torch.nn.Parameter", "torch.nn.parameter.Parameter"})
-INTEGRAL_ANNOTATIONS = frozenset(
-    f"torch.{kind}Tensor" for kind in ("Bool", "Long", "Int", "Short", "Byte", "Char")
-)
-_JAXTYPING_INTEGRAL = frozenset(
-    {"Bool", "Int", "Integer", "UInt", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64"}
-)
+INTEGRAL_ANNOTATIONS = frozenset(f"torch.{kind}Tensor" for kind in ("Bool", "Long", "Int", "Short", "Byte", "Char"))
+_JAXTYPING_INTEGRAL = frozenset({"Bool", "Int", "Integer", "UInt", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64"})
 INTEGRAL_DTYPES = frozenset(
-    f"torch.{name}"
-    for name in ("bool", "int", "long", "short", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+    f"torch.{name}" for name in ("bool", "int", "long", "short", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 )
 INTEGRAL_RESULT_METHODS = frozenset({"long", "int", "short", "bool", "byte", "char"})
 # The dtype of what randn and friends return without ``dtype=``: torch.get_default_dtype() at run time.
@@ -203,9 +194,7 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
             keeps_dtype = False
         # A tensor-like argument's __torch_function__ would decide the result: every argument must be
         # a number or a proven tensor.
-        arguments_proven = all(
-            _is_number(arg) or expression_evidence(arg, imports, resolve_name).is_tensor for arg in node.args
-        )
+        arguments_proven = all(_is_number(arg) or expression_evidence(arg, imports, resolve_name).is_tensor for arg in node.args)
         return OperandEvidence(
             is_tensor=inner.is_tensor and (keeps_shape or arguments_proven),
             tensor_methods=is_tensor or inner.is_tensor or inner.tensor_methods,
@@ -395,8 +384,10 @@ class FunctionFacts:
                 evidence = expression_evidence(statement.value, self.imports)
                 if evidence is not UNKNOWN:
                     self._entry(target.id).facts.append((statement, evidence))
-            elif isinstance(target, (ast.Tuple, ast.List)) and _is_shape_of(statement.value) and not any(
-                isinstance(element, ast.Starred) for element in target.elts
+            elif (
+                isinstance(target, (ast.Tuple, ast.List))
+                and _is_shape_of(statement.value)
+                and not any(isinstance(element, ast.Starred) for element in target.elts)
             ):
                 owner = statement.value.value.id  # type: ignore[attr-defined]
                 labels = tuple(element.id if isinstance(element, ast.Name) else "_" for element in target.elts)
@@ -744,10 +735,7 @@ def viewed_names(scope: ast.AST) -> frozenset[str]:
     return frozenset(
         node.func.value.id
         for node in ast.walk(scope)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr in VIEW_METHODS
-        and isinstance(node.func.value, ast.Name)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in VIEW_METHODS and isinstance(node.func.value, ast.Name)
     )
 
 

@@ -28,7 +28,6 @@ from einlint.evidence.operands import (
 MAX_DEPTH = 8
 
 
-
 @dataclass(frozen=True)
 class Reaching:
     """The value assigned to the name, and the use chain of the assignment statement (to resolve the
@@ -85,15 +84,11 @@ def _owner_may_bind(facts: FunctionFacts, owner: ast.stmt, name: str) -> bool:
     start and the block? An ``if`` only through a walrus in its test; a loop's later iterations, a
     try's other arms, a ``for`` target, a ``with ... as``, a ``case`` pattern through any binding."""
     if isinstance(owner, ast.If):
-        return facts.has_walrus and any(
-            isinstance(node, ast.NamedExpr) and node.target.id == name for node in ast.walk(owner.test)
-        )
+        return facts.has_walrus and any(isinstance(node, ast.NamedExpr) and node.target.id == name for node in ast.walk(owner.test))
     return name in facts.names_bound_by(owner)
 
 
-def reaching_non_tensor(
-    facts: FunctionFacts, imports: ImportTable, name: str, chain: tuple[tuple[int, int], ...], depth: int = 0
-) -> str | None:
+def reaching_non_tensor(facts: FunctionFacts, imports: ImportTable, name: str, chain: tuple[tuple[int, int], ...], depth: int = 0) -> str | None:
     """What ``name`` is known to be instead of a torch tensor (ARRAY, OBJECT) by the assignment that
     reaches a use at ``chain``, following names and arithmetic on an array (``a / n`` of an array is
     an array); None when that is not known."""
@@ -121,9 +116,7 @@ def _value_non_tensor(facts: FunctionFacts, imports: ImportTable, value: ast.exp
     return expression_evidence(value, imports, lambda n: facts.evidence_at(n, list(chain))).not_tensor
 
 
-def reaching_evidence(
-    facts: FunctionFacts, imports: ImportTable, name: str, chain: tuple[tuple[int, int], ...], depth: int = 0
-) -> OperandEvidence:
+def reaching_evidence(facts: FunctionFacts, imports: ImportTable, name: str, chain: tuple[tuple[int, int], ...], depth: int = 0) -> OperandEvidence:
     """Facts about a name at a use: its own (see FunctionFacts.evidence_at) joined with what the
     assignment that reaches the use at ``chain`` shows, names in that value read the same way at the
     assignment's place. This also serves names bound more than once (``ones = torch.ones(n, 1)`` in
@@ -135,9 +128,7 @@ def reaching_evidence(
     reaching = reaching_assignment(facts, name, chain) if depth <= MAX_DEPTH else None
     result = own
     if isinstance(reaching, Reaching):
-        derived = expression_evidence(
-            reaching.value, imports, lambda inner: reaching_evidence(facts, imports, inner, reaching.chain, depth + 1)
-        )
+        derived = expression_evidence(reaching.value, imports, lambda inner: reaching_evidence(facts, imports, inner, reaching.chain, depth + 1))
         if has_shape_facts(derived) and facts.stale(name, assigned_position(facts, reaching), chain):
             derived = without_shape_facts(derived)
         result = merge_evidence(own, derived)

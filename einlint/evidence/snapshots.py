@@ -144,9 +144,7 @@ def _is_fresh(value: ast.expr, qualify: Callable[[ast.expr], str | None]) -> boo
     return False
 
 
-def _later_change(
-    scope: ast.AST, statement: ast.stmt, loops: list[ast.AST], sharing: frozenset[str], qualify: Callable[[ast.expr], str | None]
-) -> str | None:
+def _later_change(scope: ast.AST, statement: ast.stmt, loops: list[ast.AST], sharing: frozenset[str], qualify: Callable[[ast.expr], str | None]) -> str | None:
     """What, from ``statement`` on (and in the loops around it), may change a tensor in ``sharing``."""
     start = statement.lineno
 
@@ -217,10 +215,7 @@ def _is_pure_call(call: ast.Call, qualify: Callable[[ast.expr], str | None]) -> 
 
 
 def _has_unknown_effect(expression: ast.expr, qualify: Callable[[ast.expr], str | None]) -> bool:
-    return any(
-        isinstance(node, EFFECTS) and not (isinstance(node, ast.Call) and _is_pure_call(node, qualify))
-        for node in ast.walk(expression)
-    )
+    return any(isinstance(node, EFFECTS) and not (isinstance(node, ast.Call) and _is_pure_call(node, qualify)) for node in ast.walk(expression))
 
 
 def _is_private(scope: ast.AST, facts: FunctionFacts, root: str, qualify: Callable[[ast.expr], str | None]) -> bool:

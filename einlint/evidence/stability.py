@@ -111,9 +111,7 @@ def declared_elsewhere(tree: ast.Module, text: str) -> frozenset[str]:
         line_start = text.rfind("\n", 0, match.start()) + 1
         before = text[line_start : match.start()].rstrip(" \t")
         if not before or before.endswith((";", ":")):
-            return frozenset(
-                name for node in ast.walk(tree) if isinstance(node, (ast.Global, ast.Nonlocal)) for name in node.names
-            )
+            return frozenset(name for node in ast.walk(tree) if isinstance(node, (ast.Global, ast.Nonlocal)) for name in node.names)
     return frozenset()
 
 

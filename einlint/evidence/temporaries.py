@@ -56,9 +56,7 @@ class Temporary:
     refusal: str | None
 
 
-def single_use_view(
-    function: ast.AST, facts: FunctionFacts, name: str, use: ast.stmt, use_chain: list[tuple[int, int]]
-) -> Temporary | None:
+def single_use_view(function: ast.AST, facts: FunctionFacts, name: str, use: ast.stmt, use_chain: list[tuple[int, int]]) -> Temporary | None:
     """``name`` as a temporary bound once to a pure view and loaded once, in statement ``use``
     (located at ``use_chain``) after its definition; None when it is not one. Its ``refusal`` says
     why folding it there could change what the program computes."""

@@ -283,10 +283,7 @@ class Recorder:
         if torch is not None and getattr(torch._C, "_len_torch_dispatch_stack", lambda: 1)() == 0:
             try:
                 with torch._C.DisableTorchFunction(), torch.no_grad():
-                    tensors = [
-                        torch.empty_strided(facts[1], facts[6], dtype=getattr(torch, facts[2].rsplit(".", 1)[-1]), device="meta")
-                        for facts in operands
-                    ]
+                    tensors = [torch.empty_strided(facts[1], facts[6], dtype=getattr(torch, facts[2].rsplit(".", 1)[-1]), device="meta") for facts in operands]
                     result = torch.einsum(equation, *tensors)
                     layout = (tuple(result.shape), tuple(result.stride()))
             except Exception:  # noqa: BLE001 - the rewrite would raise, or meta tensors cannot say
@@ -483,7 +480,6 @@ class _FrameTracer:
                 site.result.add(result)
         if time.perf_counter() - recorder.last_flush > FLUSH_SECONDS:
             recorder.flush()
-
 
     def _rewrite_facts(self, rewrite: _Rewrite, raised: bool, result: tuple | None) -> tuple | None:
         """(labels of unequal sizes, whether the rewrite's result layout is the result's: None when

@@ -31,7 +31,7 @@ USAGE = "einlint observe [--observations PATH] [PATHS...] -- COMMAND [ARGS...]"
 
 # The recorded process imports this first; it starts the recorder, then runs the sitecustomize it
 # shadows. It must never stop the program: a failure is one line on stderr.
-BOOTSTRAP = '''\
+BOOTSTRAP = """\
 import os, sys
 
 def _einlint_observe():
@@ -61,7 +61,7 @@ def _einlint_observe():
 
 _einlint_observe()
 del _einlint_observe
-'''
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -218,4 +218,3 @@ def _recorded(spool: Path) -> list[model.SiteObservation]:
         except (OSError, ValueError, model.ObservationsError) as error:
             print(f"einlint observe: warning: {printable(str(part.name))}: {printable(str(error))}; skipped", file=sys.stderr)
     return sites
-

@@ -38,9 +38,7 @@ def _result(view: FindingView, index: dict[str, int]) -> dict:
     if view.start.cell is not None:
         result["properties"] = {"cell": view.start.cell}
     if view.fix is not None:
-        result.setdefault("properties", {}).update(
-            {"fixApplicability": view.fix.applicability.value, "assumptions": list(view.fix.assumptions)}
-        )
+        result.setdefault("properties", {}).update({"fixApplicability": view.fix.applicability.value, "assumptions": list(view.fix.assumptions)})
         if view.edits:
             result["fixes"] = [
                 {
@@ -49,8 +47,7 @@ def _result(view: FindingView, index: dict[str, int]) -> dict:
                         {
                             "artifactLocation": {"uri": uri(d.path)},
                             "replacements": [
-                                {"deletedRegion": _region(edit.start, edit.end), "insertedContent": {"text": edit.content}}
-                                for edit in view.edits
+                                {"deletedRegion": _region(edit.start, edit.end), "insertedContent": {"text": edit.content}} for edit in view.edits
                             ],
                         }
                     ],

@@ -47,9 +47,7 @@ def render(report: ReportInput) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
-def summary(
-    findings: list[FindingView], fixed: int = 0, dry_run: bool = False, errors: int = 0, checked: int = 1
-) -> str:
+def summary(findings: list[FindingView], fixed: int = 0, dry_run: bool = False, errors: int = 0, checked: int = 1) -> str:
     observed = sum(1 for view in findings if view.fix is not None and view.fix.applicability is Applicability.OBSERVED)
     fixable = sum(1 for view in findings if view.fix is not None) - observed
     hidden_unsafe = sum(1 for view in findings if view.diagnostic.fix is not None and view.fix is None)

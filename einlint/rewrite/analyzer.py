@@ -281,14 +281,10 @@ class _Reader:
                 raise ChainError("the original raises: rank conflict")
             rank = proven_rank
         hint = _name_hint(node, lambda func: self.oracle.qualified_name(func) is not None)
-        attribute_like = isinstance(node, cst.Attribute) or (
-            isinstance(node, cst.Name) and self.oracle.derives_from_attribute(node.value)
-        )
+        attribute_like = isinstance(node, cst.Attribute) or (isinstance(node, cst.Name) and self.oracle.derives_from_attribute(node.value))
         written = " ".join(self.oracle.written(node).split())
         written = written if len(written) <= MAX_WRITTEN else ""
-        value = algebra.new_leaf(
-            self.chain, node, hint, rank, evidence.is_tensor, evidence.is_float, evidence.dtype, attribute_like, written
-        )
+        value = algebra.new_leaf(self.chain, node, hint, rank, evidence.is_tensor, evidence.is_float, evidence.dtype, attribute_like, written)
         self.chain.leaves[-1].integral = evidence.integral
         if value.leaf is not None and evidence.shape is not None and len(evidence.shape) == rank:
             value.leaf.shape = evidence.shape

@@ -71,8 +71,7 @@ def _sublist_form(args) -> bool:
         return False
     elements = args[1].value.elements
     return all(
-        isinstance(element, cst.Element)
-        and (isinstance(element.value, (cst.Integer, cst.Ellipsis)) or isinstance(element.value, cst.UnaryOperation))
+        isinstance(element, cst.Element) and (isinstance(element.value, (cst.Integer, cst.Ellipsis)) or isinstance(element.value, cst.UnaryOperation))
         for element in elements
     )
 

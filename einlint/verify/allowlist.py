@@ -205,9 +205,7 @@ def compile_checked(code: str, placeholders: tuple[str, ...], torch: object) -> 
     allowlist here rather than trusted to have been: it runs with no builtins and only ``torch``."""
     tree = ast.parse(code, mode="eval")
     check_allowed(tree, frozenset(placeholders))
-    arguments = ast.arguments(
-        posonlyargs=[], args=[ast.arg(name) for name in placeholders], kwonlyargs=[], kw_defaults=[], defaults=[]
-    )
+    arguments = ast.arguments(posonlyargs=[], args=[ast.arg(name) for name in placeholders], kwonlyargs=[], kw_defaults=[], defaults=[])
     function = ast.fix_missing_locations(ast.Expression(ast.Lambda(arguments, tree.body)))
     return eval(compile(function, "<einlint-verify>", "eval"), {"__builtins__": {}, "torch": torch})  # noqa: S307
 

@@ -24,9 +24,7 @@ from einlint.engine.cache import default_cache_dir
 VERIFIER_VERSION = 2
 
 
-def verdict_key(
-    original_code: str, rewritten_code: str, cases: list[dict], dtypes: tuple[str, ...], torch_version: str, device: str, timing: str
-) -> str:
+def verdict_key(original_code: str, rewritten_code: str, cases: list[dict], dtypes: tuple[str, ...], torch_version: str, device: str, timing: str) -> str:
     material = json.dumps(
         [VERIFIER_VERSION, original_code, rewritten_code, cases, list(dtypes), torch_version, device, timing],
         sort_keys=True, separators=(",", ":"),

@@ -59,9 +59,7 @@ def compile_pair(pair: ExpressionPair) -> tuple[Callable, Callable]:
     )
 
 
-def check_case(
-    original: Callable, rewritten: Callable, case: InputCase, dtype: str, device: str, seed: int, sizes_assumed: bool = False
-) -> CaseOutcome:
+def check_case(original: Callable, rewritten: Callable, case: InputCase, dtype: str, device: str, seed: int, sizes_assumed: bool = False) -> CaseOutcome:
     """One input case. ``sizes_assumed``: the fix assumes matched sizes are equal, so where the rewrite
     raises on a broadcasting variant the original accepted, the assumption failed loudly, as it should."""
     torch = require_torch()
@@ -83,17 +81,13 @@ def check_case(
             return CaseOutcome(case.name, dtype, MISMATCH, "an expression does not return a tensor")
         contiguous = (expected.is_contiguous(), actual.is_contiguous())
         if expected.shape != actual.shape:
-            return CaseOutcome(
-                case.name, dtype, MISMATCH, f"shape {tuple(actual.shape)} instead of {tuple(expected.shape)}", contiguous=contiguous
-            )
+            return CaseOutcome(case.name, dtype, MISMATCH, f"shape {tuple(actual.shape)} instead of {tuple(expected.shape)}", contiguous=contiguous)
         if expected.dtype != actual.dtype:
             return CaseOutcome(case.name, dtype, MISMATCH, f"dtype {actual.dtype} instead of {expected.dtype}", contiguous=contiguous)
         tolerance = TOLERANCES[dtype]
         error = relative_error(actual, expected)
         if not error <= tolerance:
-            return CaseOutcome(
-                case.name, dtype, MISMATCH, f"values differ (error {error:.2g} > {tolerance:g})", error, contiguous=contiguous
-            )
+            return CaseOutcome(case.name, dtype, MISMATCH, f"values differ (error {error:.2g} > {tolerance:g})", error, contiguous=contiguous)
         grad_error, problem = _gradient_error(expected, actual, inputs, tolerance, seed)
         if problem:
             return CaseOutcome(case.name, dtype, MISMATCH, problem, error, grad_error, contiguous)

@@ -289,9 +289,7 @@ def _excess(layout: _Layout, sizes: dict[str, int], budget: Budget) -> str:
     return ""
 
 
-def _term_shape(
-    term: Term, sizes: dict[str, int], overrides: dict[str, int], ellipsis_rank: int | None = None
-) -> tuple[int, ...]:
+def _term_shape(term: Term, sizes: dict[str, int], overrides: dict[str, int], ellipsis_rank: int | None = None) -> tuple[int, ...]:
     ellipsis = sorted((key for key in sizes if key.startswith(ELLIPSIS)), key=lambda key: int(key[3:]))
     if ellipsis_rank is not None:
         ellipsis = ellipsis[len(ellipsis) - ellipsis_rank :] if ellipsis_rank else []

@@ -121,9 +121,7 @@ class ShapeTiming:
         return cls(data["case"], shapes, data["dtype"], Comparison.from_dict(data["forward"]), backward)
 
 
-def time_case(
-    original: Callable, rewritten: Callable, case: InputCase, dtype: str, device: str, seed: int, min_run_time: float
-) -> ShapeTiming | None:
+def time_case(original: Callable, rewritten: Callable, case: InputCase, dtype: str, device: str, seed: int, min_run_time: float) -> ShapeTiming | None:
     """Forward (no autograd graph) and forward+backward timings of one case; None when an expression
     raises on it."""
     torch = require_torch()
@@ -159,9 +157,7 @@ def _compare(original: Callable[[], object], rewritten: Callable[[], object], mi
     times = [list(measurement.times) for measurement in first]
     ratios: list[float] = []
     deadline = time.perf_counter() + STABILITY_ALLOWANCE * min_run_time
-    while len(ratios) < MIN_PAIRS or (
-        _relative_width(ratios) > STABLE_WIDTH and time.perf_counter() < deadline and len(ratios) < MAX_PAIRS
-    ):
+    while len(ratios) < MIN_PAIRS or (_relative_width(ratios) > STABLE_WIDTH and time.perf_counter() < deadline and len(ratios) < MAX_PAIRS):
         pair = [timer.timeit(measurement.number_per_run).median for timer, measurement in zip(timers, first)]
         times[0].append(pair[0])
         times[1].append(pair[1])

@@ -392,4 +392,3 @@ def _limit_cpu_time(seconds: float) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (limit, hard))
     except (ValueError, OSError):
         pass
-

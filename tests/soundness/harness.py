@@ -119,7 +119,17 @@ def case(
     violates: tuple[str, ...] = (),
 ) -> Case:
     return Case(
-        name, family, source, tuple(input_sets), entry, select, dtypes, autocast, grad, frozenset(satisfies), xfail,
+        name,
+        family,
+        source,
+        tuple(input_sets),
+        entry,
+        select,
+        dtypes,
+        autocast,
+        grad,
+        frozenset(satisfies),
+        xfail,
         violates=frozenset(violates),
     )
 
@@ -171,9 +181,7 @@ def fix_program(source: str, select: tuple[str, ...], unsafe: bool) -> Fixed:
         warnings.simplefilter("ignore")
         outcome = fix_source(SourceText.from_bytes("case.py", source.encode("utf-8")), settings, rule_set, unsafe)
         again = fix_source(SourceText.from_bytes("case.py", outcome.text.encode("utf-8")), settings, rule_set, unsafe)
-    applied = tuple(
-        AppliedFix(d.code, d.line, d.fix.applicability.value, tuple(d.fix.assumptions)) for d in outcome.applied if d.fix
-    )
+    applied = tuple(AppliedFix(d.code, d.line, d.fix.applicability.value, tuple(d.fix.assumptions)) for d in outcome.applied if d.fix)
     error = outcome.error.reason if outcome.error else None
     return Fixed(outcome.text, applied, error, again.text)
 
@@ -502,9 +510,7 @@ def check_case(case: Case) -> CaseReport:
                     elif outcome.raised is None and not any(
                         name in SILENT_ASSUMPTIONS or any(word in name for word in CONTEXT_ASSUMPTION_WORDS) for name in broken
                     ):
-                        report.failures.append(
-                            f"unsafe fix computes something else instead of raising when {', '.join(broken)} fails ({where}): {found}"
-                        )
+                        report.failures.append(f"unsafe fix computes something else instead of raising when {', '.join(broken)} fails ({where}): {found}")
     return report
 
 

@@ -97,8 +97,7 @@ class MultiOperandEinsumInLoop(Rule):
     triggers = EINSUM_TRIGGERS
     invalid = (
         Example(
-            "def f(xs):\n    a = torch.randn(3, 4)\n    b = torch.randn(4, 5)\n    for x in xs:\n"
-            "        y = torch.einsum('ij,jk,kl->il', a, b, x.view(5, 6))",
+            "def f(xs):\n    a = torch.randn(3, 4)\n    b = torch.randn(4, 5)\n    for x in xs:\n        y = torch.einsum('ij,jk,kl->il', a, b, x.view(5, 6))",
             fixed="def f(xs):\n    a = torch.randn(3, 4)\n    b = torch.randn(4, 5)\n    for x in xs:\n"
             "        y = torch.linalg.multi_dot([a, b, x.view(5, 6)])",
             unsafe=True,
@@ -153,10 +152,7 @@ class MultiOperandEinsumInLoop(Rule):
                 "its contraction order is the one for the first iteration's shapes)"
             )
         elif where == "in a loop" and self.context.module_alias("opt_einsum") is None:
-            advice = (
-                "build an opt_einsum.contract_expression once and reuse it (no fix: this module does not import "
-                "opt_einsum, and a fix adds no dependency)"
-            )
+            advice = "build an opt_einsum.contract_expression once and reuse it (no fix: this module does not import opt_einsum, and a fix adds no dependency)"
         else:
             advice = "build an opt_einsum.contract_expression once and reuse it"
         self.report(
@@ -220,10 +216,7 @@ class MultiOperandEinsumInLoop(Rule):
         quote = self.context.preferred_quote()
         shapes = ", ".join(f"{self.context.unit.code_for(operand)}.shape" for operand in operands)
         edits.append(Edit(source.line_starts[loop.lineno - 1], source.line_starts[loop.lineno - 1], f"{loop_indent}{name} = None{newline}"))
-        build = (
-            f"{indent}if {name} is None:{newline}"
-            f"{indent}    {name} = {module}.contract_expression({quote}{equation}{quote}, {shapes}){newline}"
-        )
+        build = f"{indent}if {name} is None:{newline}{indent}    {name} = {module}.contract_expression({quote}{equation}{quote}, {shapes}){newline}"
         edits.append(Edit(source.line_starts[statement.lineno - 1], source.line_starts[statement.lineno - 1], build))
         arguments = ", ".join(self.context.unit.code_for(operand) for operand in operands)
         replacement = f"{name}({arguments}, backend={quote}torch{quote})"

@@ -25,10 +25,7 @@ class UnusedOutputEllipsis(EquationRule):
     code = "EIN006"
     name = "unused-output-ellipsis"
     soundness = {
-        SoundnessFamily.NAMES: (
-            "only a call whose ``einsum`` resolves to torch's is changed, and only its equation literal; "
-            "the fix writes no name."
-        ),
+        SoundnessFamily.NAMES: ("only a call whose ``einsum`` resolves to torch's is changed, and only its equation literal; the fix writes no name."),
         SoundnessFamily.RESULT_LAYOUT: (
             "the output ``...`` stands for no dimension, so the result's shape, strides and aliasing are "
             "unchanged (checked against torch on 2,000 random equations)."
@@ -49,6 +46,4 @@ class UnusedOutputEllipsis(EquationRule):
             value = literal.value[:where] + literal.value[where + len(ELLIPSIS) :]
             fix = FixProposal(literal.node, literal.with_value(value))
         index = equation.output.offset_of(ELLIPSIS)
-        self.report_in_equation(
-            call, index, "output '...' stands for no dimensions: no input term has an ellipsis", fix
-        )
+        self.report_in_equation(call, index, "output '...' stands for no dimensions: no input term has an ellipsis", fix)

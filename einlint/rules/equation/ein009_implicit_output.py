@@ -25,18 +25,12 @@ class ImplicitOutput(EquationRule):
     code = "EIN009"
     name = "implicit-output"
     soundness = {
-        SoundnessFamily.NAMES: (
-            "only a call whose ``einsum`` resolves to torch's is changed, and only its equation literal; "
-            "the fix writes no name."
-        ),
+        SoundnessFamily.NAMES: ("only a call whose ``einsum`` resolves to torch's is changed, and only its equation literal; the fix writes no name."),
         SoundnessFamily.RESULT_LAYOUT: (
             "the explicit output is the one torch derives for the implicit form, so the result's shape, "
             "strides and aliasing are unchanged (checked against torch on 2,000 random equations)."
         ),
-        SoundnessFamily.FIXPOINTS: (
-            "the fix edits only its own call's equation literal, so fixes of nested calls never overlap "
-            "and all apply in one round."
-        ),
+        SoundnessFamily.FIXPOINTS: ("the fix edits only its own call's equation literal, so fixes of nested calls never overlap and all apply in one round."),
     }
     enabled_by_default = False
     invalid = (

@@ -37,9 +37,7 @@ def folded_equation(call: EinsumCall, equation: Equation, position: int, view: R
     return "".join(text)
 
 
-def fold_fix(
-    call: EinsumCall, new_equation: str, replaced: cst.BaseExpression, receiver_code: str, tensor_proven: bool
-) -> FixProposal:
+def fold_fix(call: EinsumCall, new_equation: str, replaced: cst.BaseExpression, receiver_code: str, tensor_proven: bool) -> FixProposal:
     literal = call.equation
     assert literal is not None
     if tensor_proven:

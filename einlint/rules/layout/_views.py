@@ -141,5 +141,3 @@ def _int_args(args, keywords: tuple[str, ...]) -> tuple[int, ...] | None:
     if sorted(values) != list(range(len(values))):
         return None
     return tuple(values[slot] for slot in range(len(values)))
-
-

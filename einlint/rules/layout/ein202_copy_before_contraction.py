@@ -83,10 +83,7 @@ class CopyBeforeContraction(Rule):
             "and read only by this copy, and otherwise names ``no-inplace-after-copy``, where a failure makes "
             "backward raise, except through ``.data`` or ``.numpy()`` (silent)."
         ),
-        SoundnessFamily.STRICTNESS: (
-            "dropping the copy changes no size or rank, and before einsum the fold keeps explicit labels "
-            "as EIN201's does."
-        ),
+        SoundnessFamily.STRICTNESS: ("dropping the copy changes no size or rank, and before einsum the fold keeps explicit labels as EIN201's does."),
         SoundnessFamily.FIXPOINTS: (
             "fixes of nested calls overlap and are applied over the fixer's rounds, which repeat until no "
             "fix is left (up to 100: only a nesting deeper than that leaves work for a second ``--fix``)."

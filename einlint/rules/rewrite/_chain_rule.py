@@ -131,9 +131,10 @@ class ChainRule(Rule):
     def on_visit(self, node: cst.CSTNode) -> bool:
         if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in VIEW_METHODS:
             self._viewed.add(id(node.func.value))
-        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and (
-            node.func.attr.value in LAYOUT_NORMALISING_METHODS
-            or (node.func.attr.value in FULL_REDUCTIONS and not node.args)
+        if (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and (node.func.attr.value in LAYOUT_NORMALISING_METHODS or (node.func.attr.value in FULL_REDUCTIONS and not node.args))
         ):
             self._layout_hidden.add(id(node.func.value))
         if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.MatrixMultiply):
@@ -210,7 +211,9 @@ class ChainRule(Rule):
         if unmatched:
             # mm/bmm/matmul raise on a size mismatch of the contracted (and bmm's batch) dimensions;
             # einsum broadcasts one of size 1 and returns a value.
-            chain.assume("matching-sizes", f"the matched dimensions of {', '.join(unmatched)} have equal sizes (einsum broadcasts a size-1 one where matmul raises)")
+            chain.assume(
+                "matching-sizes", f"the matched dimensions of {', '.join(unmatched)} have equal sizes (einsum broadcasts a size-1 one where matmul raises)"
+            )
         for leaf in chain.leaves:
             if not leaf.is_tensor:
                 chain.assume("tensor-operands", f"{leaf.shown} is a torch tensor")
@@ -255,10 +258,7 @@ class ChainRule(Rule):
         inner = indent + "    "
         # An operand's own continuation lines move one level in with it (unless a multi-line string
         # inside it would change).
-        operands = [
-            operand if '"""' in operand or "\'\'\'" in operand else operand.replace(newline, newline + "    ")
-            for operand in operands
-        ]
+        operands = [operand if '"""' in operand or "'''" in operand else operand.replace(newline, newline + "    ") for operand in operands]
         arguments = "".join(f"{newline}{inner}{argument}," for argument in (equation, *operands))
         return f"{reference}({arguments}{newline}{indent})"
 

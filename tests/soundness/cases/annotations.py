@@ -20,7 +20,7 @@ def _numpy(*shape):
     return Custom(lambda dtype, g: np.asarray(torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype).numpy()))
 
 
-LOGGED = '''
+LOGGED = """
 EVENTS = []
 
 
@@ -29,32 +29,64 @@ class Logged(torch.Tensor):
     def __torch_function__(cls, func, types, args=(), kwargs=None):
         EVENTS.append(getattr(func, "__name__", "?"))
         return super().__torch_function__(func, types, args, kwargs or {})
-'''
+"""
 
 CASES = [
-    make("sparse_bmm_annotated", """
+    make(
+        "sparse_bmm_annotated",
+        """
 def run(x: torch.Tensor, w: torch.Tensor):
     return torch.bmm(x, w.transpose(1, 2))
-""", inputs(_sparse(2, 3, 4), t(2, 5, 4, grad=False)), grad=False),
-    make("sparse_mm_annotated", """
+""",
+        inputs(_sparse(2, 3, 4), t(2, 5, 4, grad=False)),
+        grad=False,
+    ),
+    make(
+        "sparse_mm_annotated",
+        """
 def run(x: torch.Tensor, w: torch.Tensor):
     return torch.mm(x, w.t())
-""", inputs(_sparse(3, 4), t(5, 4, grad=False)), grad=False),
-    make("sparse_matmul_operator_annotated", """
+""",
+        inputs(_sparse(3, 4), t(5, 4, grad=False)),
+        grad=False,
+    ),
+    make(
+        "sparse_matmul_operator_annotated",
+        """
 def run(x: torch.Tensor, w: torch.Tensor):
     return x @ w.T
-""", inputs(_sparse(3, 4), t(5, 4, grad=False)), grad=False, satisfies=RANKS),
-    make("sparse_multiply_sum_annotated", """
+""",
+        inputs(_sparse(3, 4), t(5, 4, grad=False)),
+        grad=False,
+        satisfies=RANKS,
+    ),
+    make(
+        "sparse_multiply_sum_annotated",
+        """
 def run(x: torch.Tensor, w: torch.Tensor):
     return torch.sum(x * w, 0)
-""", inputs(_sparse(3, 4), t(3, 4, grad=False)), grad=False, select=("EIN103",), satisfies=RANKS),
-    make("sparse_method_bmm", """
+""",
+        inputs(_sparse(3, 4), t(3, 4, grad=False)),
+        grad=False,
+        select=("EIN103",),
+        satisfies=RANKS,
+    ),
+    make(
+        "sparse_method_bmm",
+        """
 def run(x: torch.Tensor, w: torch.Tensor):
     return x.bmm(w.transpose(1, 2))
-""", inputs(_sparse(2, 3, 4), t(2, 5, 4, grad=False)), grad=False),
-    make("subclass_sees_bmm", """
+""",
+        inputs(_sparse(2, 3, 4), t(2, 5, 4, grad=False)),
+        grad=False,
+    ),
+    make(
+        "subclass_sees_bmm",
+        """
 import torch
-""" + LOGGED + """
+"""
+        + LOGGED
+        + """
 
 def scores(q: torch.Tensor, k: torch.Tensor):
     return torch.bmm(q, k.transpose(1, 2))
@@ -62,10 +94,17 @@ def scores(q: torch.Tensor, k: torch.Tensor):
 
 def run(q, k):
     return scores(q.as_subclass(Logged), k.as_subclass(Logged))
-""", inputs(t(2, 3, 4), t(2, 5, 4)), violates=("tensor-operands",)),
-    make("subclass_sees_mul_sum", """
+""",
+        inputs(t(2, 3, 4), t(2, 5, 4)),
+        violates=("tensor-operands",),
+    ),
+    make(
+        "subclass_sees_mul_sum",
+        """
 import torch
-""" + LOGGED + """
+"""
+        + LOGGED
+        + """
 
 def score(a: torch.Tensor, b: torch.Tensor):
     return (a * b).sum(-1)
@@ -73,10 +112,19 @@ def score(a: torch.Tensor, b: torch.Tensor):
 
 def run(a, b):
     return score(a.as_subclass(Logged), b.as_subclass(Logged))
-""", inputs(t(3, 4), t(3, 4)), select=("EIN103",), satisfies=RANKS, violates=("tensor-operands",)),
-    make("subclass_sees_transpose_in_einsum", """
+""",
+        inputs(t(3, 4), t(3, 4)),
+        select=("EIN103",),
+        satisfies=RANKS,
+        violates=("tensor-operands",),
+    ),
+    make(
+        "subclass_sees_transpose_in_einsum",
+        """
 import torch
-""" + LOGGED + """
+"""
+        + LOGGED
+        + """
 
 def mix(x: torch.Tensor, w: torch.Tensor):
     return torch.einsum("bij,jk->bik", x.transpose(1, 2), w)
@@ -84,10 +132,17 @@ def mix(x: torch.Tensor, w: torch.Tensor):
 
 def run(x, w):
     return mix(x.as_subclass(Logged), w.as_subclass(Logged))
-""", inputs(t(2, 4, 3), t(4, 5)), violates=("tensor-operands",)),
-    make("subclass_sees_contiguous", """
+""",
+        inputs(t(2, 4, 3), t(4, 5)),
+        violates=("tensor-operands",),
+    ),
+    make(
+        "subclass_sees_contiguous",
+        """
 import torch
-""" + LOGGED + """
+"""
+        + LOGGED
+        + """
 
 def mix(x: torch.Tensor, w: torch.Tensor):
     return torch.bmm(x, w.transpose(1, 2).contiguous())
@@ -95,8 +150,13 @@ def mix(x: torch.Tensor, w: torch.Tensor):
 
 def run(x, w):
     return mix(x.as_subclass(Logged), w.as_subclass(Logged))
-""", inputs(t(2, 3, 4), t(2, 5, 4)), violates=("tensor-operands",)),
-    make("subclass_overrides_matmul", """
+""",
+        inputs(t(2, 3, 4), t(2, 5, 4)),
+        violates=("tensor-operands",),
+    ),
+    make(
+        "subclass_overrides_matmul",
+        """
 import torch
 
 
@@ -111,8 +171,14 @@ def scores(q: torch.Tensor, k: torch.Tensor):
 
 def run(q, k):
     return scores(q.as_subclass(Masked), k)
-""", inputs(t(2, 3, 4), t(2, 5, 4)), satisfies=RANKS, violates=("tensor-operands",)),
-    make("wrapper_object_annotated", """
+""",
+        inputs(t(2, 3, 4), t(2, 5, 4)),
+        satisfies=RANKS,
+        violates=("tensor-operands",),
+    ),
+    make(
+        "wrapper_object_annotated",
+        """
 import torch
 
 
@@ -136,29 +202,60 @@ def scores(q: torch.Tensor, k: torch.Tensor):
 
 def run(q, k):
     return scores(q, Wrapper(k))
-""", inputs(t(2, 3, 4), t(2, 5, 4)), satisfies=RANKS, violates=("tensor-operands",)),
-    make("numpy_array_annotated", """
+""",
+        inputs(t(2, 3, 4), t(2, 5, 4)),
+        satisfies=RANKS,
+        violates=("tensor-operands",),
+    ),
+    make(
+        "numpy_array_annotated",
+        """
 def run(x: torch.Tensor, w: torch.Tensor):
     return x @ w.T
-""", inputs(_numpy(3, 4), _numpy(5, 4)), satisfies=RANKS),
-    make("numpy_array_multiply_sum_annotated", """
+""",
+        inputs(_numpy(3, 4), _numpy(5, 4)),
+        satisfies=RANKS,
+    ),
+    make(
+        "numpy_array_multiply_sum_annotated",
+        """
 def run(x: torch.Tensor, w: torch.Tensor):
     return (x * w).sum(-1)
-""", inputs(_numpy(3, 4), _numpy(3, 4)), select=("EIN103",), satisfies=RANKS),
-    make("parameter_subclass_control", """
+""",
+        inputs(_numpy(3, 4), _numpy(3, 4)),
+        select=("EIN103",),
+        satisfies=RANKS,
+    ),
+    make(
+        "parameter_subclass_control",
+        """
 def run(x: torch.Tensor, w: torch.Tensor):
     weight = torch.nn.Parameter(w)
     return torch.bmm(x, weight.transpose(1, 2))
-""", inputs(t(2, 3, 4), t(2, 5, 4, grad=False))),
-    make("complex_annotated_control", """
+""",
+        inputs(t(2, 3, 4), t(2, 5, 4, grad=False)),
+    ),
+    make(
+        "complex_annotated_control",
+        """
 def run(x: torch.Tensor, w: torch.Tensor):
     return torch.bmm(x, w.transpose(1, 2))
-""", inputs(t(2, 3, 4, dtype=torch.complex64, grad=False), t(2, 5, 4, dtype=torch.complex64, grad=False)), dtypes=(torch.float32,)),
-    make("int_annotated_bmm", """
+""",
+        inputs(t(2, 3, 4, dtype=torch.complex64, grad=False), t(2, 5, 4, dtype=torch.complex64, grad=False)),
+        dtypes=(torch.float32,),
+    ),
+    make(
+        "int_annotated_bmm",
+        """
 def run(x: torch.Tensor, w: torch.Tensor):
     return torch.bmm(x, w.transpose(1, 2))
-""", inputs(t(2, 3, 4, dtype=torch.int64), t(2, 5, 4, dtype=torch.int64)), dtypes=(torch.float32,)),
-    make("optional_annotation_none", """
+""",
+        inputs(t(2, 3, 4, dtype=torch.int64), t(2, 5, 4, dtype=torch.int64)),
+        dtypes=(torch.float32,),
+    ),
+    make(
+        "optional_annotation_none",
+        """
 from typing import Optional
 
 import torch
@@ -168,7 +265,9 @@ def run(x: torch.Tensor, w: Optional[torch.Tensor] = None):
     if w is None:
         w = x
     return torch.bmm(x, w.transpose(1, 2))
-""", inputs(t(2, 3, 4))),
+""",
+        inputs(t(2, 3, 4)),
+    ),
 ]
 
 XFAIL: dict[str, str] = {}

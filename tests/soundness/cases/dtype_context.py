@@ -15,60 +15,112 @@ PROVEN = """    a = torch.as_tensor(x).view(3, 4)
 """
 
 CASES = [
-    make("autocast_inside_multiply_sum", """
+    make(
+        "autocast_inside_multiply_sum",
+        """
 def run(x, y):
-""" + PROVEN + """    with torch.autocast("cpu", dtype=torch.bfloat16):
+"""
+        + PROVEN
+        + """    with torch.autocast("cpu", dtype=torch.bfloat16):
         return (a * b).sum(-1)
-""", AB, select=("EIN103",)),
-    make("autocast_in_caller_multiply_sum", """
+""",
+        AB,
+        select=("EIN103",),
+    ),
+    make(
+        "autocast_in_caller_multiply_sum",
+        """
 def score(x, y):
-""" + PROVEN + """    return (a * b).sum(-1)
+"""
+        + PROVEN
+        + """    return (a * b).sum(-1)
 
 
 def run(x, y):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         return score(x, y)
-""", AB, select=("EIN103",)),
-    make("autocast_decorator_outer_sum", """
+""",
+        AB,
+        select=("EIN103",),
+    ),
+    make(
+        "autocast_decorator_outer_sum",
+        """
 @torch.autocast("cpu", dtype=torch.bfloat16)
 def run(x, y):
-""" + PROVEN + """    return (a.unsqueeze(-1) * b.unsqueeze(-2)).sum(0)
-""", AB),
-    make("autocast_outer_sum_in_caller", """
+"""
+        + PROVEN
+        + """    return (a.unsqueeze(-1) * b.unsqueeze(-2)).sum(0)
+""",
+        AB,
+    ),
+    make(
+        "autocast_outer_sum_in_caller",
+        """
 def gram(x, y):
-""" + PROVEN + """    return (a[:, :, None] * b[:, None, :]).sum(0)
+"""
+        + PROVEN
+        + """    return (a[:, :, None] * b[:, None, :]).sum(0)
 
 
 def run(x, y):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         return gram(x, y)
-""", AB),
-    make("autocast_matmul_to_einsum_control", """
+""",
+        AB,
+    ),
+    make(
+        "autocast_matmul_to_einsum_control",
+        """
 def run(x, y):
-""" + PROVEN + """    with torch.autocast("cpu", dtype=torch.bfloat16):
+"""
+        + PROVEN
+        + """    with torch.autocast("cpu", dtype=torch.bfloat16):
         return a @ b.T
-""", AB),
-    make("autocast_disabled_inside", """
+""",
+        AB,
+    ),
+    make(
+        "autocast_disabled_inside",
+        """
 def run(x, y):
-""" + PROVEN + """    with torch.autocast("cpu", dtype=torch.bfloat16):
+"""
+        + PROVEN
+        + """    with torch.autocast("cpu", dtype=torch.bfloat16):
         with torch.autocast("cpu", enabled=False):
             return (a * b).sum(-1)
-""", AB, select=("EIN103",)),
-    make("set_default_dtype_between_factories", """
+""",
+        AB,
+        select=("EIN103",),
+    ),
+    make(
+        "set_default_dtype_between_factories",
+        """
 def run(x, y):
     a = torch.randn(3, 4)
     torch.set_default_dtype(torch.float64)
     b = torch.randn(3, 4)
     return (a * b).sum(-1)
-""", AB, select=("EIN103",), violates=("float-dtypes",)),
-    make("set_default_dtype_outer_product", """
+""",
+        AB,
+        select=("EIN103",),
+        violates=("float-dtypes",),
+    ),
+    make(
+        "set_default_dtype_outer_product",
+        """
 def run(x, y):
     a = torch.randn(3, 4)
     torch.set_default_dtype(torch.float64)
     b = torch.randn(3, 5)
     return (a.unsqueeze(-1) * b.unsqueeze(-2)).sum(0)
-""", AB, violates=("float-dtypes",)),
-    make("set_default_dtype_in_helper", """
+""",
+        AB,
+        violates=("float-dtypes",),
+    ),
+    make(
+        "set_default_dtype_in_helper",
+        """
 def switch():
     torch.set_default_dtype(torch.float64)
 
@@ -78,49 +130,85 @@ def run(x, y):
     switch()
     b = torch.ones(3, 4)
     return (a * b).sum(-1)
-""", AB, select=("EIN103",)),
-    make("set_default_dtype_matmul", """
+""",
+        AB,
+        select=("EIN103",),
+    ),
+    make(
+        "set_default_dtype_matmul",
+        """
 def run(x, y):
     a = torch.randn(3, 4)
     torch.set_default_dtype(torch.float64)
     b = torch.randn(5, 4)
     return a @ b.T
-""", AB),
-    make("integer_factories_multiply_sum", """
+""",
+        AB,
+    ),
+    make(
+        "integer_factories_multiply_sum",
+        """
 def run(x, y):
     a = torch.ones(3, 4, dtype=torch.int32)
     b = torch.arange(12, dtype=torch.int32).view(3, 4)
     return (a * b).sum(-1)
-""", AB, select=("EIN103",)),
-    make("bool_factories_outer_sum", """
+""",
+        AB,
+        select=("EIN103",),
+    ),
+    make(
+        "bool_factories_outer_sum",
+        """
 def run(x, y):
     a = torch.ones(3, 4, dtype=torch.bool)
     b = torch.zeros(3, 5, dtype=torch.bool)
     return (a.unsqueeze(-1) * b.unsqueeze(-2)).sum(0)
-""", AB),
-    make("mixed_float_dtypes_multiply_sum", """
+""",
+        AB,
+    ),
+    make(
+        "mixed_float_dtypes_multiply_sum",
+        """
 def run(x, y):
     a = torch.randn(3, 4, dtype=torch.float32)
     b = torch.randn(3, 4, dtype=torch.float64)
     return (a * b).sum(-1)
-""", AB, select=("EIN103",)),
-    make("half_and_float_outer_sum", """
+""",
+        AB,
+        select=("EIN103",),
+    ),
+    make(
+        "half_and_float_outer_sum",
+        """
 def run(x, y):
     a = torch.randn(3, 4).half()
     b = torch.randn(3, 5)
     return (a.unsqueeze(-1) * b.unsqueeze(-2)).sum(0)
-""", AB, violates=("float-dtypes",)),
-    make("parameter_dtypes_multiply_sum", """
+""",
+        AB,
+        violates=("float-dtypes",),
+    ),
+    make(
+        "parameter_dtypes_multiply_sum",
+        """
 def run(a: torch.Tensor, b: torch.Tensor):
     return (a * b).sum(-1)
-""", AB, inputs(t(3, 4), t(3, 4, dtype=torch.float64), violates=("float-dtypes",)), select=("EIN103",)),
-    make("autocast_bmm_result_then_sum", """
+""",
+        AB,
+        inputs(t(3, 4), t(3, 4, dtype=torch.float64), violates=("float-dtypes",)),
+        select=("EIN103",),
+    ),
+    make(
+        "autocast_bmm_result_then_sum",
+        """
 def run(x, y):
     a = torch.as_tensor(x).view(1, 3, 4)
     b = torch.as_tensor(y).view(1, 3, 4)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         return torch.bmm(a, b.transpose(1, 2)).sum()
-""", AB),
+""",
+        AB,
+    ),
 ]
 
 # Factories (seeded alike for the original and the fixed run) prove dense float32 operands.
@@ -128,34 +216,64 @@ FACTORIES = """    a = torch.randn(3, 4)
     b = torch.randn(3, 4)
 """
 CASES += [
-    make("factory_multiply_sum_autocast_caller", """
+    make(
+        "factory_multiply_sum_autocast_caller",
+        """
 def score(x, y):
-""" + FACTORIES + """    return (a * b).sum(-1)
+"""
+        + FACTORIES
+        + """    return (a * b).sum(-1)
 
 
 def run(x, y):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         return score(x, y)
-""", AB, select=("EIN103",), violates=("no-autocast",)),
-    make("factory_multiply_sum_autocast_inside", """
+""",
+        AB,
+        select=("EIN103",),
+        violates=("no-autocast",),
+    ),
+    make(
+        "factory_multiply_sum_autocast_inside",
+        """
 def run(x, y):
-""" + FACTORIES + """    with torch.autocast("cpu", dtype=torch.bfloat16):
+"""
+        + FACTORIES
+        + """    with torch.autocast("cpu", dtype=torch.bfloat16):
         return torch.sum(a * b, dim=1)
-""", AB, select=("EIN103",), violates=("no-autocast",)),
-    make("factory_outer_sum_autocast_caller", """
+""",
+        AB,
+        select=("EIN103",),
+        violates=("no-autocast",),
+    ),
+    make(
+        "factory_outer_sum_autocast_caller",
+        """
 def gram(x, y):
-""" + FACTORIES + """    return (a.unsqueeze(-1) * b.unsqueeze(-2)).sum(0)
+"""
+        + FACTORIES
+        + """    return (a.unsqueeze(-1) * b.unsqueeze(-2)).sum(0)
 
 
 def run(x, y):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         return gram(x, y)
-""", AB, violates=("no-autocast",)),
-    make("factory_multiply_sum_no_autocast", """
+""",
+        AB,
+        violates=("no-autocast",),
+    ),
+    make(
+        "factory_multiply_sum_no_autocast",
+        """
 def run(x, y):
-""" + FACTORIES + """    return (a * b).sum(-1)
-""", AB, select=("EIN103",), autocast=False),
+"""
+        + FACTORIES
+        + """    return (a * b).sum(-1)
+""",
+        AB,
+        select=("EIN103",),
+        autocast=False,
+    ),
 ]
 
-XFAIL = {
-}
+XFAIL = {}

@@ -16,8 +16,15 @@ def _nested(name: str, depth: int, make_level, select=DEFAULT_SELECT, annotated=
         expression = make_level(level, expression)
     names = ", ".join(f"m{level}{': torch.Tensor' if annotated else ''}" for level in range(depth + 1))
     source = f"import torch\n\n\ndef run({names}):\n    return {expression}\n"
-    return case(name, FAMILY, source, inputs(*[t(square, square) for _ in range(depth + 1)]), select=select,
-                satisfies=("operand-ranks", "matching-ranks"), dtypes=(__import__("torch").float64,))
+    return case(
+        name,
+        FAMILY,
+        source,
+        inputs(*[t(square, square) for _ in range(depth + 1)]),
+        select=select,
+        satisfies=("operand-ranks", "matching-ranks"),
+        dtypes=(__import__("torch").float64,),
+    )
 
 
 CASES = [
@@ -29,27 +36,50 @@ CASES = [
     _nested("nested_bmm_contiguous_6", 6, lambda i, e: f"torch.mm(m{i}, {e}.t().contiguous())", annotated=True),
     _nested("nested_outer_sum_6", 6, lambda i, e: f"(m{i}.unsqueeze(-1) * {e}.unsqueeze(-2)).sum(0)", annotated=True),
     _nested("nested_multiply_sum_in_matmul_6", 6, lambda i, e: f"(m{i} @ {e}.T * m{i}).sum(-1, keepdim=True).expand(3, 3)", annotated=True),
-    case("folded_temporary_chain_12", FAMILY, "import torch\n\n\ndef run(x, y):\n    q = torch.as_tensor(x).view(3, 3)\n    k0 = torch.as_tensor(y).view(3, 3)\n"
-         + "".join(f"    k{i + 1} = k{i}.transpose(0, 1)\n" for i in range(12)) + "    return q @ k12.T\n", inputs(t(3, 3), t(3, 3))),
-    case("folded_temporary_chain_13_odd", FAMILY, "import torch\n\n\ndef run(x, y):\n    q = torch.as_tensor(x).view(3, 3)\n    k0 = torch.as_tensor(y).view(3, 3)\n"
-         + "".join(f"    k{i + 1} = k{i}.transpose(0, 1)\n" for i in range(13)) + "    return q @ k13.T\n", inputs(t(3, 3), t(3, 3))),
-    case("einsum_and_matmul_rules_together", FAMILY, '''import torch
+    case(
+        "folded_temporary_chain_12",
+        FAMILY,
+        "import torch\n\n\ndef run(x, y):\n    q = torch.as_tensor(x).view(3, 3)\n    k0 = torch.as_tensor(y).view(3, 3)\n"
+        + "".join(f"    k{i + 1} = k{i}.transpose(0, 1)\n" for i in range(12))
+        + "    return q @ k12.T\n",
+        inputs(t(3, 3), t(3, 3)),
+    ),
+    case(
+        "folded_temporary_chain_13_odd",
+        FAMILY,
+        "import torch\n\n\ndef run(x, y):\n    q = torch.as_tensor(x).view(3, 3)\n    k0 = torch.as_tensor(y).view(3, 3)\n"
+        + "".join(f"    k{i + 1} = k{i}.transpose(0, 1)\n" for i in range(13))
+        + "    return q @ k13.T\n",
+        inputs(t(3, 3), t(3, 3)),
+    ),
+    case(
+        "einsum_and_matmul_rules_together",
+        FAMILY,
+        """import torch
 
 
 def run(x, y):
     a = torch.as_tensor(x).view(4, 3)
     b = torch.as_tensor(y).view(5, 4)
     return torch.einsum("ji,kj->ik", a, b), a.T @ b.T
-''', inputs(t(4, 3), t(5, 4)), select=("EIN1", "EIN121")),
-    case("einsum_to_matmul_alone", FAMILY, '''import torch
+""",
+        inputs(t(4, 3), t(5, 4)),
+        select=("EIN1", "EIN121"),
+    ),
+    case(
+        "einsum_to_matmul_alone",
+        FAMILY,
+        """import torch
 
 
 def run(x, y):
     a = torch.as_tensor(x).view(4, 3)
     b = torch.as_tensor(y).view(5, 4)
     return torch.einsum("ji,kj->ik", a, b)
-''', inputs(t(4, 3), t(5, 4)), select=("EIN121",)),
+""",
+        inputs(t(4, 3), t(5, 4)),
+        select=("EIN121",),
+    ),
 ]
 
-XFAIL = {
-}
+XFAIL = {}

@@ -31,71 +31,105 @@ def _fold(name: str, body: str, *sets, proven: bool = True, **options):
 
 
 _GROUPS = [
-    _fold("plain_fold_control", """
+    _fold(
+        "plain_fold_control",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     return torch.matmul(q, kt)
-""", QK, QK_WIDE),
-    _fold("alias_transpose_inplace", """
+""",
+        QK,
+        QK_WIDE,
+    ),
+    _fold(
+        "alias_transpose_inplace",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     keys = k
     keys.transpose_(0, 1)
     return torch.matmul(q, kt)
-"""),
-    _fold("direct_transpose_inplace", """
+""",
+    ),
+    _fold(
+        "direct_transpose_inplace",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     k.transpose_(0, 1)
     return q @ kt
-"""),
-    _fold("chained_inplace", """
+""",
+    ),
+    _fold(
+        "chained_inplace",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     k.transpose_(0, 1).mul_(2)
     return torch.matmul(q, kt)
-"""),
-    _fold("data_assign_through_alias", """
+""",
+    ),
+    _fold(
+        "data_assign_through_alias",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     alias = k
     alias.data = torch.ones_like(k)
     return torch.matmul(q, kt)
-"""),
-    _fold("data_assign_direct", """
+""",
+    ),
+    _fold(
+        "data_assign_direct",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     k.data = k.data.flip(0)
     return q @ kt
-"""),
-    _fold("requires_grad_after_view", """
+""",
+    ),
+    _fold(
+        "requires_grad_after_view",
+        """
 def run(q, k):
     k = k.detach()
     kt = k.transpose(-1, -2)
     k.requires_grad_()
     return torch.matmul(q, kt)
-"""),
-    _fold("no_grad_definition", """
+""",
+    ),
+    _fold(
+        "no_grad_definition",
+        """
 def run(q, k):
     with torch.no_grad():
         kt = k.transpose(-1, -2)
     return torch.matmul(q, kt)
-"""),
-    _fold("set_grad_enabled_between", """
+""",
+    ),
+    _fold(
+        "set_grad_enabled_between",
+        """
 def run(q, k):
     torch.set_grad_enabled(False)
     kt = k.transpose(-1, -2)
     torch.set_grad_enabled(True)
     return torch.matmul(q, kt)
-"""),
-    _fold("enable_grad_use", """
+""",
+    ),
+    _fold(
+        "enable_grad_use",
+        """
 def run(q, k):
     with torch.no_grad():
         kt = k.transpose(-1, -2)
         with torch.enable_grad():
             return q @ kt
-"""),
-    _fold("nonlocal_rebinding", """
+""",
+    ),
+    _fold(
+        "nonlocal_rebinding",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
 
@@ -105,8 +139,11 @@ def run(q, k):
 
     swap()
     return torch.matmul(q, kt)
-"""),
-    _fold("global_rebinding", """
+""",
+    ),
+    _fold(
+        "global_rebinding",
+        """
 K = None
 
 
@@ -121,8 +158,11 @@ def run(q, k):
     kt = K.transpose(-1, -2)
     rebind()
     return torch.matmul(q, kt)
-"""),
-    _fold("mutation_in_helper", """
+""",
+    ),
+    _fold(
+        "mutation_in_helper",
+        """
 def shuffle(x):
     x.transpose_(0, 1)
 
@@ -131,58 +171,87 @@ def run(q, k):
     kt = k.transpose(-1, -2)
     shuffle(k)
     return torch.matmul(q, kt)
-"""),
-    _fold("mutation_through_container", """
+""",
+    ),
+    _fold(
+        "mutation_through_container",
+        """
 def run(q, k):
     store = [k]
     kt = k.transpose(-1, -2)
     store[0].transpose_(0, 1)
     return torch.matmul(q, kt)
-"""),
-    _fold("unsqueeze_inplace", """
+""",
+    ),
+    _fold(
+        "unsqueeze_inplace",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     k.unsqueeze_(0)
     return torch.matmul(q, kt)
-"""),
-    _fold("set_inplace", """
+""",
+    ),
+    _fold(
+        "set_inplace",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     with torch.no_grad():
         k.set_(k.flip(0).contiguous())
     return torch.matmul(q, kt)
-""", grad=False),
-    _fold("walrus_alias_inplace", """
+""",
+        grad=False,
+    ),
+    _fold(
+        "walrus_alias_inplace",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     (keys := k).transpose_(0, 1)
     return torch.matmul(q, kt)
-"""),
-    _fold("unbound_method_inplace", """
+""",
+    ),
+    _fold(
+        "unbound_method_inplace",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     torch.Tensor.transpose_(k, 0, 1)
     return torch.matmul(q, kt)
-"""),
-    _fold("getattr_inplace", """
+""",
+    ),
+    _fold(
+        "getattr_inplace",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     getattr(k, "transpose_")(0, 1)
     return torch.matmul(q, kt)
-"""),
-    _fold("swap_assignment", """
+""",
+    ),
+    _fold(
+        "swap_assignment",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     k, q = q, k
     return torch.matmul(k, kt)
-""", inputs(t(2, 2, 4), t(2, 2, 4))),
-    _fold("augmented_assignment_rebinds", """
+""",
+        inputs(t(2, 2, 4), t(2, 2, 4)),
+    ),
+    _fold(
+        "augmented_assignment_rebinds",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     k += 1
     return torch.matmul(q, kt)
-"""),
-    _fold("attribute_mutation_self", """
+""",
+    ),
+    _fold(
+        "attribute_mutation_self",
+        """
 class Attention:
     def __init__(self, k):
         self.k = k
@@ -195,45 +264,64 @@ class Attention:
 
 def run(q, k):
     return Attention(k).scores(q)
-"""),
-    _fold("bmm_fold_alias_inplace", """
+""",
+    ),
+    _fold(
+        "bmm_fold_alias_inplace",
+        """
 def run(q, k):
     kt = k.transpose(1, 2)
     alias = k
     alias.transpose_(0, 1)
     return torch.bmm(q, kt)
-"""),
-    _fold("outer_product_fold_inplace", """
+""",
+    ),
+    _fold(
+        "outer_product_fold_inplace",
+        """
 def run(x, y):
     xs = x.unsqueeze(-1)
     ys = y.unsqueeze(-2)
     x.mul_(3)
     y.t_()
     return (xs * ys).sum(0)
-""", inputs(t(4, 4), t(4, 4))),
-    _fold("einsum_view_fold_inplace", """
+""",
+        inputs(t(4, 4), t(4, 4)),
+    ),
+    _fold(
+        "einsum_view_fold_inplace",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     k.transpose_(0, 1)
     return torch.einsum("bqd,bdk->bqk", q, kt)
-"""),
-    _fold("lambda_rebinds_in_closure", """
+""",
+    ),
+    _fold(
+        "lambda_rebinds_in_closure",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     flip = lambda: k.transpose_(0, 1)
     flip()
     return torch.matmul(q, kt)
-"""),
-    _fold("loop_rebinding_after_use", """
+""",
+    ),
+    _fold(
+        "loop_rebinding_after_use",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     out = torch.matmul(q, kt)
     for _ in range(2):
         k.transpose_(0, 1)
     return out, k
-"""),
+""",
+    ),
     # No call between definition and use, yet the base changes: an attribute assignment.
-    _fold("requires_grad_attribute_between", """
+    _fold(
+        "requires_grad_attribute_between",
+        """
 def run(q, k):
     k = k.detach()
     kt = k.transpose(-1, -2)
@@ -241,9 +329,12 @@ def run(q, k):
     out = torch.matmul(q, kt)
     out.sum().backward()
     return out.detach(), k.grad
-"""),
+""",
+    ),
     # In the use's own statement, code evaluated before the temporary is read.
-    _fold("mutation_earlier_in_use_statement", """
+    _fold(
+        "mutation_earlier_in_use_statement",
+        """
 def shuffle(x):
     x.transpose_(0, 1)
     return 0
@@ -252,28 +343,40 @@ def shuffle(x):
 def run(q, k):
     kt = k.transpose(-1, -2)
     return torch.matmul(q + shuffle(k), kt)
-"""),
-    _fold("conditional_test_runs_first", """
+""",
+    ),
+    _fold(
+        "conditional_test_runs_first",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     return torch.matmul(q, kt) if k.transpose_(0, 1) is not None else q
-"""),
+""",
+    ),
     # The use runs later than its statement: a lambda called, a generator consumed, after a change.
-    _fold("lambda_called_after_mutation", """
+    _fold(
+        "lambda_called_after_mutation",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     product = lambda: torch.matmul(q, kt)
     k.transpose_(0, 1)
     return product()
-"""),
-    _fold("generator_consumed_after_mutation", """
+""",
+    ),
+    _fold(
+        "generator_consumed_after_mutation",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     products = (torch.matmul(q, kt) for _ in range(1))
     k.transpose_(0, 1)
     return list(products)
-"""),
-    _fold("comprehension_over_mutating_generator", """
+""",
+    ),
+    _fold(
+        "comprehension_over_mutating_generator",
+        """
 def steps(x):
     x.transpose_(0, 1)
     yield 0
@@ -282,9 +385,12 @@ def steps(x):
 def run(q, k):
     kt = k.transpose(-1, -2)
     return [torch.matmul(q, kt) for _ in steps(k)]
-"""),
+""",
+    ),
     # A with statement between, whose context manager (made earlier) changes the base on entry.
-    _fold("with_block_between", """
+    _fold(
+        "with_block_between",
+        """
 class Shuffled:
     def __init__(self, x):
         self.x = x
@@ -302,9 +408,12 @@ def run(q, k):
     with shuffled:
         pass
     return torch.matmul(q, kt)
-"""),
+""",
+    ),
     # A generator that yields between definition and use: its consumer changes the base meanwhile.
-    _fold("yield_between", """
+    _fold(
+        "yield_between",
+        """
 def products(q, k):
     kt = k.transpose(-1, -2)
     yield
@@ -316,49 +425,77 @@ def run(q, k):
     next(steps)
     k.transpose_(0, 1)
     return next(steps)
-"""),
+""",
+    ),
     # Controls: what lies between is inert, so the fold stays (and must be equivalent).
-    _fold("inert_statements_between_control", """
+    _fold(
+        "inert_statements_between_control",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     scale = q.shape[-1] ** -0.5
     keys = k
     return torch.matmul(q, kt) * scale, keys
-"""),
-    _fold("augmented_use_control", """
+""",
+    ),
+    _fold(
+        "augmented_use_control",
+        """
 def run(q, k):
     kt = k.transpose(-1, -2)
     total = q[..., :1] * 0
     total += torch.matmul(q, kt)
     return total
-"""),
+""",
+    ),
 ]
 CASES = [made for group in _GROUPS for made in group]
 
 CASES += [
-    case("fold_into_comprehension_same_name", FAMILY, '''import torch
+    case(
+        "fold_into_comprehension_same_name",
+        FAMILY,
+        """import torch
 
 
 def run(xs, k):
     kt = k.transpose(-1, -2)
     return [torch.matmul(k, kt) for k in xs]
-''', inputs([t(2, 3, 4)], t(2, 5, 4)), satisfies=RANKS),
-    case("fold_into_generator_same_name", FAMILY, '''import torch
+""",
+        inputs([t(2, 3, 4)], t(2, 5, 4)),
+        satisfies=RANKS,
+    ),
+    case(
+        "fold_into_generator_same_name",
+        FAMILY,
+        """import torch
 
 
 def run(xs, k):
     kt = k.transpose(-1, -2)
     return list(k @ kt for k in xs)
-''', inputs([t(2, 3, 4)], t(2, 5, 4)), satisfies=RANKS),
-    case("fold_into_lambda_same_name", FAMILY, '''import torch
+""",
+        inputs([t(2, 3, 4)], t(2, 5, 4)),
+        satisfies=RANKS,
+    ),
+    case(
+        "fold_into_lambda_same_name",
+        FAMILY,
+        """import torch
 
 
 def run(x, k):
     kt = k.transpose(-1, -2)
     f = lambda k: torch.matmul(k, kt)
     return f(x)
-''', inputs(t(2, 3, 4), t(2, 5, 4)), satisfies=RANKS),
-    case("fold_past_walrus_rebinding", FAMILY, '''import torch
+""",
+        inputs(t(2, 3, 4), t(2, 5, 4)),
+        satisfies=RANKS,
+    ),
+    case(
+        "fold_past_walrus_rebinding",
+        FAMILY,
+        """import torch
 
 
 def run(q, k):
@@ -366,5 +503,8 @@ def run(q, k):
     if (k := k.flip(0)) is not None:
         pass
     return torch.matmul(q, kt)
-''', QK, satisfies=RANKS),
+""",
+        QK,
+        satisfies=RANKS,
+    ),
 ]

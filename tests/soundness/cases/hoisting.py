@@ -9,7 +9,7 @@ from ..harness import inputs, program, t
 
 make = program("hoisting")
 
-COUNTED = '''
+COUNTED = """
 EVENTS = []
 
 
@@ -21,17 +21,23 @@ class Weights:
     def w(self):
         EVENTS.append("w")
         return self._w
-'''
+"""
 
 CASES = [
-    make("equation_table_control", """
+    make(
+        "equation_table_control",
+        """
 def run(x):
     pooled = []
     for axis in "hw":
         pooled.append(torch.einsum(f"bchw->bc{axis}", x))
     return pooled
-""", inputs(t(2, 3, 4, 5))),
-    make("equation_table_shadowed_range", """
+""",
+        inputs(t(2, 3, 4, 5)),
+    ),
+    make(
+        "equation_table_shadowed_range",
+        """
 def range(n):
     return [-1]
 
@@ -41,23 +47,35 @@ def run(table):
     for mode in range(3):
         result.append(torch.einsum(f"abc->{'abc'[mode]}", table))
     return result
-""", inputs(t(2, 3, 4))),
-    make("equation_table_local_range", """
+""",
+        inputs(t(2, 3, 4)),
+    ),
+    make(
+        "equation_table_local_range",
+        """
 def run(table, range=lambda n: [2, 1, -2]):
     result = []
     for mode in range(3):
         result.append(torch.einsum(f"abc->{'abc'[mode]}", table))
     return result
-""", inputs(t(2, 3, 4))),
-    make("equation_table_loop_variable_rebound", """
+""",
+        inputs(t(2, 3, 4)),
+    ),
+    make(
+        "equation_table_loop_variable_rebound",
+        """
 def run(x):
     pooled = []
     for axis in "hw":
         axis = axis.upper().lower()[0]
         pooled.append(torch.einsum(f"bchw->bc{axis}", x))
     return pooled
-""", inputs(t(2, 3, 4, 5))),
-    make("equation_table_loop_variable_changed", """
+""",
+        inputs(t(2, 3, 4, 5)),
+    ),
+    make(
+        "equation_table_loop_variable_changed",
+        """
 def run(x):
     pooled = []
     for axis in "hw":
@@ -65,15 +83,23 @@ def run(x):
             axis = "c"
         pooled.append(torch.einsum(f"bchw->b{axis}", x))
     return pooled
-""", inputs(t(2, 3, 4, 5))),
-    make("equation_table_late_binding_lambda", """
+""",
+        inputs(t(2, 3, 4, 5)),
+    ),
+    make(
+        "equation_table_late_binding_lambda",
+        """
 def run(x):
     thunks = []
     for axis in "hw":
         thunks.append(lambda: torch.einsum(f"bchw->bc{axis}", x))
     return [thunk() for thunk in thunks]
-""", inputs(t(2, 3, 4, 5))),
-    make("equation_table_nonlocal", """
+""",
+        inputs(t(2, 3, 4, 5)),
+    ),
+    make(
+        "equation_table_nonlocal",
+        """
 def run(x):
     axis = "h"
     pooled = []
@@ -86,32 +112,50 @@ def run(x):
         step()
         pooled.append(torch.einsum(f"bchw->bc{axis}", x))
     return pooled
-""", inputs(t(2, 3, 4, 5))),
-    make("equation_table_zero_iterations", """
+""",
+        inputs(t(2, 3, 4, 5)),
+    ),
+    make(
+        "equation_table_zero_iterations",
+        """
 def run(x):
     pooled = []
     for axis in "":
         pooled.append(torch.einsum(f"bchw->bc{axis}", x))
     return pooled
-""", inputs(t(2, 3, 4, 5))),
-    make("equation_table_str_shadowed", """
+""",
+        inputs(t(2, 3, 4, 5)),
+    ),
+    make(
+        "equation_table_str_shadowed",
+        """
 def run(x, str=lambda v: "h"):
     pooled = []
     for axis in "hw":
         pooled.append(torch.einsum("bchw->bc" + str(axis), x))
     return pooled
-""", inputs(t(2, 3, 4, 5))),
-    make("equation_table_format_method", """
+""",
+        inputs(t(2, 3, 4, 5)),
+    ),
+    make(
+        "equation_table_format_method",
+        """
 def run(x, w):
     out = []
     for name in "ab":
         out.append(torch.einsum("b{0},{0}d->bd".format(name), x, w))
     return out
-""", inputs(t(3, 4), t(4, 5))),
-    make("contract_expression_property_count", """
+""",
+        inputs(t(3, 4), t(4, 5)),
+    ),
+    make(
+        "contract_expression_property_count",
+        """
 import opt_einsum as oe
 import torch
-""" + COUNTED + """
+"""
+        + COUNTED
+        + """
 
 def run(xs, ys, w):
     weights = Weights(w)
@@ -119,8 +163,12 @@ def run(xs, ys, w):
     for x, y in zip(xs, ys):
         scores.append(torch.einsum("bi,bj,ij->b", x, y, weights.w))
     return scores
-""", inputs([t(2, 3), t(2, 3)], [t(2, 4), t(2, 4)], t(3, 4), satisfies=("fixed-shapes-in-loops",))),
-    make("contract_expression_call_count", """
+""",
+        inputs([t(2, 3), t(2, 3)], [t(2, 4), t(2, 4)], t(3, 4), satisfies=("fixed-shapes-in-loops",)),
+    ),
+    make(
+        "contract_expression_call_count",
+        """
 import torch
 
 EVENTS = []
@@ -136,38 +184,63 @@ def run(xs, ys, w):
     for x, y in zip(xs, ys):
         scores.append(torch.einsum("bi,bj,ij->b", x, y, weight(w)))
     return scores
-""", inputs([t(2, 3), t(2, 3)], [t(2, 4), t(2, 4)], t(3, 4), satisfies=("fixed-shapes-in-loops",))),
-    make("contract_expression_shapes_change", """
+""",
+        inputs([t(2, 3), t(2, 3)], [t(2, 4), t(2, 4)], t(3, 4), satisfies=("fixed-shapes-in-loops",)),
+    ),
+    make(
+        "contract_expression_shapes_change",
+        """
 def run(xs, ys, w):
     scores = []
     for x, y in zip(xs, ys):
         scores.append(torch.einsum("bi,bj,ij->b", x, y, w))
     return scores
-""", inputs([t(2, 3), t(5, 3)], [t(2, 4), t(5, 4)], t(3, 4), label="batch changes", violates=("fixed-shapes-in-loops",)),
-        inputs([t(2, 3), t(2, 3)], [t(2, 4), t(2, 4)], t(3, 4), satisfies=("fixed-shapes-in-loops",))),
-    make("contract_expression_dtype_changes", """
+""",
+        inputs([t(2, 3), t(5, 3)], [t(2, 4), t(5, 4)], t(3, 4), label="batch changes", violates=("fixed-shapes-in-loops",)),
+        inputs([t(2, 3), t(2, 3)], [t(2, 4), t(2, 4)], t(3, 4), satisfies=("fixed-shapes-in-loops",)),
+    ),
+    make(
+        "contract_expression_dtype_changes",
+        """
 def run(xs, ys, w):
     scores = []
     for x, y in zip(xs, ys):
         scores.append(torch.einsum("bi,bj,ij->b", x, y, w.to(x.dtype)))
     return scores
-""", inputs([t(2, 3), t(2, 3, dtype=__import__("torch").float64)], [t(2, 4), t(2, 4, dtype=__import__("torch").float64)], t(3, 4), satisfies=("fixed-shapes-in-loops",))),
-    make("contract_expression_zero_iterations", """
+""",
+        inputs(
+            [t(2, 3), t(2, 3, dtype=__import__("torch").float64)],
+            [t(2, 4), t(2, 4, dtype=__import__("torch").float64)],
+            t(3, 4),
+            satisfies=("fixed-shapes-in-loops",),
+        ),
+    ),
+    make(
+        "contract_expression_zero_iterations",
+        """
 def run(xs, ys, w):
     scores = []
     for x, y in zip(xs, ys):
         scores.append(torch.einsum("bi,bj,ij->b", x, y, w))
     return scores
-""", inputs([], [], t(3, 4), satisfies=("fixed-shapes-in-loops",))),
-    make("contract_expression_name_reused", """
+""",
+        inputs([], [], t(3, 4), satisfies=("fixed-shapes-in-loops",)),
+    ),
+    make(
+        "contract_expression_name_reused",
+        """
 def run(xs, ys, w):
     scores = []
     einsum_bi_bj_ij_to_b = "user value"
     for x, y in zip(xs, ys):
         scores.append(torch.einsum("bi,bj,ij->b", x, y, w))
     return scores, einsum_bi_bj_ij_to_b
-""", inputs([t(2, 3)], [t(2, 4)], t(3, 4), satisfies=("fixed-shapes-in-loops",))),
-    make("contract_expression_two_functions_same_name", """
+""",
+        inputs([t(2, 3)], [t(2, 4)], t(3, 4), satisfies=("fixed-shapes-in-loops",)),
+    ),
+    make(
+        "contract_expression_two_functions_same_name",
+        """
 def run(xs, ys, w):
     scores = []
     for x, y in zip(xs, ys):
@@ -175,10 +248,16 @@ def run(xs, ys, w):
     for x, y in zip(ys, xs):
         scores.append(torch.einsum("bi,bj,ij->b", y, x, w))
     return scores
-""", inputs([t(2, 3)], [t(2, 4)], t(3, 4), satisfies=("fixed-shapes-in-loops",))),
-    make("multi_dot_property_count", """
+""",
+        inputs([t(2, 3)], [t(2, 4)], t(3, 4), satisfies=("fixed-shapes-in-loops",)),
+    ),
+    make(
+        "multi_dot_property_count",
+        """
 import torch
-""" + COUNTED + """
+"""
+        + COUNTED
+        + """
 
 def run(xs, a, b):
     weights = Weights(a)
@@ -186,8 +265,12 @@ def run(xs, a, b):
     for x in xs:
         out.append(torch.einsum("ij,jk,kl->il", x, weights.w, b))
     return out
-""", inputs([t(2, 4), t(2, 4)], t(4, 4), t(4, 3), satisfies=("operand-ranks",))),
-    make("multi_dot_evaluation_order", """
+""",
+        inputs([t(2, 4), t(2, 4)], t(4, 4), t(4, 3), satisfies=("operand-ranks",)),
+    ),
+    make(
+        "multi_dot_evaluation_order",
+        """
 import torch
 
 EVENTS = []
@@ -203,19 +286,32 @@ def run(xs, a, b):
     for x in xs:
         out.append(torch.einsum("ij,jk,kl->il", tagged("x", x), tagged("a", a), tagged("b", b)))
     return out
-""", inputs([t(2, 4)], t(4, 4), t(4, 3), satisfies=("operand-ranks",))),
-    make("multi_dot_in_comprehension_named_torch", """
+""",
+        inputs([t(2, 4)], t(4, 4), t(4, 3), satisfies=("operand-ranks",)),
+    ),
+    make(
+        "multi_dot_in_comprehension_named_torch",
+        """
 def run(xs, a, b):
     return [torch.einsum("ij,jk,kl->il", x, a, b) for x in xs]
-""", inputs([t(2, 4)], t(4, 4), t(4, 3), satisfies=("operand-ranks",))),
-    make("multi_dot_three_dimensional", """
+""",
+        inputs([t(2, 4)], t(4, 4), t(4, 3), satisfies=("operand-ranks",)),
+    ),
+    make(
+        "multi_dot_three_dimensional",
+        """
 def run(xs, a, b):
     out = []
     for x in xs:
         out.append(torch.einsum("ij,jk,kl->il", x, a, b))
     return out
-""", inputs([t(2, 4)], t(4, 4), t(4, 3), satisfies=("operand-ranks",)), inputs([t(2, 2, 4)], t(4, 4), t(4, 3), violates=("operand-ranks",))),
-    make("contract_expression_in_while", """
+""",
+        inputs([t(2, 4)], t(4, 4), t(4, 3), satisfies=("operand-ranks",)),
+        inputs([t(2, 2, 4)], t(4, 4), t(4, 3), violates=("operand-ranks",)),
+    ),
+    make(
+        "contract_expression_in_while",
+        """
 def run(xs, ys, w):
     scores = []
     i = 0
@@ -223,16 +319,21 @@ def run(xs, ys, w):
         scores.append(torch.einsum("bi,bj,ij->b", xs[i], ys[i], w))
         i += 1
     return scores
-""", inputs([t(2, 3), t(2, 3)], [t(2, 4), t(2, 4)], t(3, 4), satisfies=("fixed-shapes-in-loops",))),
-    make("contract_expression_grad_mode_changes", """
+""",
+        inputs([t(2, 3), t(2, 3)], [t(2, 4), t(2, 4)], t(3, 4), satisfies=("fixed-shapes-in-loops",)),
+    ),
+    make(
+        "contract_expression_grad_mode_changes",
+        """
 def run(xs, ys, w):
     scores = []
     for i, (x, y) in enumerate(zip(xs, ys)):
         with torch.set_grad_enabled(i > 0):
             scores.append(torch.einsum("bi,bj,ij->b", x, y, w))
     return scores
-""", inputs([t(2, 3), t(2, 3)], [t(2, 4), t(2, 4)], t(3, 4), satisfies=("fixed-shapes-in-loops",))),
+""",
+        inputs([t(2, 3), t(2, 3)], [t(2, 4), t(2, 4)], t(3, 4), satisfies=("fixed-shapes-in-loops",)),
+    ),
 ]
 
-XFAIL = {
-}
+XFAIL = {}

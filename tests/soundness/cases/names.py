@@ -13,7 +13,9 @@ AB = inputs(t(2, 3, 4), t(2, 5, 4))
 AB2 = inputs(t(3, 4), t(5, 4))
 
 CASES = [
-    make("default_argument_injection", """
+    make(
+        "default_argument_injection",
+        """
 from torch import matmul
 
 
@@ -30,16 +32,26 @@ def make(matmul=outer):
 
 def run(a, b):
     return make()(a, b)
-""".replace("from torch import matmul", "import torch\nfrom torch import matmul"), inputs(t(2, 3, 3), t(2, 3, 3)), satisfies=RANKS),
-    make("parameter_named_matmul", """
+""".replace("from torch import matmul", "import torch\nfrom torch import matmul"),
+        inputs(t(2, 3, 3), t(2, 3, 3)),
+        satisfies=RANKS,
+    ),
+    make(
+        "parameter_named_matmul",
+        """
 import torch
 from torch import matmul
 
 
 def run(a, b, matmul=lambda x, y: x - y):
     return matmul(a, b.transpose(-1, -2))
-""", inputs(t(2, 3, 3), t(2, 3, 3)), satisfies=RANKS),
-    make("module_def_matmul_after_import", """
+""",
+        inputs(t(2, 3, 3), t(2, 3, 3)),
+        satisfies=RANKS,
+    ),
+    make(
+        "module_def_matmul_after_import",
+        """
 import torch
 from torch import matmul
 
@@ -50,8 +62,13 @@ def matmul(a, b):
 
 def run(a: torch.Tensor, b: torch.Tensor):
     return matmul(a, b.transpose(-1, -2))
-""", inputs(t(3, 3), t(3, 3)), satisfies=RANKS),
-    make("module_assign_bmm_after_import", """
+""",
+        inputs(t(3, 3), t(3, 3)),
+        satisfies=RANKS,
+    ),
+    make(
+        "module_assign_bmm_after_import",
+        """
 import torch
 from torch import bmm
 
@@ -60,8 +77,13 @@ bmm = torch.add
 
 def run(a: torch.Tensor, b: torch.Tensor):
     return bmm(a, b.transpose(1, 2))
-""", inputs(t(2, 3, 3), t(2, 3, 3)), satisfies=RANKS),
-    make("module_def_einsum_after_import", """
+""",
+        inputs(t(2, 3, 3), t(2, 3, 3)),
+        satisfies=RANKS,
+    ),
+    make(
+        "module_def_einsum_after_import",
+        """
 import torch
 from torch import einsum
 
@@ -72,31 +94,50 @@ def einsum(equation, *operands):
 
 def run(a, b):
     return einsum("bij,bkj->bik", a, b.transpose(1, 2))
-""", inputs(t(2, 3, 4), t(2, 4, 5))),
-    make("comprehension_variable_named_torch", """
+""",
+        inputs(t(2, 3, 4), t(2, 4, 5)),
+    ),
+    make(
+        "comprehension_variable_named_torch",
+        """
 import torch
 
 
 def run(xs, w):
     ws = torch.as_tensor(w).view(5, 4)
     return [torch @ ws.T for torch in xs]
-""", inputs([t(3, 4), t(2, 4)], t(5, 4)), satisfies=RANKS),
-    make("comprehension_variable_shadows_operand_module", """
+""",
+        inputs([t(3, 4), t(2, 4)], t(5, 4)),
+        satisfies=RANKS,
+    ),
+    make(
+        "comprehension_variable_shadows_operand_module",
+        """
 import torch as t
 
 
 def run(xs, w: torch.Tensor):
     return [torch.bmm(t, w.transpose(1, 2)) for t in xs]
-""".replace("import torch as t", "import torch\nimport torch as t"), inputs([t(2, 3, 4)], t(2, 5, 4)), satisfies=RANKS),
-    make("lambda_parameter_named_torch", """
+""".replace("import torch as t", "import torch\nimport torch as t"),
+        inputs([t(2, 3, 4)], t(2, 5, 4)),
+        satisfies=RANKS,
+    ),
+    make(
+        "lambda_parameter_named_torch",
+        """
 import torch
 
 
 def run(a, b):
     f = lambda torch: torch @ torch.as_tensor(b).view(5, 4).T
     return f(a)
-""", AB2, satisfies=RANKS),
-    make("later_import_makes_torch_local", """
+""",
+        AB2,
+        satisfies=RANKS,
+    ),
+    make(
+        "later_import_makes_torch_local",
+        """
 import torch
 
 
@@ -106,8 +147,13 @@ def run(a, b):
     out = torch.matmul(x, y.transpose(1, 2))
     import torch.nn.functional
     return out
-""", AB, satisfies=RANKS),
-    make("later_import_torch_local_from_import", """
+""",
+        AB,
+        satisfies=RANKS,
+    ),
+    make(
+        "later_import_torch_local_from_import",
+        """
 import torch
 from torch import matmul
 
@@ -116,23 +162,38 @@ def run(a: torch.Tensor, b: torch.Tensor):
     out = matmul(a, b.transpose(-1, -2))
     import torch.nn.functional
     return torch.nn.functional.relu(out)
-""", AB, satisfies=RANKS),
-    make("from_import_only_no_torch_name", """
+""",
+        AB,
+        satisfies=RANKS,
+    ),
+    make(
+        "from_import_only_no_torch_name",
+        """
 from torch import bmm
 
 
 def run(a, b):
     return bmm(a, b.transpose(1, 2))
-""", AB, satisfies=RANKS),
-    make("from_import_matmul_only", """
+""",
+        AB,
+        satisfies=RANKS,
+    ),
+    make(
+        "from_import_matmul_only",
+        """
 from torch import matmul, randn
 
 
 def run(b):
     a = randn(2, 3, 4)
     return matmul(a, b.transpose(-1, -2))
-""", inputs(t(2, 5, 4)), satisfies=RANKS),
-    make("type_checking_only_torch", """
+""",
+        inputs(t(2, 5, 4)),
+        satisfies=RANKS,
+    ),
+    make(
+        "type_checking_only_torch",
+        """
 from typing import TYPE_CHECKING
 
 from torch import bmm
@@ -143,8 +204,13 @@ if TYPE_CHECKING:
 
 def run(a: "torch.Tensor", b: "torch.Tensor"):
     return bmm(a, b.transpose(1, 2))
-""", AB, satisfies=RANKS),
-    make("del_torch_after_use", """
+""",
+        AB,
+        satisfies=RANKS,
+    ),
+    make(
+        "del_torch_after_use",
+        """
 import torch
 import torch as T
 
@@ -153,8 +219,13 @@ del torch
 
 def run(a: T.Tensor, b: T.Tensor):
     return T.bmm(a, b.transpose(1, 2))
-""", AB, satisfies=RANKS),
-    make("del_torch_at_module_end", """
+""",
+        AB,
+        satisfies=RANKS,
+    ),
+    make(
+        "del_torch_at_module_end",
+        """
 import torch
 from torch import bmm
 
@@ -164,15 +235,25 @@ def run(a, b):
 
 
 del torch
-""", AB, satisfies=RANKS),
-    make("star_import_torch", """
+""",
+        AB,
+        satisfies=RANKS,
+    ),
+    make(
+        "star_import_torch",
+        """
 from torch import *
 
 
 def run(a, b):
     return bmm(a, b.transpose(1, 2))
-""", AB, satisfies=RANKS),
-    make("star_import_after_torch", """
+""",
+        AB,
+        satisfies=RANKS,
+    ),
+    make(
+        "star_import_after_torch",
+        """
 import torch
 from torch import matmul
 from operator import *
@@ -180,8 +261,13 @@ from operator import *
 
 def run(a: torch.Tensor, b: torch.Tensor):
     return matmul(a, b.transpose(-1, -2))
-""", AB, satisfies=RANKS),
-    make("local_assignment_shadows_torch", """
+""",
+        AB,
+        satisfies=RANKS,
+    ),
+    make(
+        "local_assignment_shadows_torch",
+        """
 import torch
 
 
@@ -191,8 +277,13 @@ def run(a, b):
     result = torch.matmul(x, y.transpose(1, 2))
     torch = None
     return result
-""", AB, satisfies=RANKS),
-    make("class_attribute_named_torch", """
+""",
+        AB,
+        satisfies=RANKS,
+    ),
+    make(
+        "class_attribute_named_torch",
+        """
 import torch
 
 
@@ -205,8 +296,13 @@ class Model:
 
 def run(a, b):
     return Model().run(a, b)
-""", AB, satisfies=RANKS),
-    make("global_torch_rebound", """
+""",
+        AB,
+        satisfies=RANKS,
+    ),
+    make(
+        "global_torch_rebound",
+        """
 import torch
 
 REAL = torch
@@ -219,22 +315,37 @@ def run(a: REAL.Tensor, b: REAL.Tensor):
         return REAL.bmm(a, b.transpose(1, 2))
     finally:
         torch = REAL
-""", AB, satisfies=RANKS),
-    make("aliased_import_torch_as_t", """
+""",
+        AB,
+        satisfies=RANKS,
+    ),
+    make(
+        "aliased_import_torch_as_t",
+        """
 import torch as t
 
 
 def run(a: t.Tensor, b: t.Tensor):
     return t.bmm(a, b.transpose(1, 2))
-""", AB, satisfies=RANKS),
-    make("einsum_alias_from_import", """
+""",
+        AB,
+        satisfies=RANKS,
+    ),
+    make(
+        "einsum_alias_from_import",
+        """
 from torch import einsum as es
 
 
 def run(a, b):
     return es("bij,bjk->bik", a, b.transpose(1, 2))
-""", inputs(t(2, 3, 4), t(2, 5, 4)), satisfies=RANKS),
-    make("nested_function_parameter_torch", """
+""",
+        inputs(t(2, 3, 4), t(2, 5, 4)),
+        satisfies=RANKS,
+    ),
+    make(
+        "nested_function_parameter_torch",
+        """
 import torch
 
 
@@ -243,8 +354,13 @@ def run(a, b):
         return torch.bmm(a, b.transpose(1, 2))
 
     return inner(torch)
-""", AB, satisfies=RANKS),
-    make("except_binding_named_torch", """
+""",
+        AB,
+        satisfies=RANKS,
+    ),
+    make(
+        "except_binding_named_torch",
+        """
 import torch
 
 
@@ -257,8 +373,13 @@ def run(a, b):
     except Exception as torch:
         pass
     return out
-""", AB, satisfies=RANKS),
-    make("for_target_named_torch", """
+""",
+        AB,
+        satisfies=RANKS,
+    ),
+    make(
+        "for_target_named_torch",
+        """
 import torch
 
 
@@ -269,8 +390,10 @@ def run(a, b):
     for torch in []:
         pass
     return out
-""", AB, satisfies=RANKS),
+""",
+        AB,
+        satisfies=RANKS,
+    ),
 ]
 
-XFAIL = {
-}
+XFAIL = {}

@@ -11,65 +11,113 @@ RANKS = ("operand-ranks", "matching-ranks")
 XW = inputs(t(2, 3, 4), t(5, 4))
 
 CASES = [
-    make("factory_then_unsqueeze_", """
+    make(
+        "factory_then_unsqueeze_",
+        """
 def run(x, w):
     a = torch.as_tensor(x).view(2, 3, 4)
     a.unsqueeze_(0)
     return torch.matmul(a, w.transpose(-1, -2))
-""", XW, satisfies=RANKS),
-    make("factory_then_alias_unsqueeze_", """
+""",
+        XW,
+        satisfies=RANKS,
+    ),
+    make(
+        "factory_then_alias_unsqueeze_",
+        """
 def run(x, w):
     a = torch.as_tensor(x).view(2, 3, 4)
     b = a
     b.unsqueeze_(0)
     return torch.matmul(a, w.transpose(-1, -2))
-""", XW, satisfies=RANKS),
-    make("factory_then_squeeze_", """
+""",
+        XW,
+        satisfies=RANKS,
+    ),
+    make(
+        "factory_then_squeeze_",
+        """
 def run(x, w):
     a = torch.as_tensor(x).view(1, 6, 4)
     a.squeeze_(0)
     return torch.matmul(a, w.transpose(-1, -2))
-""", inputs(t(1, 6, 4), t(5, 4)), satisfies=RANKS),
-    make("factory_then_resize_", """
+""",
+        inputs(t(1, 6, 4), t(5, 4)),
+        satisfies=RANKS,
+    ),
+    make(
+        "factory_then_resize_",
+        """
 def run(x, w):
     a = torch.as_tensor(x).clone().view(2, 3, 4)
     with torch.no_grad():
         a.resize_(6, 4)
     return torch.matmul(a, w.transpose(-1, -2))
-""", XW, satisfies=RANKS, grad=False),
-    make("factory_then_as_strided_", """
+""",
+        XW,
+        satisfies=RANKS,
+        grad=False,
+    ),
+    make(
+        "factory_then_as_strided_",
+        """
 def run(x, w):
     a = torch.as_tensor(x).view(2, 3, 4)
     a.as_strided_((6, 4), (4, 1))
     return torch.matmul(a, w.transpose(-1, -2))
-""", XW, satisfies=RANKS),
-    make("factory_then_set_", """
+""",
+        XW,
+        satisfies=RANKS,
+    ),
+    make(
+        "factory_then_set_",
+        """
 def run(x, w):
     a = torch.as_tensor(x).view(2, 3, 4)
     with torch.no_grad():
         a.set_(torch.zeros(6, 4))
     return torch.matmul(a, w.transpose(-1, -2))
-""", XW, satisfies=RANKS, grad=False),
-    make("factory_then_transpose_rank_kept", """
+""",
+        XW,
+        satisfies=RANKS,
+        grad=False,
+    ),
+    make(
+        "factory_then_transpose_rank_kept",
+        """
 def run(x, w):
     a = torch.as_tensor(x).view(3, 4)
     b = torch.as_tensor(w).view(4, 4)
     b.t_()
     return a @ b.T
-""", inputs(t(3, 4), t(4, 4))),
-    make("shape_unpack_then_unsqueeze_", """
+""",
+        inputs(t(3, 4), t(4, 4)),
+    ),
+    make(
+        "shape_unpack_then_unsqueeze_",
+        """
 def run(x, w):
     b, n, d = x.shape
     x.unsqueeze_(0)
     return torch.matmul(x, w.transpose(-1, -2))
-""", XW, satisfies=RANKS),
-    make("assert_then_unsqueeze_", """
+""",
+        XW,
+        satisfies=RANKS,
+    ),
+    make(
+        "assert_then_unsqueeze_",
+        """
 def run(x: torch.Tensor, w: torch.Tensor):
     assert x.dim() == 3
     x.unsqueeze_(0)
     return torch.bmm(x.squeeze(0), w.transpose(1, 2))
-""", inputs(t(2, 3, 4), t(2, 5, 4)), satisfies=RANKS),
-    make("module_fact_global_rebinding", """
+""",
+        inputs(t(2, 3, 4), t(2, 5, 4)),
+        satisfies=RANKS,
+    ),
+    make(
+        "module_fact_global_rebinding",
+        """
 W = torch.randn(5, 4)
 
 
@@ -81,8 +129,13 @@ def grow():
 def run(x):
     grow()
     return x @ W.T
-""", inputs(t(2, 3, 4)), satisfies=RANKS),
-    make("module_fact_rebound_by_caller", """
+""",
+        inputs(t(2, 3, 4)),
+        satisfies=RANKS,
+    ),
+    make(
+        "module_fact_rebound_by_caller",
+        """
 W = torch.randn(5, 4)
 
 
@@ -94,8 +147,13 @@ def run(x):
     global W
     W = torch.randn(2, 5, 4)
     return score(x)
-""", inputs(t(2, 3, 4)), satisfies=RANKS),
-    make("module_fact_rebound_in_other_function", """
+""",
+        inputs(t(2, 3, 4)),
+        satisfies=RANKS,
+    ),
+    make(
+        "module_fact_rebound_in_other_function",
+        """
 W = torch.randn(5, 4)
 
 
@@ -107,8 +165,13 @@ def load(v):
 def run(x, v):
     load(v)
     return (x * W).sum(-1)
-""", inputs(t(3, 4), t(3, 4)), satisfies=RANKS),
-    make("loop_rebinding_changes_rank", """
+""",
+        inputs(t(3, 4), t(3, 4)),
+        satisfies=RANKS,
+    ),
+    make(
+        "loop_rebinding_changes_rank",
+        """
 def run(x, w):
     h = torch.as_tensor(x).view(3, 4)
     outs = []
@@ -116,8 +179,13 @@ def run(x, w):
         outs.append(torch.matmul(h, w.transpose(-1, -2)))
         h = h.unsqueeze(0)
     return outs
-""", XW, satisfies=RANKS),
-    make("loop_inplace_changes_rank", """
+""",
+        XW,
+        satisfies=RANKS,
+    ),
+    make(
+        "loop_inplace_changes_rank",
+        """
 def run(x, w):
     h = torch.as_tensor(x).view(3, 4)
     outs = []
@@ -125,15 +193,26 @@ def run(x, w):
         outs.append(h @ w.T)
         h.unsqueeze_(0)
     return outs
-""", XW, satisfies=RANKS),
-    make("branch_rebinding_changes_rank", """
+""",
+        XW,
+        satisfies=RANKS,
+    ),
+    make(
+        "branch_rebinding_changes_rank",
+        """
 def run(x, w, flag):
     h = torch.as_tensor(x).view(3, 4)
     if flag:
         h = h.unsqueeze(0)
     return torch.matmul(h, w.transpose(-1, -2))
-""", inputs(t(3, 4), t(5, 4), True), inputs(t(3, 4), t(5, 4), False), satisfies=RANKS),
-    make("nonlocal_changes_rank", """
+""",
+        inputs(t(3, 4), t(5, 4), True),
+        inputs(t(3, 4), t(5, 4), False),
+        satisfies=RANKS,
+    ),
+    make(
+        "nonlocal_changes_rank",
+        """
 def run(x, w):
     h = torch.as_tensor(x).view(3, 4)
 
@@ -143,35 +222,60 @@ def run(x, w):
 
     grow()
     return torch.matmul(h, w.transpose(-1, -2))
-""", XW, satisfies=RANKS),
-    make("multiply_sum_after_unsqueeze_", """
+""",
+        XW,
+        satisfies=RANKS,
+    ),
+    make(
+        "multiply_sum_after_unsqueeze_",
+        """
 def run(x, y):
     a = torch.as_tensor(x).view(3, 4)
     b = torch.as_tensor(y).view(3, 4)
     a.unsqueeze_(1)
     return (a * b).sum(-1)
-""", inputs(t(3, 4), t(3, 4)), satisfies=RANKS),
-    make("outer_sum_after_squeeze_", """
+""",
+        inputs(t(3, 4), t(3, 4)),
+        satisfies=RANKS,
+    ),
+    make(
+        "outer_sum_after_squeeze_",
+        """
 def run(x, y):
     a = torch.as_tensor(x).view(1, 3, 4)
     b = torch.as_tensor(y).view(3, 5)
     a.squeeze_(0)
     return (a.unsqueeze(-1) * b.unsqueeze(-2)).sum(0)
-""", inputs(t(1, 3, 4), t(3, 5)), satisfies=RANKS),
-    make("einsum_rank_fact_after_unsqueeze_", """
+""",
+        inputs(t(1, 3, 4), t(3, 5)),
+        satisfies=RANKS,
+    ),
+    make(
+        "einsum_rank_fact_after_unsqueeze_",
+        """
 def run(x, w):
     a = torch.as_tensor(x).view(3, 4)
     a.unsqueeze_(0)
     return torch.einsum("ij,kj->ik", a.squeeze(0), w)
-""", inputs(t(3, 4), t(5, 4)), satisfies=RANKS),
-    make("shape_fact_before_alias_transpose_", """
+""",
+        inputs(t(3, 4), t(5, 4)),
+        satisfies=RANKS,
+    ),
+    make(
+        "shape_fact_before_alias_transpose_",
+        """
 def run(x, w):
     a = torch.as_tensor(x).view(4, 4)
     b = a
     b.t_()
     return (a.unsqueeze(-1) * torch.as_tensor(w).view(4, 4).unsqueeze(-2)).sum(0)
-""", inputs(t(4, 4), t(4, 4)), satisfies=RANKS),
-    make("while_loop_rank_growth", """
+""",
+        inputs(t(4, 4), t(4, 4)),
+        satisfies=RANKS,
+    ),
+    make(
+        "while_loop_rank_growth",
+        """
 def run(x, w):
     h = torch.as_tensor(x).view(3, 4)
     out = None
@@ -181,7 +285,10 @@ def run(x, w):
         h = torch.stack([h, h])
         n += 1
     return out
-""", XW, satisfies=RANKS),
+""",
+        XW,
+        satisfies=RANKS,
+    ),
 ]
 
 # The same hazards with both operands proven (views of known shape built in the function), so that
@@ -195,16 +302,51 @@ CASES += [
         ("unsqueeze_", "    a = torch.as_tensor(x).view(2, 3, 4)\n    a.unsqueeze_(0)\n    return torch.matmul(a, w.transpose(-1, -2))\n", (XW,), {}),
         ("alias_unsqueeze_", "    a = torch.as_tensor(x).view(2, 3, 4)\n    b = a\n    b.unsqueeze_(0)\n    return a @ w.T\n", (XW,), {}),
         ("squeeze_", "    a = torch.as_tensor(x).view(1, 6, 4)\n    a.squeeze_(0)\n    return a @ w.T\n", (inputs(t(1, 6, 4), t(5, 4)),), {}),
-        ("alias_squeeze_", "    a = torch.as_tensor(x).view(1, 6, 4)\n    alias = a\n    alias.squeeze_(0)\n    return torch.matmul(a, w.mT)\n", (inputs(t(1, 6, 4), t(5, 4)),), {}),
+        (
+            "alias_squeeze_",
+            "    a = torch.as_tensor(x).view(1, 6, 4)\n    alias = a\n    alias.squeeze_(0)\n    return torch.matmul(a, w.mT)\n",
+            (inputs(t(1, 6, 4), t(5, 4)),),
+            {},
+        ),
         ("as_strided_", "    a = torch.as_tensor(x).view(2, 3, 4)\n    a.as_strided_((6, 4), (4, 1))\n    return a @ w.T\n", (XW,), {}),
-        ("alias_as_strided_", "    a = torch.as_tensor(x).view(2, 3, 4)\n    alias = a\n    alias.as_strided_((6, 4), (4, 1))\n    return a @ w.T\n", (XW,), {}),
-        ("resize_", "    a = torch.as_tensor(x).clone().view(2, 3, 4)\n    with torch.no_grad():\n        a.resize_(6, 4)\n    return a @ w.T\n", (XW,), {"grad": False}),
-        ("alias_resize_", "    a = torch.as_tensor(x).clone().view(2, 3, 4)\n    alias = a\n    with torch.no_grad():\n        alias.resize_(6, 4)\n    return a @ w.T\n", (XW,), {"grad": False}),
-        ("alias_set_", "    a = torch.as_tensor(x).view(2, 3, 4)\n    alias = a\n    with torch.no_grad():\n        alias.set_(torch.zeros(6, 4))\n    return a @ w.T\n", (XW,), {"grad": False}),
+        (
+            "alias_as_strided_",
+            "    a = torch.as_tensor(x).view(2, 3, 4)\n    alias = a\n    alias.as_strided_((6, 4), (4, 1))\n    return a @ w.T\n",
+            (XW,),
+            {},
+        ),
+        (
+            "resize_",
+            "    a = torch.as_tensor(x).clone().view(2, 3, 4)\n    with torch.no_grad():\n        a.resize_(6, 4)\n    return a @ w.T\n",
+            (XW,),
+            {"grad": False},
+        ),
+        (
+            "alias_resize_",
+            "    a = torch.as_tensor(x).clone().view(2, 3, 4)\n    alias = a\n    with torch.no_grad():\n        alias.resize_(6, 4)\n    return a @ w.T\n",
+            (XW,),
+            {"grad": False},
+        ),
+        (
+            "alias_set_",
+            "    a = torch.as_tensor(x).view(2, 3, 4)\n    alias = a\n    with torch.no_grad():\n        alias.set_(torch.zeros(6, 4))\n    return a @ w.T\n",
+            (XW,),
+            {"grad": False},
+        ),
         ("helper_unsqueeze_", "    a = torch.as_tensor(x).view(2, 3, 4)\n    grow(a)\n    return a @ w.T\n", (XW,), {}),
         ("data_assign_rank", "    a = torch.as_tensor(x).view(2, 3, 4)\n    a.data = a.data.reshape(6, 4)\n    return a @ w.T\n", (XW,), {}),
-        ("alias_data_assign_rank", "    a = torch.as_tensor(x).view(2, 3, 4)\n    alias = a\n    alias.data = alias.data.reshape(1, 2, 3, 4)\n    return a @ w.T\n", (XW,), {}),
-        ("loop_alias_unsqueeze_", "    a = torch.as_tensor(x).view(3, 4)\n    alias = a\n    outs = []\n    for _ in range(2):\n        outs.append(a @ w.T)\n        alias.unsqueeze_(0)\n    return outs\n", (XW,), {}),
+        (
+            "alias_data_assign_rank",
+            "    a = torch.as_tensor(x).view(2, 3, 4)\n    alias = a\n    alias.data = alias.data.reshape(1, 2, 3, 4)\n    return a @ w.T\n",
+            (XW,),
+            {},
+        ),
+        (
+            "loop_alias_unsqueeze_",
+            "    a = torch.as_tensor(x).view(3, 4)\n    alias = a\n    outs = []\n    for _ in range(2):\n        outs.append(a @ w.T)\n        alias.unsqueeze_(0)\n    return outs\n",
+            (XW,),
+            {},
+        ),
     ]
 ]
 
@@ -238,7 +380,10 @@ _MORE = [
     ("out_argument_resizes", "    torch.matmul(w, w.T, out=a)\n    return torch.matmul(a, w.mT)\n"),
     ("generator_consumer_unsqueeze_", "    def items():\n        yield a\n\n    for item in items():\n        item.unsqueeze_(0)\n    return a @ w.T\n"),
     ("alias_data_dtype", "    alias = a\n    alias.data = alias.data.reshape(6, 4)\n    return torch.matmul(a, w.mT)\n"),
-    ("loop_container_unsqueeze_", "    box = [a]\n    outs = []\n    for _ in range(2):\n        outs.append(a @ w.T)\n        box[0].unsqueeze_(0)\n    return outs\n"),
+    (
+        "loop_container_unsqueeze_",
+        "    box = [a]\n    outs = []\n    for _ in range(2):\n        outs.append(a @ w.T)\n        box[0].unsqueeze_(0)\n    return outs\n",
+    ),
     ("while_loop_helper", "    outs = []\n    n = 0\n    while n < 2:\n        outs.append(a @ w.T)\n        grow(a)\n        n += 1\n    return outs\n"),
     ("loop_header_use", "    outs = []\n    while len(outs) < 2 and (a @ w.T).ndim:\n        outs.append(1)\n        grow(a)\n    return outs, a @ w.T\n"),
 ]
@@ -257,12 +402,11 @@ class Helper:
 
 
 """
+CASES += [make(name, _HELPERS + _HEADER + body, XW, satisfies=RANKS, grad=False) for name, body in _MORE]
 CASES += [
-    make(name, _HELPERS + _HEADER + body, XW, satisfies=RANKS, grad=False)
-    for name, body in _MORE
-]
-CASES += [
-    make("module_fact_global_unsqueeze", """
+    make(
+        "module_fact_global_unsqueeze",
+        """
 A = torch.randn(2, 3, 4)
 W = torch.randn(5, 4)
 
@@ -278,8 +422,13 @@ OUT = A @ W.T
 
 def run(x):
     return OUT + 0 * x.sum()
-""", inputs(t(3)), satisfies=RANKS),
-    make("nonlocal_rank_rebinding_proven", """
+""",
+        inputs(t(3)),
+        satisfies=RANKS,
+    ),
+    make(
+        "nonlocal_rank_rebinding_proven",
+        """
 def run(x, w_in):
     w = torch.as_tensor(w_in).view(5, 4)
     h = torch.as_tensor(x).view(2, 3, 4)
@@ -290,8 +439,13 @@ def run(x, w_in):
 
     grow()
     return h @ w.T
-""", XW, satisfies=RANKS),
-    make("nonlocal_inner_rebinding_proven", """
+""",
+        XW,
+        satisfies=RANKS,
+    ),
+    make(
+        "nonlocal_inner_rebinding_proven",
+        """
 def run(x, w_in):
     w = torch.as_tensor(w_in).view(5, 4)
     h = torch.as_tensor(x).view(2, 3, 4)
@@ -305,7 +459,10 @@ def run(x, w_in):
 
     outer()()
     return h @ w.T
-""", XW, satisfies=RANKS),
+""",
+        XW,
+        satisfies=RANKS,
+    ),
 ]
 # Controls: the same facts where nothing can reach the tensor (a helper before the fact, a view kept
 # instead of the tensor, a mutation of another tensor): the fix stays safe and is equivalent.
@@ -319,8 +476,9 @@ CASES += [
 ]
 
 CASES = [
-    case if "grow(a)" not in case.source or "def grow(" in case.source else __import__("dataclasses").replace(
-        case, source=case.source.replace("def run(", "def grow(t):\n    t.unsqueeze_(0)\n\n\ndef run(", 1))
+    case
+    if "grow(a)" not in case.source or "def grow(" in case.source
+    else __import__("dataclasses").replace(case, source=case.source.replace("def run(", "def grow(t):\n    t.unsqueeze_(0)\n\n\ndef run(", 1))
     for case in CASES
 ]
 

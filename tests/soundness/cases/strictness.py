@@ -11,62 +11,127 @@ make = program("strictness")
 RANKS = ("operand-ranks", "matching-ranks")
 
 CASES = [
-    make("bmm_size_one_batch", """
+    make(
+        "bmm_size_one_batch",
+        """
 def run(q: torch.Tensor, k: torch.Tensor):
     return torch.bmm(q, k.transpose(1, 2))
-""", inputs(t(2, 3, 4), t(2, 5, 4)), inputs(t(2, 3, 4), t(1, 5, 4), label="batch 1 vs 2", violates=("matching-sizes",))),
-    make("bmm_size_one_contracted", """
+""",
+        inputs(t(2, 3, 4), t(2, 5, 4)),
+        inputs(t(2, 3, 4), t(1, 5, 4), label="batch 1 vs 2", violates=("matching-sizes",)),
+    ),
+    make(
+        "bmm_size_one_contracted",
+        """
 def run(q: torch.Tensor, k: torch.Tensor):
     return torch.bmm(q, k.transpose(1, 2))
-""", inputs(t(2, 3, 4), t(2, 5, 4)), inputs(t(2, 3, 1), t(2, 5, 4), label="d 1 vs 4", violates=("matching-sizes",))),
-    make("mm_size_one_contracted", """
+""",
+        inputs(t(2, 3, 4), t(2, 5, 4)),
+        inputs(t(2, 3, 1), t(2, 5, 4), label="d 1 vs 4", violates=("matching-sizes",)),
+    ),
+    make(
+        "mm_size_one_contracted",
+        """
 def run(a: torch.Tensor, b: torch.Tensor):
     return torch.mm(a, b.t())
-""", inputs(t(3, 4), t(5, 4)), inputs(t(3, 1), t(5, 4), label="d 1 vs 4", violates=("matching-sizes",))),
-    make("mm_transposed_first_size_one", """
+""",
+        inputs(t(3, 4), t(5, 4)),
+        inputs(t(3, 1), t(5, 4), label="d 1 vs 4", violates=("matching-sizes",)),
+    ),
+    make(
+        "mm_transposed_first_size_one",
+        """
 def run(a: torch.Tensor, b: torch.Tensor):
     return torch.mm(a.t(), b)
-""", inputs(t(4, 3), t(4, 5)), inputs(t(1, 3), t(4, 5), label="d 1 vs 4", violates=("matching-sizes",))),
-    make("matmul_size_one_contracted", """
+""",
+        inputs(t(4, 3), t(4, 5)),
+        inputs(t(1, 3), t(4, 5), label="d 1 vs 4", violates=("matching-sizes",)),
+    ),
+    make(
+        "matmul_size_one_contracted",
+        """
 def run(q, k):
     return torch.matmul(q, k.transpose(-1, -2))
-""", inputs(t(2, 3, 4), t(2, 5, 4)), inputs(t(2, 3, 1), t(2, 5, 4), label="d 1 vs 4", violates=("matching-sizes",)), satisfies=RANKS),
-    make("matmul_operator_proven_size_one", """
+""",
+        inputs(t(2, 3, 4), t(2, 5, 4)),
+        inputs(t(2, 3, 1), t(2, 5, 4), label="d 1 vs 4", violates=("matching-sizes",)),
+        satisfies=RANKS,
+    ),
+    make(
+        "matmul_operator_proven_size_one",
+        """
 def run(x, y, n):
     a = torch.as_tensor(x).view(3, n)
     b = torch.as_tensor(y).view(5, 4)
     return a @ b.T
-""", inputs(t(3, 4), t(5, 4), 4), inputs(t(3, 1), t(5, 4), 1, label="d 1 vs 4", violates=("matching-sizes",))),
-    make("bmm_method_size_one_batch", """
+""",
+        inputs(t(3, 4), t(5, 4), 4),
+        inputs(t(3, 1), t(5, 4), 1, label="d 1 vs 4", violates=("matching-sizes",)),
+    ),
+    make(
+        "bmm_method_size_one_batch",
+        """
 def run(q: torch.Tensor, k: torch.Tensor):
     return q.bmm(k.transpose(1, 2))
-""", inputs(t(2, 3, 4), t(2, 5, 4)), inputs(t(1, 3, 4), t(2, 5, 4), label="batch 1 vs 2", violates=("matching-sizes",))),
-    make("matmul_result_transpose_size_one", """
+""",
+        inputs(t(2, 3, 4), t(2, 5, 4)),
+        inputs(t(1, 3, 4), t(2, 5, 4), label="batch 1 vs 2", violates=("matching-sizes",)),
+    ),
+    make(
+        "matmul_result_transpose_size_one",
+        """
 def run(a: torch.Tensor, b: torch.Tensor):
     return torch.bmm(a, b).transpose(1, 2)
-""", inputs(t(2, 3, 4), t(2, 4, 5)), inputs(t(2, 3, 1), t(2, 4, 5), label="d 1 vs 4", violates=("matching-sizes",))),
-    make("multiply_sum_broadcast_control", """
+""",
+        inputs(t(2, 3, 4), t(2, 4, 5)),
+        inputs(t(2, 3, 1), t(2, 4, 5), label="d 1 vs 4", violates=("matching-sizes",)),
+    ),
+    make(
+        "multiply_sum_broadcast_control",
+        """
 def run(x, y):
     a = torch.as_tensor(x).view(3, -1)
     b = torch.as_tensor(y).view(3, 4)
     return (a * b).sum(-1)
-""", inputs(t(3, 4), t(3, 4)), inputs(t(3, 1), t(3, 4), label="broadcast d"), select=("EIN103",)),
-    make("outer_sum_mismatched_reduced", """
+""",
+        inputs(t(3, 4), t(3, 4)),
+        inputs(t(3, 1), t(3, 4), label="broadcast d"),
+        select=("EIN103",),
+    ),
+    make(
+        "outer_sum_mismatched_reduced",
+        """
 def run(x: torch.Tensor, y: torch.Tensor):
     return (x.unsqueeze(-1) * y.unsqueeze(-2)).sum(0)
-""", inputs(t(3, 4), t(3, 5)), inputs(t(1, 4), t(3, 5), label="d 1 vs 3", satisfies=RANKS), satisfies=RANKS),
-    make("einsum_view_fold_size_one", """
+""",
+        inputs(t(3, 4), t(3, 5)),
+        inputs(t(1, 4), t(3, 5), label="d 1 vs 3", satisfies=RANKS),
+        satisfies=RANKS,
+    ),
+    make(
+        "einsum_view_fold_size_one",
+        """
 def run(a: torch.Tensor, b: torch.Tensor):
     return torch.einsum("ij,jk->ik", a, b.transpose(0, 1))
-""", inputs(t(3, 4), t(5, 4)), inputs(t(3, 1), t(5, 4), label="broadcast j")),
-    make("multi_dot_one_dimensional_end", """
+""",
+        inputs(t(3, 4), t(5, 4)),
+        inputs(t(3, 1), t(5, 4), label="broadcast j"),
+    ),
+    make(
+        "multi_dot_one_dimensional_end",
+        """
 def run(xs, a, b):
     out = []
     for x in xs:
         out.append(torch.einsum("ij,jk,kl->il", x, a, b))
     return out
-""", inputs([t(2, 4)], t(4, 4), t(4, 3)), inputs([t(4)], t(4, 4), t(4, 3), label="1-D first operand", violates=("operand-ranks",))),
-    make("multi_dot_proven_size_one", """
+""",
+        inputs([t(2, 4)], t(4, 4), t(4, 3)),
+        inputs([t(4)], t(4, 4), t(4, 3), label="1-D first operand", violates=("operand-ranks",)),
+    ),
+    make(
+        "multi_dot_proven_size_one",
+        """
 def run(xs, n):
     a = torch.ones(8, 8)
     b = torch.ones(8, 4)
@@ -75,28 +140,60 @@ def run(xs, n):
         m = torch.as_tensor(x).view(2, n)
         out.append(torch.einsum("ij,jk,kl->il", m, a, b))
     return out
-""", inputs([t(2, 8)], 8), inputs([t(2, 1)], 1, label="j 1 vs 8", violates=("matching-sizes",))),
-    make("einsum_to_matmul_size_one_contracted", """
+""",
+        inputs([t(2, 8)], 8),
+        inputs([t(2, 1)], 1, label="j 1 vs 8", violates=("matching-sizes",)),
+    ),
+    make(
+        "einsum_to_matmul_size_one_contracted",
+        """
 def run(q, k):
     return torch.einsum("bhqd,bhkd->bhqk", q, k)
-""", inputs(t(2, 3, 4, 5), t(2, 3, 6, 5)), inputs(t(2, 3, 4, 1), t(2, 3, 6, 5), label="d 1 vs 5", violates=("matching-sizes",)), select=("EIN121",)),
-    make("einsum_to_matmul_rank_mismatch", """
+""",
+        inputs(t(2, 3, 4, 5), t(2, 3, 6, 5)),
+        inputs(t(2, 3, 4, 1), t(2, 3, 6, 5), label="d 1 vs 5", violates=("matching-sizes",)),
+        select=("EIN121",),
+    ),
+    make(
+        "einsum_to_matmul_rank_mismatch",
+        """
 def run(a, b):
     return torch.einsum("ij,jk->ik", a, b)
-""", inputs(t(3, 4), t(4, 5)), inputs(t(2, 3, 4), t(4, 5), label="3-D a"), select=("EIN121",)),
-    make("einsum_to_matmul_batch_broadcast", """
+""",
+        inputs(t(3, 4), t(4, 5)),
+        inputs(t(2, 3, 4), t(4, 5), label="3-D a"),
+        select=("EIN121",),
+    ),
+    make(
+        "einsum_to_matmul_batch_broadcast",
+        """
 def run(a, b):
     return torch.einsum("...ij,...jk->...ik", a, b)
-""", inputs(t(2, 3, 4), t(2, 4, 5)), inputs(t(3, 4), t(2, 4, 5)), select=("EIN121",)),
-    make("einsum_to_matmul_transposed_operands", """
+""",
+        inputs(t(2, 3, 4), t(2, 4, 5)),
+        inputs(t(3, 4), t(2, 4, 5)),
+        select=("EIN121",),
+    ),
+    make(
+        "einsum_to_matmul_transposed_operands",
+        """
 def run(a, b):
     return torch.einsum("ji,kj->ik", a, b)
-""", inputs(t(4, 3), t(5, 4)), inputs(t(1, 3), t(5, 4), label="j 1 vs 4", violates=("matching-sizes",)), select=("EIN121",)),
-    make("einsum_to_matmul_scaled", """
+""",
+        inputs(t(4, 3), t(5, 4)),
+        inputs(t(1, 3), t(5, 4), label="j 1 vs 4", violates=("matching-sizes",)),
+        select=("EIN121",),
+    ),
+    make(
+        "einsum_to_matmul_scaled",
+        """
 def run(a, b, scale):
     return torch.einsum("ij,jk->ik", a * scale, b)
-""", inputs(t(3, 4), t(4, 5), 2.0), inputs(t(3, 4), t(4, 5), t(3, 1), label="tensor scale"), select=("EIN121",)),
+""",
+        inputs(t(3, 4), t(4, 5), 2.0),
+        inputs(t(3, 4), t(4, 5), t(3, 1), label="tensor scale"),
+        select=("EIN121",),
+    ),
 ]
 
-XFAIL = {
-}
+XFAIL = {}
