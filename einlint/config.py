@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from einlint.line_length import DEFAULT_LINE_LENGTH, PLAUSIBLE, LineLengths
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -43,7 +45,8 @@ KNOWN_ASSUMPTIONS = (
 LIST_KEYS = ("select", "extend-select", "ignore", "extend-ignore", "exclude", "extend-exclude", "assume")
 BOOL_KEYS = ("unsafe-fixes", "respect-gitignore", "force-exclude", "observed-fixes")
 TABLE_KEYS = ("per-file-ignores",)
-KNOWN_KEYS = LIST_KEYS + BOOL_KEYS + TABLE_KEYS
+INT_KEYS = ("line-length",)
+KNOWN_KEYS = LIST_KEYS + BOOL_KEYS + TABLE_KEYS + INT_KEYS
 
 
 class ConfigError(Exception):
@@ -63,6 +66,10 @@ class Settings:
     force_exclude: bool = False
     config_path: Path | None = None  # the file these settings came from; None: defaults only
     observed_fixes: bool = False  # --fix also applies fixes whose assumptions einlint observe saw hold
+    # Fixes are wrapped to this; set by [tool.einlint] line-length, else found in the project's
+    # Ruff/Black/flake8 configuration (line_length_from names the file, or "default").
+    line_length: int = DEFAULT_LINE_LENGTH
+    line_length_from: str | None = None
 
     def rule_enabled(self, code: str, enabled_by_default: bool) -> bool:
         if self.select:
@@ -100,7 +107,7 @@ class Settings:
         )  # fmt: skip
 
     def cache_key(self) -> str:
-        return repr((sorted(self.select), sorted(self.ignore), sorted(self.assume), self.per_file_ignores, str(self.root)))
+        return repr((sorted(self.select), sorted(self.ignore), sorted(self.assume), self.per_file_ignores, str(self.root), self.line_length))
 
     def describe(self) -> str:
         """The resolved settings, one ``key = value`` line each (``--show-settings``)."""
@@ -115,6 +122,7 @@ class Settings:
             "respect-gitignore": self.respect_gitignore,
             "force-exclude": self.force_exclude,
             "observed-fixes": self.observed_fixes,
+            "line-length": f"{self.line_length} (from {self.line_length_from or 'default'})",
         }
         return "".join(f"{key} = {value!r}\n" for key, value in values.items())
 
@@ -207,6 +215,9 @@ def settings_from_table(config_path: Path, table: dict, known_codes: Iterable[st
                 raise ConfigError(f"{config_path}: [tool.einlint] {key} must be true or false, got {table[key]!r}")
             flags[key] = table[key]
     where = f"{config_path}: [tool.einlint] "
+    line_length = table.get("line-length")
+    if line_length is not None and (not isinstance(line_length, int) or isinstance(line_length, bool) or line_length not in PLAUSIBLE):
+        raise ConfigError(f"{where}line-length must be a whole number from {PLAUSIBLE.start} to {PLAUSIBLE.stop - 1}, got {line_length!r}")
     codes = {key: split_codes(lists.get(key, ()), known, f"{where}{key}: ") for key in ("select", "extend-select", "ignore", "extend-ignore")}
     per_file = table.get("per-file-ignores", {})
     if not isinstance(per_file, dict):
@@ -234,6 +245,8 @@ def settings_from_table(config_path: Path, table: dict, known_codes: Iterable[st
         force_exclude=flags.get("force-exclude", False),
         config_path=config_path,
         observed_fixes=flags.get("observed-fixes", False),
+        line_length=line_length if line_length is not None else DEFAULT_LINE_LENGTH,
+        line_length_from=str(config_path) if line_length is not None else None,
     )
 
 
@@ -278,10 +291,12 @@ class Configuration:
         # Settings every file gets, whatever its directory: --config, --isolated, or a caller's own.
         self._fixed: Settings | None = fixed_settings
         self._tables: dict[str, dict | None] = {}
+        self._line_lengths = LineLengths()
         if config_file is not None:
             config_file = config_file.absolute()
             table = _einlint_table(config_file, _read_toml(config_file), required=True)
-            self._fixed = self._final(settings_from_table(config_file, table or {}, self._known_codes()))
+            settings = settings_from_table(config_file, table or {}, self._known_codes())
+            self._fixed = self._final(self._with_line_length(settings, str(config_file.parent)))
         elif isolated:
             self._fixed = self._final(Settings(root=Path.cwd()))
 
@@ -309,8 +324,19 @@ class Configuration:
             settings = self.for_directory(parent)
         else:
             settings = self._load(Path(candidate) if table is not None else None, table)
+        settings = self._with_line_length(settings, directory)
         self._by_directory[directory] = settings
         return settings
+
+    def _with_line_length(self, settings: Settings, directory: str) -> Settings:
+        """``settings`` with the line length of the Ruff/Black/flake8 configuration nearest to
+        ``directory``, unless einlint's own table sets one."""
+        if settings.line_length_from is not None:
+            return settings
+        line_length, found_in = self._line_lengths.for_directory(directory)
+        if line_length == settings.line_length and found_in == "default":
+            return settings
+        return replace(settings, line_length=line_length, line_length_from=found_in)
 
     def _table(self, pyproject: str) -> dict | None:
         if pyproject not in self._tables:

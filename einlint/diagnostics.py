@@ -30,6 +30,9 @@ class Fix:
     applicability: Applicability
     edits: tuple[Edit, ...]
     assumptions: tuple[str, ...] = ()
+    # Names whose import the fix removes (its last use is rewritten): another fix that writes one of
+    # them must wait for the next round.
+    removed_imports: tuple[str, ...] = ()
 
     @property
     def replacement(self) -> str:
@@ -117,6 +120,7 @@ def diagnostic_to_dict(diagnostic: Diagnostic, unsafe_fixes: bool = True) -> dic
             "replacement": fix.replacement,
             "assumptions": list(fix.assumptions),
             "edits": [[edit.start, edit.end, edit.replacement] for edit in fix.edits],
+            "removed_imports": list(fix.removed_imports),
         },
         "noqa_lines": list(diagnostic.noqa_lines),
     }
@@ -130,6 +134,7 @@ def diagnostic_from_dict(data: dict) -> Diagnostic:
             Applicability(fix_data["applicability"]),
             tuple(Edit(start, end, text) for start, end, text in fix_data["edits"]),
             tuple(fix_data["assumptions"]),
+            tuple(fix_data.get("removed_imports", ())),
         )
     return Diagnostic(
         data["path"], data["line"], data["col"] - 1, data["end_line"], data["end_col"] - 1,

@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from einlint.line_length import DEFAULT_LINE_LENGTH
 from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix
+from einlint.engine.import_cleanup import ModuleNames, import_removals
+from einlint.engine.wrapping import wrapped
 from einlint.evidence.imports import ImportTable
 from einlint.evidence.temporaries import single_use_view
 from einlint.evidence.layout import Layout, LayoutTracer
@@ -35,8 +38,10 @@ class FileAnalysis:
         declared_assumptions: frozenset[str],
         enabled_chain_kinds: frozenset = frozenset(),
         text: str = "",
+        line_length: int = DEFAULT_LINE_LENGTH,
     ) -> None:
         self.tree = tree
+        self.line_length = line_length  # fixes are wrapped to it
         self.enabled_chain_kinds = enabled_chain_kinds
         self.text = text
         self.has_walrus = ":=" in text
@@ -323,14 +328,34 @@ class RuleContext:
             start, end = self.unit.span(node)
             text = replacement if isinstance(replacement, str) else self.unit.code_for(replacement)
             start, end = self._without_redundant_parentheses(node, start, end, text)
+            fitted = wrapped(text, self.unit.source, start, end, self.analysis.line_length)
+            if fitted != text and not self._inside_f_string(start):
+                text = fitted
             edits.append(Edit(start, end, text))
         applicability = proposal.applicability
         remaining = tuple(a for a in proposal.assumptions if not self.assumption_declared(a))
         if applicability is Applicability.UNSAFE and proposal.assumptions and not remaining:
             applicability = Applicability.SAFE
         edits.extend(proposal.extra_edits)
+        removals, removed_names = import_removals(self._module_names(), self.unit.source, edits)
         # The main edit stays first: reporters show it as the fix's replacement.
-        return Fix(applicability, tuple(edits), proposal.assumptions)
+        return Fix(applicability, tuple(edits + removals), proposal.assumptions, removed_names)
+
+    def _inside_f_string(self, offset: int) -> bool:
+        source = self.unit.source
+        for node in ast.walk(self.unit.ast_node):
+            if isinstance(node, ast.JoinedStr) and node.end_lineno is not None:
+                start = source.offset(node.lineno, source.char_col(node.lineno, node.col_offset))
+                end = source.offset(node.end_lineno, source.char_col(node.end_lineno, node.end_col_offset or 0))
+                if start <= offset < end:
+                    return True
+        return False
+
+    def _module_names(self) -> ModuleNames:
+        memo = self.analysis.memo
+        if "module-names" not in memo:
+            memo["module-names"] = ModuleNames(self.analysis.tree, self.path)
+        return memo["module-names"]
 
     def _without_redundant_parentheses(self, node: cst.CSTNode, start: int, end: int, text: str) -> tuple[int, int]:
         """The edit's span widened over the one pair of parentheses ``node`` had (``(a @ b).sum()``)

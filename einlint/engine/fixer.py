@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import secrets
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from einlint.config import Settings
@@ -36,16 +37,25 @@ def select_edits(
     chosen: list[Edit] = []
     applied: list[Diagnostic] = []
     taken: list[tuple[int, int]] = []
+    unbound: set[str] = set()
     for diagnostic in sorted(diagnostics, key=lambda d: d.fix.edits[0].start if d.fix and d.fix.edits else 0):
         fix = diagnostic.fix_applied(unsafe_fixes, observed_fixes)
         if fix is None or not fix.edits or (accept is not None and not accept(diagnostic)):
             continue
         if any(_overlaps(edit, start, end) for edit in fix.edits for start, end in taken):
             continue
+        # A fix that removes an import must not share a round with one that writes the name again.
+        if _writes_any(fix.edits, unbound) or _writes_any(chosen, set(fix.removed_imports)):
+            continue
+        unbound.update(fix.removed_imports)
         chosen.extend(fix.edits)
         taken.extend((edit.start, edit.end) for edit in fix.edits)
         applied.append(diagnostic)
     return chosen, applied
+
+
+def _writes_any(edits: Iterable[Edit], names: set[str]) -> bool:
+    return bool(names) and any(re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", edit.replacement) for edit in edits for name in names)
 
 
 def _overlaps(edit: Edit, start: int, end: int) -> bool:

@@ -104,7 +104,7 @@ def lint_source(
         return result
     started = clock()
     pragma_lines = [source.line_text(n) for n in range(1, len(source.line_starts) + 1)] if "einlint:" in source.text else []
-    analysis = FileAnalysis(tree, pragma_lines, settings.assume, rule_set.chain_kinds, source.text)
+    analysis = FileAnalysis(tree, pragma_lines, settings.assume, rule_set.chain_kinds, source.text, settings.line_length)
     rules = rule_set.rules
     if not analysis.imports.imports_module("torch"):
         rules = tuple(rule for rule in rules if not rule.needs_torch_import)

@@ -15,7 +15,6 @@ from einlint.rules.einsum_calls import is_einsum
 from einlint.rules.equation._checked import EINSUM_TRIGGERS
 
 MAX_LISTED = 8
-MAX_LINE = 100
 EVALUATED_NODES = (ast.JoinedStr, ast.FormattedValue, ast.Constant, ast.Name, ast.Subscript, ast.Load, ast.Slice)
 # Bounds on evaluating the user's f-string, so that linting stays cheap whatever the file holds: the
 # values a literal iterable may yield, any number in a format spec (a width of 50000000 would build
@@ -140,7 +139,7 @@ class EquationBuiltInLoop(Rule):
         entries = [f"{_literal(key, quote)}: {_literal(value, quote)}" for key, value in table.items()]
         newline = source.newline
         one_line = f"{indent}{name} = {{{', '.join(entries)}}}"
-        if len(one_line) <= MAX_LINE:
+        if len(one_line) <= self.context.analysis.line_length:
             definition = one_line + newline
         else:
             inner = indent + "    "

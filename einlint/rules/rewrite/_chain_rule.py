@@ -237,22 +237,16 @@ class ChainRule(Rule):
         self.report(node, message, fix)
 
     def _layout(self, node: cst.BaseExpression, reference: str, equation: str, operands: list[str]) -> str:
-        """The einsum call on one line, or one argument per line when an operand spans lines or the
-        line would grow past MAX_LINE (and past its own old length)."""
+        """The einsum call on one line (the engine wraps it to the project's line length), or one
+        argument per line when an operand spans lines."""
         single = f"{reference}({equation}, {', '.join(operands)})"
+        if not any("\n" in operand for operand in operands):
+            return single
         unit = self.context.unit
         source = unit.source
-        start, end = unit.span(node)
-        line, col = source.position(start)
-        end_line, end_col = source.position(end)
+        start, _ = unit.span(node)
+        line, _ = source.position(start)
         text = source.line_text(line)
-        after = source.line_text(end_line)[end_col:]
-        new_length = col + len(single) + len(after)
-        inside_fstring = bool(self._enclosing_quotes.get(id(node)))
-        if not any("\n" in operand for operand in operands) and (
-            new_length <= MAX_LINE or new_length <= len(text) or inside_fstring  # no line breaks in an f-string
-        ):
-            return single
         indent = text[: len(text) - len(text.lstrip())]
         newline = source.newline
         inner = indent + "    "
@@ -339,9 +333,6 @@ def _descendants(node: cst.CSTNode):
     for child in node.children:
         yield child
         yield from _descendants(child)
-
-
-MAX_LINE = 100
 
 
 def _short(code: str, limit: int = 40) -> str:
