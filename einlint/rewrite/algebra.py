@@ -22,6 +22,11 @@ class ChainError(Exception):
     """The expression is not a chain this model can rewrite exactly."""
 
 
+class UnknownRank(ChainError):
+    """A dimension addressed by its position from the front (``x[:, None]``, ``unsqueeze(1)``,
+    ``sum(0)``) of a value whose rank is not known: the dimensions involved depend on that rank."""
+
+
 @dataclass(eq=False)
 class Label:
     """One dimension. Labels that broadcasting or contraction identify are merged (union-find)."""
@@ -125,6 +130,9 @@ class Chain:
     # Dimensions that a matrix product requires to be equal (the contracted ones; bmm's batch ones)
     # and einsum does not: it broadcasts a size-1 dimension of a shared label. (label, label, op)
     strict_pairs: list[tuple[Label, Label, str]] = field(default_factory=list)
+    # Ranks read from how the code indexes an operand of unknown rank (``a[:, :, None]``: 2-D), each
+    # with its evidence; a chain modelled on such a reading is reported, never rewritten.
+    rank_guesses: list[str] = field(default_factory=list)
 
     def assume(self, category: str, detail: str, key: object = None) -> None:
         """Record an assumption; one with the same ``key`` (a stronger minimum rank of the same
@@ -208,6 +216,16 @@ def fix_rank(value: Value, rank: int, chain: Chain, proven: bool, why: str, cate
         chain.assume(category, f"{leaf.shown} is {len(leaf.labels)}-D ({why})")
 
 
+def guess_rank(value: Value, rank: int, chain: Chain, evidence: str) -> None:
+    """Read an ellipsis view of one leaf as exactly ``rank``-D because of how the code indexes it
+    (``evidence``). Not a proof: the chain is then only reported, with the reading in its message."""
+    leaf = value.leaf
+    if not value.ellipsis or leaf is None or rank < 1:
+        raise UnknownRank("no reading of the operand's rank")
+    fix_rank(value, rank, chain, False, f"read from {evidence}")
+    chain.rank_guesses.append(f"{leaf.shown} read as {rank}-D from `{evidence}`")
+
+
 def _position(value: Value, dim: int) -> int:
     """Index into ``value.labels`` of dimension ``dim``; negative dims count from the end."""
     size = len(value.labels)
@@ -216,7 +234,7 @@ def _position(value: Value, dim: int) -> int:
             raise ChainError("dimension beyond the known trailing dimensions")
         return size + dim
     if value.ellipsis:
-        raise ChainError("a non-negative dimension on a value of unknown rank")
+        raise UnknownRank("a non-negative dimension on a value of unknown rank")
     if dim >= size:
         raise ChainError("dimension out of range")
     return dim
@@ -272,7 +290,7 @@ def unsqueeze(value: Value, dim: int, chain: Chain) -> Value:
         index = len(value.labels) - position_from_end
     else:
         if value.ellipsis:
-            raise ChainError("unsqueeze at an absolute position of a value of unknown rank")
+            raise UnknownRank("unsqueeze at an absolute position of a value of unknown rank")
         if dim > len(value.labels):
             raise ChainError("unsqueeze out of range")
         index = dim

@@ -71,22 +71,26 @@ def is_chain_candidate(node: cst.CSTNode) -> bool:
     return isinstance(node, cst.Attribute) and node.attr.value in ("T", "mT")
 
 
-def analyze(node: cst.BaseExpression, oracle: ChainOracle, fold_temporaries: bool = True) -> Chain:
+def analyze(node: cst.BaseExpression, oracle: ChainOracle, fold_temporaries: bool = True, guess_ranks: bool = False) -> Chain:
     """Model ``node``, reading through single-use view temporaries unless ``fold_temporaries`` is
     False. Where a matmul operand of proven rank meets one of unknown rank, the exact '...' form is
     tried first; if the rest of the chain then cannot be modelled (it addresses batch dimensions by
-    position), the chain is modelled again with explicit labels on both sides."""
+    position), the chain is modelled again with explicit labels on both sides.
+
+    ``guess_ranks``: an operand of unknown rank indexed from the front (``a[:, :, None]``,
+    ``x.unsqueeze(2)``) is read as having exactly the dimensions that indexing names, recorded in
+    ``Chain.rank_guesses``; such a chain is for a report, not a rewrite."""
     chain = Chain()
     try:
-        return _analyze(node, oracle, chain, fold_temporaries)
+        return _analyze(node, oracle, chain, fold_temporaries, guess_ranks)
     except ChainError:
         if not chain.converted_to_ellipsis:
             raise
-    return _analyze(node, oracle, Chain(allow_ellipsis_conversion=False), fold_temporaries)
+    return _analyze(node, oracle, Chain(allow_ellipsis_conversion=False), fold_temporaries, guess_ranks)
 
 
-def _analyze(node: cst.BaseExpression, oracle: ChainOracle, chain: Chain, fold_temporaries: bool) -> Chain:
-    value = _Reader(oracle, chain, fold_temporaries).read(node)
+def _analyze(node: cst.BaseExpression, oracle: ChainOracle, chain: Chain, fold_temporaries: bool, guess_ranks: bool = False) -> Chain:
+    value = _Reader(oracle, chain, fold_temporaries, guess_ranks).read(node)
     if len(chain.leaves) != MAX_LEAVES:
         raise ChainError(f"{len(chain.leaves)} operands")
     if not (chain.matmuls or chain.sums and chain.multiplies):
@@ -105,10 +109,16 @@ def _analyze(node: cst.BaseExpression, oracle: ChainOracle, chain: Chain, fold_t
 
 
 class _Reader:
-    def __init__(self, oracle: ChainOracle, chain: Chain, fold_temporaries: bool = True) -> None:
+    def __init__(self, oracle: ChainOracle, chain: Chain, fold_temporaries: bool = True, guess_ranks: bool = False) -> None:
         self.oracle = oracle
         self.chain = chain
         self.fold_temporaries = fold_temporaries
+        self.guess_ranks = guess_ranks
+
+    def _guess(self, value: Value, rank: int, node: cst.BaseExpression) -> None:
+        """In guessing mode, read an operand of unknown rank as ``rank``-D because ``node`` indexes it so."""
+        if self.guess_ranks and value.ellipsis and value.leaf is not None:
+            algebra.guess_rank(value, rank, self.chain, _short_code(self.oracle.written(node)))
 
     def read(self, node: cst.BaseExpression, rank: int | None = None) -> Value:
         """Model ``node``; ``rank`` is a rank the surrounding call proves (bmm: 3), passed down through
@@ -181,7 +191,12 @@ class _Reader:
             return algebra.two_d_transpose(self._tensor(receiver, rank), self.chain, ".t()")
         if method == "unsqueeze" and len(args) == 1:
             dims = _ints(args, ("dim",))
-            return algebra.unsqueeze(self._tensor(receiver), dims[0], self.chain) if dims else None
+            if not dims:
+                return None
+            value = self._tensor(receiver)
+            if dims[0] > 0:
+                self._guess(value, dims[0], call)  # x.unsqueeze(2): x has at least 2 dimensions
+            return algebra.unsqueeze(value, dims[0], self.chain)
         if method == "mul" and self._inside_sum and _positional(args, 1):
             return algebra.multiply(self._tensor(receiver), self._tensor(args[0].value), self.chain, self._sum_trailing)
         if method == "sum":
@@ -250,6 +265,8 @@ class _Reader:
             head = items[:split]
         else:
             head = items
+            # a[:, :, None]: a has at least as many dimensions as slices, and usually exactly that many.
+            self._guess(value, items.count(":"), node)
         offset = 0
         for item in head:
             if item == "None":
@@ -293,6 +310,11 @@ class _Reader:
 
 # Longest operand quoted as written in a message; longer ones go by their name hint.
 MAX_WRITTEN = 40
+
+
+def _short_code(code: str) -> str:
+    flat = " ".join(code.split())
+    return flat if len(flat) <= MAX_WRITTEN else flat[: MAX_WRITTEN - 3] + "..."
 
 
 def _positional(args, count: int) -> bool:

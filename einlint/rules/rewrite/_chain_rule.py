@@ -10,7 +10,7 @@ import libcst as cst
 from einlint.diagnostics import Applicability
 from einlint.engine.context import RuleContext
 from einlint.evidence.operands import DEFAULT_FLOAT, VIEW_METHODS, viewed_names
-from einlint.rewrite.algebra import Chain, ChainError, unproven_size_matches
+from einlint.rewrite.algebra import Chain, ChainError, UnknownRank, unproven_size_matches
 from einlint.rewrite.analyzer import CONTRACTION_WORDS, analyze, is_chain_candidate
 from einlint.rewrite.classify import ChainKind, classify
 from einlint.rewrite.emit import equation_for
@@ -96,7 +96,9 @@ SUMMED_PRODUCT_SOUNDNESS = {
     ),
     SoundnessFamily.STRICTNESS: (
         "einsum broadcasts a size-1 dimension as ``*`` does, so no size is assumed; every rank the labels "
-        "assume is explicit, so a wrong one makes einsum raise."
+        "assume is explicit, so a wrong one makes einsum raise; where only indexing from the front suggests "
+        "the ranks (``a[:, :, None]``, ``x.unsqueeze(2)`` of an operand of unknown rank), another rank makes "
+        "the original pair other dimensions rather than raise, so that reading is reported, never fixed."
     ),
 }
 
@@ -161,6 +163,9 @@ class ChainRule(Rule):
             try:
                 chain = analyze(node, self.context)
                 memo[key] = (chain, classify(chain))
+            except UnknownRank:
+                memo[key] = _guessed_chain(node, self.context)
+                return memo[key]
             except ChainError:
                 memo[key] = None
             if memo[key] is not None and chain.fold_refusals:
@@ -180,7 +185,9 @@ class ChainRule(Rule):
         names = ", ".join(_short(self.context.unit.code_for(leaf.node)) for leaf in chain.leaves)
         reference = self.context.einsum_reference(node)
         blocked = None
-        if chain.fold_refusals:
+        if chain.rank_guesses:
+            blocked = f"the ranks are not proven: {', '.join(chain.rank_guesses)}; so read, it {_summed_dimensions(chain)}"
+        elif chain.fold_refusals:
             blocked = "; ".join(chain.fold_refusals)
         elif reference is None:
             blocked = "torch is not provably imported where this code runs"
@@ -279,6 +286,31 @@ class ChainRule(Rule):
         if key not in memo:
             memo[key] = viewed_names(scope)
         return target.value in memo[key]
+
+
+def _guessed_chain(node: cst.BaseExpression, context: RuleContext) -> tuple[Chain, ChainKind] | None:
+    """A product-then-sum whose operands' ranks are unknown but indexed from the front
+    (``(a[:, :, None] * b[:, None, :]).sum(0)``): modelled on the ranks that indexing names, for a
+    report. The dimensions it involves depend on those ranks, so it is never rewritten."""
+    try:
+        chain = analyze(node, context, guess_ranks=True)
+    except ChainError:
+        return None
+    kind = classify(chain)
+    if not chain.rank_guesses or kind not in (ChainKind.OUTER_PRODUCT_SUM, ChainKind.MULTIPLY_SUM):
+        return None
+    return chain, kind
+
+
+def _summed_dimensions(chain: Chain) -> str:
+    """Which dimension of which operand each summed label is: ``sums dim 0 of a with dim 0 of b``."""
+    places: dict[int, list[str]] = {}
+    for leaf in chain.leaves:
+        for index, label in enumerate(leaf.labels):
+            dim = index - len(leaf.labels) if leaf.ellipsis else index
+            places.setdefault(id(label.find()), []).append(f"dim {dim} of {leaf.shown}")
+    parts = [" with ".join(places.get(id(label.find()), [])) for label in dict.fromkeys(label.find() for label in chain.summed)]
+    return "sums " + " and ".join(part for part in parts if part)
 
 
 def _dtype_obligation(chain: Chain, floats_declared: bool, default_dtype_changes: bool = False) -> str | None:

@@ -10,7 +10,9 @@ class OuterProductSum(ChainRule):
 
     What it flags: ``(x.unsqueeze(-1) * y.unsqueeze(-2)).sum(-2)``, ``(a[:, :, None] * b[:, None]).sum(1)``
     - a product whose size-1 dimensions broadcast against the other operand, building a tensor larger
-    than both inputs, followed by a reduction.
+    than both inputs, followed by a reduction. Where the operands' ranks are unknown and only indexing
+    from the front shows them (``(a[:, :, None] * b[:, None, :]).sum(0)``: ``a`` and ``b`` read as 2-D),
+    the finding names the ranks so read and the dimensions the sum then pairs, without a fix.
 
     Why it matters: speed and memory. The product allocates every element of the outer product before
     ``sum`` reduces it; ``torch.einsum`` contracts directly (a matmul) without that intermediate. On CPU
@@ -22,7 +24,9 @@ class OuterProductSum(ChainRule):
     Fix safety: the same dtype rules as EIN103 (sum promotes integers, einsum does not; ``*`` promotes
     mixed floating dtypes, einsum raises): the fix needs a floating operand or ``assume =
     ["float-dtypes"]``, and is safe only when both operands have one stated dtype; ranks and
-    tensor-ness as for EIN101.
+    tensor-ness as for EIN101. A rank read from indexing is no proof: broadcasting aligns from the
+    right, so with another rank the same code pairs other dimensions instead of raising; such a
+    finding has no fix.
 
     Single-use temporaries fold into the rewrite as for EIN101, under the same conditions.
     """
@@ -39,5 +43,6 @@ class OuterProductSum(ChainRule):
             fixed="x = torch.randn(8, 3)\ny = torch.randn(8, 5)\nz = torch.einsum('di,dj->ij', x, y)",
             unsafe=True,
         ),
+        Example("z = (a[:, :, None] * b[:, None, :]).sum(0)"),
     )
     valid = ("z = (x.unsqueeze(-1) * y.unsqueeze(-2))", "z = (x * y).sum(-1)")
