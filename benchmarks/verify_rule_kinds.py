@@ -51,6 +51,10 @@ RULE_KINDS = [
         "torch.matmul(x.permute(0, 2, 1, 3), w).permute(0, 2, 1, 3)", "torch.einsum('bshd,bhde->bshe', x, w)",
     ),
     ("weight transpose x @ W.T", "EIN104", "torch.matmul(x, w.T)", "torch.einsum('...d,id->...i', x, w)"),
+    (
+        "matrix-vector through a column", "EIN105",
+        "torch.matmul(A, x.unsqueeze(-1)).squeeze(-1)", "torch.einsum('...id,...d->...i', A, x)",
+    ),
     (".contiguous() drop", "EIN202", "torch.matmul(a, b.transpose(-1, -2).contiguous())", "torch.matmul(a, b.transpose(-1, -2))"),
     (
         "multi-operand chain", "-",

@@ -130,6 +130,9 @@ class Chain:
     # Dimensions that a matrix product requires to be equal (the contracted ones; bmm's batch ones)
     # and einsum does not: it broadcasts a size-1 dimension of a shared label. (label, label, op)
     strict_pairs: list[tuple[Label, Label, str]] = field(default_factory=list)
+    # Size-1 dimensions inserted by unsqueeze/None and removed again by squeeze (a matrix-vector
+    # product through a column: ``(A @ x.unsqueeze(-1)).squeeze(-1)``).
+    squeezes: int = 0
     # Ranks read from how the code indexes an operand of unknown rank (``a[:, :, None]``: 2-D), each
     # with its evidence; a chain modelled on such a reading is reported, never rewritten.
     rank_guesses: list[str] = field(default_factory=list)
@@ -296,6 +299,17 @@ def unsqueeze(value: Value, dim: int, chain: Chain) -> Value:
         index = dim
     labels = list(value.labels)
     labels.insert(index, Label(unit=True))
+    return Value(value.ellipsis, labels, value.leaf, value.contracted)
+
+
+def squeeze(value: Value, dim: int, chain: Chain) -> Value:
+    """``squeeze(dim)`` of an inserted size-1 dimension, which it always removes; any other dimension
+    might or might not have size 1, which the model cannot tell."""
+    position = _position(value, dim)
+    if not value.labels[position].find().unit:
+        raise ChainError("squeeze of a dimension not known to have size 1")
+    chain.squeezes += 1
+    labels = value.labels[:position] + value.labels[position + 1 :]
     return Value(value.ellipsis, labels, value.leaf, value.contracted)
 
 

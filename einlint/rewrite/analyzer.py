@@ -17,7 +17,7 @@ from einlint.rewrite.literals import literal_int, literal_int_sequence
 TRANSPOSE_METHODS = frozenset({"transpose", "swapaxes", "swapdims"})
 MATMUL_FUNCTIONS = {"torch.matmul": "matmul", "torch.bmm": "bmm", "torch.mm": "mm"}
 MATMUL_METHODS = {"matmul": "matmul", "bmm": "bmm", "mm": "mm"}
-CHAIN_WORDS = frozenset({"matmul", "bmm", "mm", "transpose", "swapaxes", "swapdims", "permute", "T", "mT", "t", "mul", "sum", "unsqueeze"})
+CHAIN_WORDS = frozenset({"matmul", "bmm", "mm", "transpose", "swapaxes", "swapdims", "permute", "T", "mT", "t", "mul", "sum", "unsqueeze", "squeeze"})
 # A chain needs a contraction: a statement without one of these (or ``@``) holds none.
 CONTRACTION_WORDS = frozenset({"matmul", "bmm", "mm", "sum"})
 MAX_LEAVES = 2
@@ -138,7 +138,7 @@ class _Reader:
             if value is not None:
                 return value
         if isinstance(node, cst.Subscript):
-            value = self._read_none_index(node)
+            value = self._read_none_index(node, rank)
             if value is not None:
                 return value
         return self._leaf(node, rank)
@@ -193,10 +193,14 @@ class _Reader:
             dims = _ints(args, ("dim",))
             if not dims:
                 return None
-            value = self._tensor(receiver)
+            # bmm(w.unsqueeze(1), s): bmm's proven 3 dimensions are 2 of w's.
+            value = self._tensor(receiver, rank - 1 if rank is not None and rank > 1 else None)
             if dims[0] > 0:
                 self._guess(value, dims[0], call)  # x.unsqueeze(2): x has at least 2 dimensions
             return algebra.unsqueeze(value, dims[0], self.chain)
+        if method == "squeeze" and len(args) == 1:
+            dims = _ints(args, ("dim",))
+            return algebra.squeeze(self.read(receiver), dims[0], self.chain) if dims else None
         if method == "mul" and self._inside_sum and _positional(args, 1):
             return algebra.multiply(self._tensor(receiver), self._tensor(args[0].value), self.chain, self._sum_trailing)
         if method == "sum":
@@ -236,7 +240,7 @@ class _Reader:
         wrappers support matmul and these methods but not einsum): only evidence proves a tensor."""
         return self.read(node, rank)
 
-    def _read_none_index(self, node: cst.Subscript) -> Value | None:
+    def _read_none_index(self, node: cst.Subscript, rank: int | None = None) -> Value | None:
         """``x[:, None]``, ``x[..., None]``, ``x[None]``: only full slices, None and one Ellipsis."""
         items = []
         for element in node.slice:
@@ -253,7 +257,8 @@ class _Reader:
                 return None
         if "None" not in items or items.count("...") > 1:
             return None
-        value = self.read(node.value)
+        inner_rank = rank - items.count("None") if rank is not None else None
+        value = self.read(node.value, inner_rank if inner_rank is not None and inner_rank > 0 else None)
         if "..." in items:
             split = items.index("...")
             tail = items[split + 1 :]

@@ -19,11 +19,20 @@ class ChainKind(enum.Enum):
     # two dimensions (``x @ W.T``, ``q @ k.transpose(-1, -2)``, ``A.T @ A``), or of two dimensions of
     # the result (``(attn @ v).transpose(1, 2)``, read after the product it applies to).
     TRANSPOSE_IDIOM = "transposed-matmul-idiom"
+    # A batch of vectors made columns (or rows) for matmul and squeezed back: a matrix-vector product.
+    MATRIX_VECTOR = "matrix-vector-unsqueeze"
 
 
 def classify(chain: Chain) -> ChainKind | None:
     if chain.multiplies and chain.sums:
         return ChainKind.OUTER_PRODUCT_SUM if chain.outer_product else ChainKind.MULTIPLY_SUM
+    if chain.matmuls and chain.squeezes:
+        kind = _reordering_kind(chain)
+        return kind if kind in (ChainKind.TRANSPOSED_RESULT, ChainKind.TRANSPOSED_OPERAND) else ChainKind.MATRIX_VECTOR
+    return _reordering_kind(chain)
+
+
+def _reordering_kind(chain: Chain) -> ChainKind | None:
     reorderings = chain.reorderings
     if not (chain.matmuls and reorderings):
         return None  # a plain product: nothing to fold

@@ -34,8 +34,9 @@ from einlint.engine.source import SourceText
 from einlint.rules import all_rules
 
 # Every rule that is on by default, plus the opt-in rewrites whose fixes the families exercise most:
-# EIN103 (multiply-sum) and EIN104 (a single everyday transpose of a matmul operand or result).
-DEFAULT_SELECT = ("EIN0", "EIN1", "EIN2", "EIN3", "EIN103", "EIN104")
+# EIN103 (multiply-sum), EIN104 (a single everyday transpose of a matmul operand or result) and EIN105
+# (a matrix-vector product through unsqueeze and squeeze).
+DEFAULT_SELECT = ("EIN0", "EIN1", "EIN2", "EIN3", "EIN103", "EIN104", "EIN105")
 DTYPES = (torch.float32, torch.float64)
 # Assumptions about the caller's dynamic context rather than the values handed in: no run-time check
 # could make a rewrite raise when they fail, so a violation is only compared, never required to raise.

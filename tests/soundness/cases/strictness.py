@@ -12,6 +12,29 @@ RANKS = ("operand-ranks", "matching-ranks")
 
 CASES = [
     make(
+        "matrix_vector_through_column",
+        """
+def run(A, x):
+    return (A @ x.unsqueeze(-1)).squeeze(-1)
+""",
+        inputs(t(2, 3, 4), t(2, 4)),
+        inputs(t(3, 4), t(5, 4), label="one matrix, a batch of vectors"),
+        inputs(t(2, 3, 4), t(4), label="1-D vector"),
+        inputs(t(3, 1), t(2, 4), label="d 1 vs 4", violates=("matching-sizes",)),
+        inputs(t(4), t(2, 4), label="1-D matrix side", violates=("operand-ranks",)),
+        inputs(t(3, 1), t(), label="0-D vector", violates=("operand-ranks",)),
+    ),
+    make(
+        "row_times_matrix_bmm",
+        """
+def run(w, states):
+    return torch.bmm(w.unsqueeze(1), states).squeeze(1)
+""",
+        inputs(t(2, 4), t(2, 4, 3)),
+        inputs(t(2, 4), t(1, 4, 3), label="batch 1 vs 2", violates=("matching-sizes",)),
+        inputs(t(2, 4, 5), t(2, 4, 3), label="3-D w: bmm raises"),
+    ),
+    make(
         "bmm_size_one_batch",
         """
 def run(q: torch.Tensor, k: torch.Tensor):
