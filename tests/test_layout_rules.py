@@ -71,7 +71,9 @@ def _innermost_around(nodes: dict[tuple[int, int], ast.expr], line: int, col: in
 def _fixture_contractions(code: str, fixed_name: str) -> list[FixedContraction]:
     """Each contraction a finding points into, as written in the fixture and in its expected output."""
     fixture = LAYOUT / f"{code}.py"
-    findings = [finding for finding in _findings(code) if finding["fix"] is not None]
+    # A copy bound to a local is dropped from its binding, which leaves the contraction as written: the
+    # soundness corpus runs those (snapshots: bound_copy_*) as whole programs instead.
+    findings = [finding for finding in _findings(code) if finding["fix"] is not None and "copy of a transposed view (line" not in finding["message"]]
     before = _contractions(ast.parse(fixture.read_text(encoding="utf-8")))
     after = _contractions(ast.parse((LAYOUT / fixed_name).read_text(encoding="utf-8")))
     keys = sorted({_innermost_around(before, f["line"], f["col"] - 1) for f in findings})

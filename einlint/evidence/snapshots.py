@@ -96,6 +96,34 @@ def copy_drop(
     return CopyDrop(None, facts is not None and _is_private(scope, facts, root, qualify))
 
 
+def bound_copy(scope: ast.AST, facts: FunctionFacts, name: str, use: ast.stmt, loops: list[ast.AST]) -> ast.Assign | None:
+    """The statement ``name = <copy>`` when local ``name`` is bound once, by a plain assignment before
+    ``use``, read only once (there), not declared ``global``/``nonlocal`` anywhere, and every loop
+    around ``use`` also runs the binding (a copy made once outside a loop and read on every
+    iteration pays for itself). None otherwise."""
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) or name in facts.declared_elsewhere:
+        return None
+    entry = facts.names.get(name)
+    if entry is None or len(entry.bindings) != 1:
+        return None
+    binding = entry.bindings[0]
+    if not (isinstance(binding, ast.Assign) and len(binding.targets) == 1 and isinstance(binding.targets[0], ast.Name)):
+        return None
+    if (binding.end_lineno or binding.lineno) >= use.lineno:
+        return None
+    if any(not loop.lineno <= binding.lineno <= (loop.end_lineno or loop.lineno) for loop in loops):
+        return None
+    loads = sum(1 for node in ast.walk(scope) if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Store))
+    return binding if loads == 1 else None
+
+
+def statements_between(scope: ast.AST, first: ast.stmt, use: ast.stmt) -> list[ast.AST]:
+    """The statements that start after ``first`` ends and up to ``use`` (included): what may run
+    between a bound copy and the contraction that reads it."""
+    end = first.end_lineno or first.lineno
+    return [node for node in ast.walk(scope) if isinstance(node, ast.stmt) and end < node.lineno <= use.lineno and node is not scope]
+
+
 def may_share(scope: ast.AST, root: str, qualify: Callable[[ast.expr], str | None]) -> frozenset[str]:
     """Names that may hold ``root``'s storage, or a container or object holding it, at some point:
     ``root`` and every name linked to it by an assignment whose value is not freshly allocated (in

@@ -5,13 +5,13 @@ from dataclasses import replace
 
 import libcst as cst
 
-from einlint.diagnostics import Applicability
+from einlint.diagnostics import Applicability, Edit
 from einlint.evidence.operands import dotted_name
-from einlint.evidence.snapshots import NO_INPLACE_AFTER_COPY, CopyDrop, copy_drop
+from einlint.evidence.snapshots import NO_INPLACE_AFTER_COPY, CopyDrop, bound_copy, copy_drop, statements_between
 from einlint.rules.base import Example, FixProposal, Rule, SoundnessFamily, Triggers
 from einlint.rules.einsum_calls import einsum_call
 from einlint.rules.layout._folding import fold_fix, folded_equation, parsed, returns_fresh_tensor
-from einlint.rules.layout._views import copied_view
+from einlint.rules.layout._views import COPY_METHODS, copied_view, reordering_view
 
 MATMUL_FUNCTIONS = frozenset({"torch.matmul", "torch.bmm", "torch.mm"})
 
@@ -20,7 +20,9 @@ class CopyBeforeContraction(Rule):
     """A ``.contiguous()`` or ``.clone()`` copy of a transposed view that only feeds einsum or matmul.
 
     What it flags: ``torch.einsum('bqd,bkd->bqk', q, k.transpose(1, 2).contiguous())``,
-    ``torch.matmul(a, b.transpose(-1, -2).contiguous())``, ``a @ b.mT.clone()``.
+    ``torch.matmul(a, b.transpose(-1, -2).contiguous())``, ``a @ b.mT.clone()``; and such a copy bound
+    to a local that only one contraction reads (``wt = w.t().contiguous()`` then ``x @ wt``, or ``kt =
+    k.transpose(1, 2).contiguous()`` then ``torch.einsum(..., kt)``).
 
     Why it matters: the copy materialises the transposed layout, and einsum and matmul do not need
     it: both accept strided inputs (matmul passes a transpose flag to BLAS, einsum plans its own
@@ -28,7 +30,7 @@ class CopyBeforeContraction(Rule):
     matmul about 15%; ``einlint --verify`` measures it on your shapes.
 
     Fix: before einsum, drop the copy and fold the view into the labels (as EIN201); before matmul,
-    drop the copy.
+    drop the copy. A bound copy is dropped from its binding, which then binds the view.
 
     Fix safety: the copy is used only as this argument (it is written inline; a copy passed as
     matmul's ``out=`` buffer is where the result goes, and is left alone), and the result is a freshly
@@ -37,7 +39,11 @@ class CopyBeforeContraction(Rule):
     that could return a view of its single input is left alone. Before einsum the fold needs the
     receiver to be a tensor: ``.contiguous()`` is a tensor method, so it is. A copy whose line carries
     a comment naming it (``# contiguous() works around ...``) is left alone: the comment documents a
-    reason.
+    reason. A bound copy is reported only where the local is bound once (a plain assignment before
+    the contraction, never ``global``/``nonlocal``), read nowhere else, and every loop around the
+    contraction also runs the binding (a copy made once and read on every iteration pays for itself);
+    everything evaluated between the binding and the contraction counts as an operand evaluated after
+    the copy.
 
     But the copy is a snapshot of its source, and the contraction then reads the source itself:
     matmul and einsum save their operands for backward, so an in-place change of the source after
@@ -129,6 +135,9 @@ class CopyBeforeContraction(Rule):
             self._matmul_operand(node.right, [])
 
     def _matmul_operand(self, operand: cst.BaseExpression, evaluated_after: list[cst.BaseExpression]) -> None:
+        if isinstance(operand, cst.Name):
+            self._bound(operand, "matmul", allow_t=True)
+            return
         found = copied_view(operand, self.context)
         if found is None:
             return
@@ -141,6 +150,64 @@ class CopyBeforeContraction(Rule):
         fix = FixProposal(operand, self.context.unit.code_for(view.node), Applicability.SAFE)
         message = f"the .{method}() copy of a transposed view before matmul is not needed; pass the view"
         self._report_drop(operand, view.receiver, message, fix, verdict)
+
+    def _bound(self, operand: cst.Name, contraction: str, allow_t: bool) -> None:
+        """``kt = k.transpose(1, 2).contiguous()`` and later ``q @ kt``, ``kt`` read nowhere else: the
+        copy goes from the binding, which then binds the view."""
+        context = self.context
+        function = context.enclosing_function()
+        candidate = context.unit.candidate
+        if function is None or not candidate.is_statement:
+            return
+        facts = context.analysis.facts_for(function)
+        use = candidate.node
+        loops = context.enclosing_loops()
+        binding = bound_copy(function, facts, operand.value, use, loops)
+        if binding is None:
+            return
+        source = context.unit.source
+        value = binding.value
+        if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and not value.args and not value.keywords):
+            return
+        method = value.func.attr
+        if method not in COPY_METHODS:
+            return
+        view_ast = value.func.value
+        start = source.offset(value.lineno, source.char_col(value.lineno, value.col_offset))
+        view_end = source.offset(view_ast.end_lineno or view_ast.lineno, source.char_col(view_ast.end_lineno or view_ast.lineno, view_ast.end_col_offset or 0))
+        end = source.offset(value.end_lineno or value.lineno, source.char_col(value.end_lineno or value.lineno, value.end_col_offset or 0))
+        try:
+            view_node = cst.parse_expression(source.text[start:view_end])
+        except cst.ParserSyntaxError:
+            return
+        if not isinstance(view_ast, ast.Call | ast.Attribute):
+            return
+        if reordering_view(view_node, context) is None and not (allow_t and _is_method_t(view_node, context)):
+            return
+        receiver_ast = view_ast.func.value if isinstance(view_ast, ast.Call) and isinstance(view_ast.func, ast.Attribute) else None
+        if isinstance(view_ast, ast.Attribute):
+            receiver_ast = view_ast.value  # .T, .mT
+        elif isinstance(view_ast.func, ast.Attribute) and context.imports.qualify(dotted_name(view_ast.func) or "") is not None:
+            receiver_ast = view_ast.args[0] if view_ast.args else None  # torch.transpose(k, 1, 2)
+        if receiver_ast is None or _explained(source, binding, method):
+            return
+        imports = context.imports
+
+        def qualify(node: ast.expr) -> str | None:
+            dotted = dotted_name(node)
+            return imports.qualify(dotted) if dotted is not None else None
+
+        verdict = copy_drop(function, facts, binding, loops, receiver_ast, statements_between(function, binding, use), qualify)
+        if verdict.keep is not None:
+            return
+        shown = _short(" ".join((ast.get_source_segment(source.text, receiver_ast) or "").split()))
+        receiver_node = cst.parse_expression(shown) if shown.isidentifier() else None
+        is_tensor = receiver_node is not None and context.operand_evidence(receiver_node).is_tensor
+        fix = FixProposal(operand, operand.value, Applicability.SAFE, extra_edits=(Edit(view_end, end, ""),))
+        message = (
+            f"{operand.value} is a .{method}() copy of a transposed view (line {binding.lineno}) that only this {contraction} reads: bind the view instead"
+        )
+        self._report(operand, shown, is_tensor, message, fix, verdict, layout_may_change=contraction == "einsum")
 
     def _drop(self, receiver: cst.BaseExpression, evaluated_after: list[cst.BaseExpression]) -> CopyDrop | None:
         """Whether the copy of ``receiver`` may go (see evidence.snapshots); None when the code
@@ -168,12 +235,19 @@ class CopyBeforeContraction(Rule):
         layout_may_change: bool = False,
     ) -> None:  # fmt: skip
         shown = _short(self.context.unit.written(source))
+        is_tensor = self.context.operand_evidence(source).is_tensor
+        self._report(operand, shown, is_tensor, message, fix, verdict, layout_may_change)
+
+    def _report(
+        self, operand: cst.BaseExpression, shown: str, is_tensor: bool, message: str, fix: FixProposal, verdict: CopyDrop,
+        layout_may_change: bool = False,
+    ) -> None:  # fmt: skip
         assumed: dict[str, str] = {}
         if layout_may_change:
             # einsum's output strides can follow its operands': without the copy the result may be laid
             # out differently (about one two-operand equation in seven, measured against torch).
             assumed["result-layout"] = "nothing that receives the result depends on its strides"
-        if not self.context.operand_evidence(source).is_tensor:
+        if not is_tensor:
             # A tensor subclass that overrides torch functions would no longer see the copy.
             assumed["tensor-operands"] = f"{shown} is a plain torch tensor"
         if not verdict.private:
@@ -201,6 +275,9 @@ class CopyBeforeContraction(Rule):
         if equation is None:
             return
         for position, operand in enumerate(call.operands):
+            if isinstance(operand, cst.Name) and returns_fresh_tensor(equation, len(call.operands)):
+                self._bound(operand, "einsum", allow_t=False)
+                continue
             found = copied_view(operand, self.context)
             if found is None:
                 continue
@@ -227,6 +304,26 @@ def _after(arguments: list[cst.BaseExpression], operand: cst.BaseExpression) -> 
     """The arguments Python evaluates after ``operand``."""
     position = next(index for index, argument in enumerate(arguments) if argument is operand)
     return arguments[position + 1 :]
+
+
+def _is_method_t(node: cst.BaseExpression, context) -> bool:
+    """``w.t()``: the 2-D transpose method (not a function of that name)."""
+    return (
+        isinstance(node, cst.Call)
+        and not node.args
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "t"
+        and context.qualified_name(node.func) is None
+    )
+
+
+def _explained(source, binding: ast.stmt, method: str) -> bool:
+    """A comment on the binding's lines that names the copy documents a reason: left alone."""
+    for line in range(binding.lineno, (binding.end_lineno or binding.lineno) + 1):
+        text = source.line_text(line)
+        if "#" in text and method in text[text.find("#") :]:
+            return True
+    return False
 
 
 def _short(code: str, limit: int = 40) -> str:

@@ -13,6 +13,48 @@ W = inputs(t(4, 4), t(4, 4))
 
 CASES = [
     make(
+        "bound_copy_read_once",
+        """
+def run(x, w):
+    wt = w.t().contiguous()
+    return x @ wt
+""",
+        inputs(t(3, 4), t(5, 4)),
+        inputs(t(3, 4), t(5, 4, transposed=True)),
+    ),
+    make(
+        "bound_copy_einsum",
+        """
+def run(q, k):
+    kt = k.transpose(1, 2).clone()
+    return torch.einsum("bij,bjk->bik", q, kt)
+""",
+        inputs(t(2, 3, 4), t(2, 5, 4)),
+    ),
+    make(
+        "bound_copy_then_source_changed",
+        """
+def run(x, w):
+    w = w.clone()
+    wt = w.t().contiguous()
+    w.mul_(2)
+    return x @ wt
+""",
+        inputs(t(3, 4), t(5, 4)),
+    ),
+    make(
+        "bound_copy_then_source_changed_after",
+        """
+def run(x, y):
+    w = torch.as_tensor(y).view(5, 4)
+    wt = w.t().contiguous()
+    out = x @ wt
+    w.add_(1)
+    return out
+""",
+        inputs(t(3, 4), t(5, 4)),
+    ),
+    make(
         "argument_order_snapshot_matmul",
         """
 def run(x, y):
