@@ -326,12 +326,9 @@ def _explain(code: str) -> int:
     if rule is None:
         print(f"einlint: error: no rule {code!r} (see einlint --list-rules)", file=sys.stderr)
         return EXIT_ERROR
-    from einlint.soundness import soundness_section
+    from einlint.explanation import explanation
 
-    print(f"{rule.code} ({rule.name})\n")
-    print(rule.documentation())
-    print()
-    print(soundness_section(rule.soundness))
+    print(explanation(rule))
     return EXIT_CLEAN
 
 

@@ -232,6 +232,11 @@ def test_sarif(project: Path, einlint) -> None:
     assert location["region"] == {"startLine": 5, "startColumn": 31, "endLine": 5, "endColumn": 32}
     assert results[0]["message"]["text"] == "output label 'z' appears in no input term"
     assert rule_ids[results[1]["ruleIndex"]] == "EIN006"
+    # Each rule's help is the --explain text, so a code-scanning page shows the soundness section too.
+    ein006 = sarif_run["tool"]["driver"]["rules"][results[1]["ruleIndex"]]
+    assert ein006["help"]["text"].rstrip("\n") == einlint("--explain", "EIN006").out.rstrip("\n")
+    assert "Soundness" in ein006["help"]["text"]
+    assert ein006["helpUri"] == "https://pypi.org/project/einlint/"
 
 
 def test_github_annotations(project: Path, einlint) -> None:

@@ -57,6 +57,7 @@ def _result(view: FindingView, index: dict[str, int]) -> dict:
 
 
 def render(report: ReportInput) -> str:
+    from einlint.explanation import PROJECT_PAGE, explanation
     from einlint.rules import all_rules
 
     rules = [
@@ -65,6 +66,8 @@ def render(report: ReportInput) -> str:
             "name": rule.name,
             "shortDescription": {"text": rule.summary()},
             "fullDescription": {"text": rule.documentation()},
+            "help": {"text": explanation(rule)},
+            "helpUri": PROJECT_PAGE,
             "defaultConfiguration": {"enabled": rule.enabled_by_default, "level": "warning"},
         }
         for rule in all_rules()
@@ -83,7 +86,7 @@ def render(report: ReportInput) -> str:
         "version": "2.1.0",
         "runs": [
             {
-                "tool": {"driver": {"name": "einlint", "version": __version__, "informationUri": "https://pypi.org/project/einlint/", "rules": rules}},
+                "tool": {"driver": {"name": "einlint", "version": __version__, "informationUri": PROJECT_PAGE, "rules": rules}},
                 "columnKind": "unicodeCodePoints",
                 "invocations": [{"executionSuccessful": not report.errors, "toolExecutionNotifications": notifications}],
                 "results": [_result(view, index) for view in report.findings],
