@@ -225,12 +225,11 @@ def _add_verify_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _verify(args: argparse.Namespace, configuration: Configuration) -> int:
-    """--verify lives in einlint.verify, the one package that imports torch. It gets the settings of
-    the first path named (it verifies fixes; selection per file matters less there)."""
+    """--verify lives in einlint.verify, the one package that imports torch. Each file is linted,
+    verified and fixed with its own settings, as plain linting does."""
     from einlint.verify.command import run_verify
 
-    start = args.paths[0] if args.paths and os.path.exists(args.paths[0]) else os.getcwd()
-    return run_verify(args, configuration.for_path(start))
+    return run_verify(args, configuration)
 
 
 def _report(reports, args: argparse.Namespace, stdin_source: bytes | None = None) -> int:

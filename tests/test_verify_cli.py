@@ -253,3 +253,21 @@ def test_fix_verify_skips_a_fix_whose_worker_died(sample: Path, einlint, monkeyp
     assert document["fixed"] == 1 and run.exit_code == 1
     assert document["fixes"][1]["verdict"] == "not verifiable"
     assert document["fixes"][1]["reason"] == "the verifier's worker process exited with status 3"
+
+
+@pytest.mark.parametrize("order", [("pkgA", "pkgB"), ("pkgB", "pkgA")])
+def test_verify_uses_each_files_own_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, einlint, order: tuple[str, str]) -> None:
+    """As plain linting does: pkgA's pyproject.toml asks for unsafe fixes, pkgB's does not, and the
+    order in which the two are named changes nothing."""
+    monkeypatch.chdir(tmp_path)
+    for package in ("pkgA", "pkgB"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "m.py").write_text(SAMPLE, encoding="utf-8")
+    (tmp_path / "pkgA" / "pyproject.toml").write_text("[tool.einlint]\nunsafe-fixes = true\n", encoding="utf-8")
+    (tmp_path / "pkgB" / "pyproject.toml").write_text("[tool.einlint]\nunsafe-fixes = false\n", encoding="utf-8")
+    einlint("--fix", "--verify", "--device", "cpu", *(f"{package}/m.py" for package in order))
+    fixed_a = (tmp_path / "pkgA" / "m.py").read_text(encoding="utf-8")
+    fixed_b = (tmp_path / "pkgB" / "m.py").read_text(encoding="utf-8")
+    assert "torch.einsum('...qbd,...bdk->...bqk', q, k)" in fixed_a  # unsafe, verified, asked for: applied
+    assert "torch.matmul(q.transpose(-2, -3), k)" in fixed_b  # unsafe and not asked for: left alone
+    assert "torch.einsum('ibd,bdj->bij', a, b)" in fixed_a and "torch.einsum('ibd,bdj->bij', a, b)" in fixed_b

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from einlint.config import ConfigError, Settings
+from einlint.config import ConfigError, Configuration, Settings
 from einlint.diagnostics import FileError
 from einlint.verify.runtime import VerifierUnavailable, check_torch_installed
 
@@ -22,7 +22,7 @@ CLI_PROFILES = ("tiny", "medium", "large")
 CLI_MIN_RUN_TIME = 0.1
 
 
-def run_verify(args: argparse.Namespace, settings: Settings) -> int:
+def run_verify(args: argparse.Namespace, settings: Configuration | Settings) -> int:
     """Exit 2 with one line on an error nothing else caught: 1 means "findings", and a traceback from
     the verifier means nothing to the user. One fix's failure never gets here (it is that fix's
     verdict); ``--fix`` runs only after every fix has been verified, so such an error writes nothing."""
@@ -42,7 +42,7 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[0] if lines else ''}"[:300]
 
 
-def _run_verify(args: argparse.Namespace, settings: Settings) -> int:
+def _run_verify(args: argparse.Namespace, settings: Configuration | Settings) -> int:
     from einlint.engine.driver import RunOptions, run
     from einlint.verify.approval import ApprovedFixes
     from einlint.verify.escaping import printable
@@ -73,8 +73,9 @@ def _run_verify(args: argparse.Namespace, settings: Settings) -> int:
     remaining = None
     if args.fix or args.diff:
         approved = ApprovedFixes.from_verifications(verifications, only_faster=args.only_faster)
+        # Which tier a file's fixes may come from is its own settings' choice (--unsafe-fixes included).
         fix_options = RunOptions(
-            fix=args.fix and not args.diff, diff=args.diff, unsafe_fixes=settings.unsafe_fixes, jobs=args.jobs,
+            fix=args.fix and not args.diff, diff=args.diff, unsafe_fixes=False, jobs=args.jobs,
             use_cache=False, fix_filter=approved,
         )  # fmt: skip
         fix_reports = run(args.paths, settings, fix_options)
@@ -116,7 +117,7 @@ def _run_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _lint_and_verify(
-    args: argparse.Namespace, settings: Settings, options: VerifyOptions, worker: PairWorker
+    args: argparse.Namespace, settings: Configuration | Settings, options: VerifyOptions, worker: PairWorker
 ) -> tuple[list[FixVerification], list[FileError]] | None:
     """Lint the paths, then verify every fix (unsafe ones included: which of them --fix may apply is
     decided later). None when the verifier cannot run at all (the message is printed): no torch in
