@@ -120,6 +120,61 @@ def test_listing_matches_python_for_any_literal_loop(einlint, tmp_path: Path, it
     assert listed == expected[:8]
 
 
+# The same for str.format and % templates: each piece is a literal chunk and a field of the value.
+FORMAT_FIELDS = st.sampled_from([("{0}", "%s"), ("{0!s}", "%s"), ("{v}", "%s"), ("{0:>2}", "%2s"), ("{v:<3}", "%-3s")])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    iterable=LOOP_ITERABLES,
+    pieces=st.lists(st.tuples(LETTER_CHUNKS, FORMAT_FIELDS), min_size=1, max_size=3),
+    tail=LETTER_CHUNKS,
+    percent=st.booleans(),
+)
+def test_format_and_percent_listings_match_python(einlint, tmp_path: Path, iterable: str, pieces, tail: str, percent: bool) -> None:
+    if percent:
+        template = "".join(chunk + field for chunk, (_, field) in pieces) + tail + "->"
+        expression = f"{template!r} % ({', '.join('v' for _ in pieces)},)"
+    else:
+        template = "".join(chunk + field for chunk, (field, _) in pieces) + tail + "->"
+        expression = f"{template!r}.format(v, v=v)"
+    code = f"def f(x):\n    for v in {iterable}:\n        y = torch.einsum({expression}, x)\n"
+    values = eval(iterable)  # noqa: S307 - built above from literals
+    expected = list(dict.fromkeys(eval(expression, {}, {"v": value}) for value in values))  # noqa: S307
+
+    findings = _lint_snippet(einlint, tmp_path, code, "EIN302")
+
+    assert len(findings) == 1
+    listing = _listed(findings[0]["message"])
+    assert listing is not None, findings[0]["message"]
+    listed, total = listing
+    assert total == len(expected)
+    assert listed == expected[:8]
+
+
+@pytest.mark.parametrize(
+    "equation",
+    [
+        '"b{:99999999}->b".format(v)',
+        '"b%99999999s->b" % v',
+        '"b%*s->b" % (99999999, v)',
+        '"b%(k)s->b" % {"k": v}',
+        '"b{0:{1}}->b".format(v, 99999999)',
+        '"b{0.real}->b".format(v)',
+        '"b{0[0]}->b".format(str(v))',
+        '("b%" + "s->b") % v',
+        '"b{}->b".format(*[v])',
+        '"b" + "c" * v + "->b"',
+    ],
+)
+def test_unbounded_templates_are_not_evaluated(einlint, tmp_path: Path, equation: str) -> None:
+    """Widths, attribute reads and computed templates stay unevaluated: reported, never listed."""
+    code = f"def f(x):\n    for v in range(3):\n        y = torch.einsum({equation}, x)\n"
+    (finding,) = _lint_snippet(einlint, tmp_path, code, "EIN302")
+    assert _listed(finding["message"]) is None
+    assert finding["fix"] is None
+
+
 # --- EIN301: operands counted only when the call shows them --------------------------------------
 
 
@@ -199,6 +254,8 @@ def test_precomputed_equations_compute_the_same(tmp_path: Path, einlint) -> None
         "strip_pooling": (torch.randn(2, 3, 4, 5),),
         "marginals": (torch.randn(3, 4, 5),),
         "many_equations": (torch.randn(2, 4), torch.randn(4, 4)),
+        "formatted_marginals": (torch.randn(3, 4, 5),),
+        "concatenated": (torch.randn(2, 3, 4, 5),),
     }
     changed = [name for name in cases if before[name].__code__.co_code != after[name].__code__.co_code]
     assert sorted(changed) == sorted(cases), "the fix rewrites exactly these functions"

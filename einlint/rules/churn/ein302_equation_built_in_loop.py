@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 
 import libcst as cst
 
@@ -15,13 +16,16 @@ from einlint.rules.einsum_calls import is_einsum
 from einlint.rules.equation._checked import EINSUM_TRIGGERS
 
 MAX_LISTED = 8
-EVALUATED_NODES = (ast.JoinedStr, ast.FormattedValue, ast.Constant, ast.Name, ast.Subscript, ast.Load, ast.Slice)
-# Bounds on evaluating the user's f-string, so that linting stays cheap whatever the file holds: the
+# Bounds on evaluating the user's template, so that linting stays cheap whatever the file holds: the
 # values a literal iterable may yield, any number in a format spec (a width of 50000000 would build
 # a 50 MB string), and each equation produced. Real equations are far shorter.
 MAX_VALUES = 64
 MAX_FORMAT_NUMBER = 64
 MAX_EQUATION = 128
+# A ``str.format`` field that names an argument by position or keyword, nothing more.
+FORMAT_FIELD = re.compile(r"[0-9]*|[A-Za-z_][A-Za-z0-9_]*")
+# One conversion of a ``%`` template: flags, mapping key, width, precision, length and type.
+PRINTF_SPEC = re.compile(r"%[^a-zA-Z%]*[a-zA-Z%]")
 # The dict a fix writes before the loop, at most: a fix never adds more than this to a file.
 MAX_DEFINITION = 4096
 
@@ -31,8 +35,9 @@ class EquationBuiltInLoop(Rule):
 
     What it flags: ``for i in range(3): torch.einsum(f'b{chr(105 + i)}j->bj', x)``,
     ``torch.einsum(eq_prefix + letters[i] + '->b', x)`` - an equation (f-string, ``+``, ``.format``,
-    ``join``) that depends on a loop variable, written in the call or assigned to a name in the loop
-    body. When the loop runs over a literal range, string or tuple and the equation is an f-string of
+    ``%`` formatting, ``join``) that depends on a loop variable, written in the call or assigned to a
+    name in the loop body. When the loop runs over a literal range, string or tuple and the equation is
+    an f-string, a ``str.format`` or ``%`` template written as a literal, or a ``+`` of such parts and
     the loop variable, the message lists the equations it produces. Iterating over equations that
     exist before the loop (``for eq in EQUATIONS``) is the fix, not the problem, and is not flagged.
 
@@ -41,16 +46,20 @@ class EquationBuiltInLoop(Rule):
     makes ``torch.compile`` see a different graph per equation. Precomputing the equations outside the
     loop makes the set of contractions explicit.
 
-    Fix: where the equations are listed (an f-string of the loop variable over a literal iterable),
-    a dict from each loop value to its equation is written just before the loop and the call looks
-    the equation up: ``i_equations = {'i': 'bi->b', 'j': 'bj->b'}`` then
-    ``torch.einsum(i_equations[i], x)``. Elsewhere, precompute the equations by hand.
+    Fix: where the equations are listed and the template is written in the call, a dict from each
+    loop value to its equation is written just before the loop and the call looks the equation up:
+    ``i_equations = {'i': 'bi->b', 'j': 'bj->b'}`` then ``torch.einsum(i_equations[i], x)``.
+    Elsewhere, precompute the equations by hand.
 
-    Fix safety: safe. The dict holds exactly the strings the f-string evaluates to for every value the
-    literal iterable yields (evaluated with no builtins; the f-string may only read the loop variable,
-    constants and indexing), and the fix is offered only when the loop body never rebinds the loop
-    variable, so every lookup finds the string the f-string would have built. The dict's name is one
-    the file does not mention. Functions that generate code (fx graphs, source text) are not flagged.
+    Fix safety: safe. The dict holds exactly the strings the template evaluates to for every value the
+    literal iterable yields, and the fix is offered only when the loop body never rebinds the loop
+    variable, so every lookup finds the string the template would have built. The template is
+    evaluated with no builtins and only when it reads nothing but the loop variable, literals,
+    indexing, ``+`` and formatting: ``.format`` and ``%`` only on a literal string (str's own
+    methods), with fields that name an argument (no attribute or item access), no ``*`` widths or
+    mapping keys, and every width and precision at most 64; a loop of at most 64 values; an equation
+    of at most 128 characters. Anything else is reported without a list. The dict's name is one the
+    file does not mention. Functions that generate code (fx graphs, source text) are not flagged.
     """
 
     code = "EIN302"
@@ -62,7 +71,7 @@ class EquationBuiltInLoop(Rule):
             "listed only where nothing in the module binds the name ``range`` (and no star import)."
         ),
         SoundnessFamily.HOISTING: (
-            "the dict holds every equation the f-string gives for the values of the literal iterable "
+            "the dict holds every equation the template gives for the values of the literal iterable "
             "(built from literals before the loop, harmless when the loop runs zero times), and is "
             "offered only where the loop body never rebinds the loop variable and no comprehension or "
             "lambda in the statement has a variable of that name; ``range(...)`` counts as a literal "
@@ -113,19 +122,19 @@ class EquationBuiltInLoop(Rule):
             listed = ": " + ", ".join(repr(e) for e in produced[:MAX_LISTED])
             if len(produced) > MAX_LISTED:
                 listed += f", ... ({len(produced)} in all)"
-        # Only an f-string written in the call: one assigned earlier may hold another iteration's value.
-        written_in_call = isinstance(argument, cst.FormattedString)
+        # Only a template written in the call: one assigned earlier may hold another iteration's value.
+        written_in_call = not isinstance(argument, cst.Name)
         fix = self._precompute(argument, equation, loop) if produced and written_in_call else None
         advice = "precomputed in a dict before the loop" if fix else "precompute the equations outside the loop"
         self.report(argument, f"einsum equation rebuilt from the loop variable on every iteration{listed}; {advice}", fix)
 
     def _precompute(self, argument: cst.BaseExpression, template: ast.expr, loop: ast.For | None) -> FixProposal | None:
-        """Replace the f-string by a lookup in a dict of its values, written just before the loop."""
-        if loop is None or not isinstance(loop.target, ast.Name) or not isinstance(template, ast.JoinedStr):
+        """Replace the template by a lookup in a dict of its values, written just before the loop."""
+        if loop is None or not isinstance(loop.target, ast.Name):
             return None
         variable = loop.target.id
         if any(node.id == variable for node in _block_names(loop.body, True)):
-            return None  # the body rebinds the loop variable: the f-string may see other values
+            return None  # the body rebinds the loop variable: the template may see other values
         if variable in names_bound_inside(self.context.unit.candidate.node):
             return None  # a comprehension or lambda in the statement has its own variable of that name
         table = _equation_table(template, loop, self._range_is_builtin())
@@ -150,25 +159,6 @@ class EquationBuiltInLoop(Rule):
         return FixProposal(argument, f"{name}[{variable}]", extra_edits=(Edit(start, start, definition),))
 
 
-def _equation_table(template: ast.JoinedStr, loop: ast.For, range_is_builtin: bool) -> dict | None:
-    """Each value of the literal iterable -> the equation the f-string gives for it."""
-    values = _literal_iterable(loop.iter, range_is_builtin)
-    assert isinstance(loop.target, ast.Name)
-    if values is None or not all(isinstance(value, (str, int)) and not isinstance(value, bool) for value in values):
-        return None
-    code = compile(ast.fix_missing_locations(ast.Expression(template)), "<equation>", "eval")
-    table = {}
-    for value in values:
-        try:
-            result = eval(code, {"__builtins__": {}}, {loop.target.id: value})  # checked by _static_equations
-        except Exception:  # noqa: BLE001
-            return None
-        if not isinstance(result, str):
-            return None
-        table[value] = result
-    return table
-
-
 def _literal(value: str | int, quote: str) -> str:
     if isinstance(value, str) and quote not in value and "\\" not in value and value.isprintable():
         return f"{quote}{value}{quote}"
@@ -176,42 +166,109 @@ def _literal(value: str | int, quote: str) -> str:
 
 
 def _static_equations(template: ast.expr, loop: ast.For | None, range_is_builtin: bool) -> list[str]:
-    """The distinct equations an f-string of the loop variable produces over a literal iterable."""
-    if loop is None or not isinstance(loop.target, ast.Name) or not isinstance(template, ast.JoinedStr):
-        return []
+    """The distinct equations a template of the loop variable (an f-string, ``str.format``, ``%``
+    formatting, ``+``) produces over a literal iterable."""
+    table = _equation_table(template, loop, range_is_builtin)
+    return list(dict.fromkeys(table.values())) if table else []
+
+
+def _equation_table(template: ast.expr, loop: ast.For | None, range_is_builtin: bool) -> dict | None:
+    """Each value of the literal iterable -> the equation the template gives for it; None when the
+    template is not one that is safe to evaluate, or any value gives no short string."""
+    if loop is None or not isinstance(loop.target, ast.Name):
+        return None
+    variable = loop.target.id
     values = _literal_iterable(loop.iter, range_is_builtin)
-    if values is None:
-        return []
-    if _free_names(template) != {loop.target.id} or not all(isinstance(node, EVALUATED_NODES) for node in ast.walk(template)):
-        return []  # only names, literals and indexing: evaluating it runs no user code
-    if not _bounded_format_specs(template):
-        return []
+    if values is None or not all(isinstance(value, (str, int)) and not isinstance(value, bool) for value in values):
+        return None
+    if _free_names(template) != {variable} or not _evaluable(template):
+        return None  # only the loop variable, literals, indexing and bounded formatting: no user code runs
     code = compile(ast.fix_missing_locations(ast.Expression(template)), "<equation>", "eval")
-    results = []
+    table = {}
     for value in values:
         try:
-            # Only an f-string over one literal value is evaluated, with no builtins.
-            result = eval(code, {"__builtins__": {}}, {loop.target.id: value})
+            result = eval(code, {"__builtins__": {}}, {variable: value})  # checked by _evaluable
         except Exception:  # noqa: BLE001 - anything unexpected: do not list
-            return []
+            return None
         if not isinstance(result, str) or len(result) > MAX_EQUATION:
-            return []  # not an equation a person wrote out: neither listed nor written into the file
-        results.append(result)
-    return list(dict.fromkeys(results))
+            return None  # not an equation a person wrote out: neither listed nor written into the file
+        table[value] = result
+    return table
 
 
-def _bounded_format_specs(template: ast.JoinedStr) -> bool:
-    """Every format spec is written out (no value computed inside it) and every number in it, a width
-    or a precision, is small."""
-    for node in ast.walk(template):
-        if isinstance(node, ast.FormattedValue) and node.format_spec is not None:
-            spec = node.format_spec
-            if not isinstance(spec, ast.JoinedStr) or not all(isinstance(part, ast.Constant) for part in spec.values):
-                return False
-            text = "".join(str(part.value) for part in spec.values)
-            if any(int(number) > MAX_FORMAT_NUMBER for number in re.findall(r"[0-9]+", text)):
-                return False
+def _evaluable(node: ast.AST) -> bool:
+    """Is ``node`` built only from names, literals, indexing, ``+`` and formatting whose widths and
+    precisions are written out and small, so that evaluating it (with no builtins) runs no user code
+    and builds no large string? ``str.format`` and ``%`` count only on a literal string, where they
+    are str's own methods."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, (str, int)) and not isinstance(node.value, bool)
+    if isinstance(node, ast.Name):
+        return isinstance(node.ctx, ast.Load)
+    if isinstance(node, ast.JoinedStr):
+        return all(_evaluable(part) for part in node.values)
+    if isinstance(node, ast.FormattedValue):
+        return _evaluable(node.value) and (node.format_spec is None or _bounded_spec_node(node.format_spec))
+    if isinstance(node, ast.Subscript):
+        return _evaluable(node.value) and _evaluable(node.slice)
+    if isinstance(node, ast.Slice):
+        return all(part is None or _evaluable(part) for part in (node.lower, node.upper, node.step))
+    if isinstance(node, ast.Tuple):
+        return all(_evaluable(element) for element in node.elts)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _evaluable(node.left) and _evaluable(node.right)  # no longer than its parts together
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        left = node.left
+        if not (isinstance(left, ast.Constant) and isinstance(left.value, (str, int)) and not isinstance(left.value, bool)):
+            return False  # a computed format string may carry any width
+        if isinstance(left.value, str) and not _bounded_printf(left.value):
+            return False
+        return _evaluable(node.right)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+        receiver = node.func.value
+        if not (isinstance(receiver, ast.Constant) and isinstance(receiver.value, str) and _bounded_format(receiver.value)):
+            return False
+        if any(isinstance(arg, ast.Starred) for arg in node.args) or any(keyword.arg is None for keyword in node.keywords):
+            return False
+        return all(_evaluable(arg) for arg in node.args) and all(_evaluable(keyword.value) for keyword in node.keywords)
+    return False
+
+
+def _bounded_spec_node(spec: ast.expr) -> bool:
+    """An f-string's format spec: written out (no value computed inside it), its numbers small."""
+    if not isinstance(spec, ast.JoinedStr) or not all(isinstance(part, ast.Constant) for part in spec.values):
+        return False
+    return _small_numbers("".join(str(part.value) for part in spec.values))
+
+
+def _bounded_format(text: str) -> bool:
+    """A ``str.format`` template whose fields name an argument (no attribute or item access, which
+    would read the argument's attributes) and whose specs are written out with small numbers."""
+    try:
+        fields = list(string.Formatter().parse(text))
+    except ValueError:
+        return False
+    for _, field_name, spec, conversion in fields:
+        if field_name is None:
+            continue
+        if not FORMAT_FIELD.fullmatch(field_name) or conversion not in (None, "r", "s", "a"):
+            return False
+        if spec and ("{" in spec or not _small_numbers(spec)):
+            return False
     return True
+
+
+def _bounded_printf(text: str) -> bool:
+    """A ``%`` template without mapping keys or ``*`` widths, whose widths and precisions are small."""
+    for spec in PRINTF_SPEC.findall(text):
+        if "(" in spec or "*" in spec or not _small_numbers(spec):
+            return False
+    return True
+
+
+def _small_numbers(text: str) -> bool:
+    # A width of 50000000 would build a 50 MB string.
+    return all(int(number) <= MAX_FORMAT_NUMBER for number in re.findall(r"[0-9]+", text))
 
 
 def _is_string_building(node: ast.expr) -> bool:
