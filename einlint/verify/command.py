@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -122,10 +123,13 @@ def _lint_and_verify(
     """Lint the paths, then verify every fix (unsafe ones included: which of them --fix may apply is
     decided later). None when the verifier cannot run at all (the message is printed): no torch in
     the worker, a device it does not have."""
+    from einlint.cli import _observations
     from einlint.engine.driver import RunOptions, run
     from einlint.engine.source import SourceError, SourceText
+    from einlint.observe.cases import observed_operands
     from einlint.verify.verifier import verify_findings
 
+    observations = _observations(args)
     reports = run(args.paths, settings, RunOptions(unsafe_fixes=True, jobs=args.jobs, use_cache=not args.no_cache))
     errors = [error for report in reports for error in report.errors]
     findings = []
@@ -142,7 +146,8 @@ def _lint_and_verify(
     progress = _Progress() if sys.stderr.isatty() else None
     try:
         worker.wait_ready(options.device)
-        verifications = verify_findings(findings, options, on_progress=progress.update if progress else None, verify=worker.verify)
+        observed = partial(observed_operands, observations=observations) if observations is not None else None
+        verifications = verify_findings(findings, options, on_progress=progress.update if progress else None, verify=worker.verify, observed=observed)
     except VerifierUnavailable as error:
         print(f"einlint: error: {error}", file=sys.stderr)
         return None

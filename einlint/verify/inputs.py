@@ -22,6 +22,8 @@ from einlint.verify.expressions import ExpressionPair, NotVerifiable
 from einlint.verify.runtime import require_torch
 
 PROFILES = ("tiny", "medium", "large")
+# The profile of cases at the shapes ``einlint observe`` recorded (``observed.py``).
+OBSERVED_PROFILE = "observed"
 
 
 @dataclass(frozen=True)
@@ -73,13 +75,18 @@ class InputCase:
     # A broadcasting or rank variant: it counts only where the original accepts it.
     optional: bool = False
     timed: bool = False
+    # The one dtype the case runs at (a case at observed shapes); None: every dtype of the run.
+    dtype: str | None = None
 
     @property
     def name(self) -> str:
         return self.profile if self.variant == "contiguous" else f"{self.profile}/{self.variant}"
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "shapes": [list(shape) for shape in self.shapes], "contiguous": self.contiguous}
+        data = {"name": self.name, "shapes": [list(shape) for shape in self.shapes], "contiguous": self.contiguous}
+        if self.dtype is not None:
+            data["dtype"] = self.dtype
+        return data
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,9 @@ def summary(verifications: list[FixVerification]) -> str:
     cached = sum(item.result.cached for item in verifications)
     if cached:
         parts.append(f"{cached} from the cache")
+    observed = sum(any(timing.observed for timing in item.result.timings) for item in verifications)
+    if observed:
+        parts.append(f"{observed} timed at observed shapes")
     devices = sorted({item.result.device for item in verifications if item.result.device})
     where = f" on {', '.join(devices)}" if devices else ""
     noun = "fix" if len(verifications) == 1 else "fixes"
@@ -67,6 +70,9 @@ def build_table(verifications: list[FixVerification]):
             verdict.append("\n" + printable(result.reason))
         if result.target:
             verdict.append("\nverified: " + result.target)
+        for note in result.notes:
+            if note.startswith("observed"):
+                verdict.append("\n" + printable(note))
         assumptions = f" ({', '.join(item.assumptions)})" if item.assumptions else ""
         cells = (
             item.location, f"{item.code}\n{item.applicability}{assumptions}", None, _errors(result), _layout(result),
@@ -99,8 +105,15 @@ def _speedups(result: PairVerdict, which: str) -> list[str]:
         comparison: Comparison | None = getattr(timing, which)
         if comparison is not None:
             label = "" if not comparison.stable else f" {comparison.label}"
-            lines.append(f"{timing.case} {_shown_ratio(comparison)}{label}")
+            lines.append(f"{_case(timing)} {_shown_ratio(comparison)}{label}")
     return lines
+
+
+def _case(timing) -> str:
+    """The case's name, with the shapes where they are the ones ``einlint observe`` recorded."""
+    if not timing.observed:
+        return timing.case
+    return f"{timing.case} ({' '.join('x'.join(str(size) for size in shape) or '()' for shape in timing.shapes)})"
 
 
 def _ratio(value: float) -> str:
@@ -138,7 +151,8 @@ def markdown_table(verifications: list[FixVerification], location: bool = True) 
                 cells += [""] * 8
             else:
                 shapes = " ".join("x".join(str(size) for size in shape) or "()" for shape in timing.shapes)
-                cells += [markdown_cell(timing.case), shapes, *_medians(timing.forward), *_medians(timing.backward)]
+                case = f"{timing.case} (at observed shapes)" if timing.observed else timing.case
+                cells += [markdown_cell(case), shapes, *_medians(timing.forward), *_medians(timing.backward)]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -174,7 +188,8 @@ def write_markdown(verifications: list[FixVerification], path: Path) -> list[str
     lines += [f"- {markdown_text(summary(verifications))}", "",
               "Speedup = original time / rewritten time (above 1: the rewrite is faster). A fix is called faster or "
               "slower only where the ratio differs from 1 by more than the noise measured for it; a ratio whose "
-              "interval did not settle is shown as unstable.", ""]  # fmt: skip
+              "interval did not settle is shown as unstable. A shape marked \"at observed shapes\" ran at operand shapes, "
+              "dtype and layout that `einlint observe` recorded at the fix's statement; the others are synthetic.", ""]  # fmt: skip
     lines.append(markdown_table(verifications))
     if chart_written:
         lines += [f"![speedups per fix and shape]({chart.name})", ""]

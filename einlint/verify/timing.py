@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from einlint.verify.inputs import InputCase, make_inputs
+from einlint.verify.inputs import OBSERVED_PROFILE, InputCase, make_inputs
 from einlint.verify.runtime import require_torch
 
 DEFAULT_MIN_RUN_TIME = 0.1  # seconds per side and phase; blocks of >= 10 ms give about ten replicates
@@ -108,10 +108,16 @@ class ShapeTiming:
     forward: Comparison
     backward: Comparison | None  # forward+backward; None when the result has no gradient
 
+    @property
+    def observed(self) -> bool:
+        """Timed at shapes ``einlint observe`` recorded (the "observed" profile), not synthetic ones."""
+        return self.case.split("/")[0] == OBSERVED_PROFILE
+
     def to_dict(self) -> dict:
         return {
             "case": self.case, "shapes": [list(shape) for shape in self.shapes], "dtype": self.dtype,
             "forward": self.forward.to_dict(), "backward": self.backward.to_dict() if self.backward else None,
+            "observed": self.observed,
         }  # fmt: skip
 
     @classmethod

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from einlint.diagnostics import Diagnostic
+from einlint.observe.cases import ObservedOperands
 from einlint.evidence.imports import ImportTable
 from einlint.verify.cache import VerdictCache, verdict_key
 from einlint.verify.equivalence import (
@@ -21,6 +22,7 @@ from einlint.verify.equivalence import (
 )  # fmt: skip
 from einlint.verify.expressions import ExpressionPair, NotVerifiable, prepare
 from einlint.verify.inputs import PROFILES, plan
+from einlint.verify.observed import observed_plan
 from einlint.verify.runtime import VerifierUnavailable, default_dtypes, device_description, require_torch, resolve_device, tf32_state
 from einlint.verify.targets import SourceExpressions, edits_key, fix_targets
 from einlint.verify.timing import DEFAULT_MIN_RUN_TIME, ShapeTiming, overall_label, time_case
@@ -49,6 +51,8 @@ class VerifyOptions:
     seed: int = 0
     time_budget: float = DEFAULT_TIME_BUDGET
     autocast: bool = True  # also compare under CPU autocast (bfloat16)
+    # What ``einlint observe`` recorded of this fix's operands: cases at those shapes run as well.
+    observed: ObservedOperands | None = None
 
 
 @dataclass(frozen=True)
@@ -178,7 +182,8 @@ def _verify_pair(
     pair = prepare(original, rewritten, imports)
     functions = compile_pair(pair)
     case_plan = plan(pair, options.profiles, functions[0])
-    cases = list(case_plan.cases)
+    at_observed = observed_plan(pair, options.observed, functions[0], device)
+    cases = list(case_plan.cases) + list(at_observed.cases)
     dtypes = options.dtypes or default_dtypes(device)
     timing_key = f"timed {options.min_run_time}s" if options.timing else "untimed"
     cache = VerdictCache(options.cache_dir) if options.use_cache else None
@@ -201,6 +206,8 @@ def _verify_pair(
     if case_plan.over_budget:
         skipped = tuple(f"not tried, over budget: {line}" for line in case_plan.over_budget)
         verdict = replace(verdict, notes=verdict.notes + skipped)
+    if at_observed.notes:
+        verdict = replace(verdict, notes=verdict.notes + at_observed.notes)
     if cache is not None and not verdict.reason.startswith("over the time budget"):
         cache.put(key, verdict.to_dict())
     return verdict
@@ -218,9 +225,9 @@ def _run(
         rewritten_code=pair.rewritten_code, operands=pair.operands, equation=pair.equation,
         float32_matmul_precision=tf32_state(), **context,
     )  # fmt: skip
-    checks = len(cases) * len(dtypes)
+    checks = sum(1 if case.dtype else len(dtypes) for case in cases)
     for index, case in enumerate(cases):
-        for dtype in dtypes:
+        for dtype in (case.dtype,) if case.dtype else dtypes:
             if time.monotonic() > deadline:
                 reason = f"over the time budget of {options.time_budget:g} s after {len(outcomes)} of {checks} checks"
                 return PairVerdict(NOT_VERIFIABLE, reason, cases=tuple(outcomes), **common)
@@ -266,7 +273,7 @@ def _run(
             if time.monotonic() > deadline:
                 notes += (f"timing stopped at the time budget of {options.time_budget:g} s",)
                 break
-            timing = time_case(original, rewritten, case, dtypes[0], device, options.seed + index, options.min_run_time)
+            timing = time_case(original, rewritten, case, case.dtype or dtypes[0], device, options.seed + index, options.min_run_time)
             if timing is not None:
                 timings.append(timing)
     return PairVerdict(
@@ -322,9 +329,12 @@ def verify_findings(
     options: VerifyOptions = VerifyOptions(),
     on_progress: Callable[[int, int], None] | None = None,
     verify: PairVerifier | None = None,
+    observed: Callable[[Diagnostic, str], ObservedOperands | None] | None = None,
 ) -> list[FixVerification]:
     """Verify the fix of every finding that has one; ``findings`` pairs each with its file's text.
-    ``verify`` verifies each pair: in this process by default, ``PairWorker.verify`` to isolate them."""
+    ``verify`` verifies each pair: in this process by default, ``PairWorker.verify`` to isolate them.
+    ``observed`` gives what ``einlint observe`` recorded of a fix's operands (cases at those shapes
+    are added to the synthetic ones)."""
     results = []
     indexed: dict[str, SourceExpressions] = {}
     fixable = [(diagnostic, text) for diagnostic, text in findings if diagnostic.fix is not None]
@@ -334,5 +344,8 @@ def verify_findings(
         source = indexed.get(diagnostic.path)
         if source is None or source.text != source_text:
             source = indexed[diagnostic.path] = SourceExpressions(source_text)
-        results.append(verify_diagnostic(diagnostic, source, options, verify))
+        fix_options = options
+        if observed is not None:
+            fix_options = replace(options, observed=observed(diagnostic, source_text))
+        results.append(verify_diagnostic(diagnostic, source, fix_options, verify))
     return results
