@@ -104,6 +104,53 @@ def test_a_flagged_view_of_a_strided_tensor_raises(case: tuple[str, str], einlin
 
 
 @st.composite
+def unknown_rank_views(draw) -> tuple[str, str]:
+    """(module source defining ``f(x, b)``, a placeholder): a transpose of a tensor whose rank the code
+    does not show, viewed to sizes written from ``x.size(k)``, a free ``b`` and -1."""
+    first, second = draw(st.lists(st.integers(0, 3), min_size=2, max_size=2, unique=True))
+    negative = draw(st.booleans())
+    if negative:
+        first, second = -first - 1, -second - 1
+    named = range(-max(-first, -second), 0) if negative else range(max(first, second) + 1)
+    pieces = st.one_of(
+        st.just("b"),
+        st.sampled_from(list(named)).map(lambda k: f"x.size({k})"),
+        st.lists(st.sampled_from(list(named)), min_size=2, max_size=2).map(lambda ks: f"x.shape[{ks[0]}] * x.shape[{ks[1]}]"),
+    )
+    written = draw(st.lists(pieces, min_size=1, max_size=4))
+    if draw(st.booleans()):
+        written.insert(draw(st.integers(0, len(written))), "-1")
+    source = f"import torch\n\n\ndef f(x, b):\n    return x.transpose({first}, {second}).view({', '.join(written)})\n"
+    return source, str(len(named))
+
+
+def _raises_for_every_rank(source: str, fewest: int) -> bool:
+    """Does ``f`` raise for x of each rank from ``fewest`` to ``fewest + 3`` (sizes distinct primes),
+    with ``b`` any divisor of x's size?"""
+    namespace: dict = {}
+    exec(source, namespace)  # noqa: S102 - the test's own generated code
+    for rank in range(fewest, fewest + 4):
+        x = torch.randn(*PRIMES[:rank])
+        numel = x.numel()
+        for b in (divisor for divisor in range(1, numel + 1) if numel % divisor == 0):
+            try:
+                namespace["f"](x, b)
+            except RuntimeError as error:
+                assert "view size is not compatible" in str(error) or "shape" in str(error), error
+                continue
+            return False
+    return True
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=unknown_rank_views())
+def test_a_flagged_view_of_a_tensor_of_unknown_rank_raises_for_every_rank(case: tuple[str, str], einlint, tmp_path: Path) -> None:
+    source, fewest = case
+    if _flagged(einlint, tmp_path, source, "EIN203"):
+        assert _raises_for_every_rank(source, int(fewest)), f"EIN203 flagged a view that works for some rank:\n{source}"
+
+
+@st.composite
 def einsum_views(draw) -> tuple[str, str]:
     labels = "abcdefg"[: draw(st.integers(2, 6))]
     left = "".join(draw(st.permutations(labels))[: draw(st.integers(1, len(labels)))])
@@ -191,3 +238,13 @@ def test_the_generators_produce_flagged_views(strategy, code: str, einlint, tmp_
 
     found = find(strategy, lambda case: bool(_flagged(einlint, tmp_path, case[0], code)), settings=settings(max_examples=2000, database=None))
     assert _raises(*found)
+
+
+def test_the_unknown_rank_generator_produces_flagged_views(einlint, tmp_path: Path) -> None:
+    from hypothesis import find
+
+    def flagged(case: tuple[str, str]) -> bool:
+        return bool(_flagged(einlint, tmp_path, case[0], "EIN203"))
+
+    found = find(unknown_rank_views(), flagged, settings=settings(max_examples=2000, database=None))
+    assert _raises_for_every_rank(found[0], int(found[1]))

@@ -15,7 +15,7 @@ from einlint.engine.import_cleanup import ModuleNames, import_removals
 from einlint.engine.wrapping import wrapped
 from einlint.evidence.imports import ImportTable
 from einlint.evidence.temporaries import single_use_view
-from einlint.evidence.layout import Layout, LayoutTracer
+from einlint.evidence.layout import LayoutTracer
 from einlint.evidence.reaching import reaching_evidence, reaching_non_tensor
 from einlint.evidence.operands import UNKNOWN, FunctionFacts, OperandEvidence, block_bindings, dotted_name, expression_evidence
 from einlint.evidence.scopes import names_bound_other_than_by_import, outer_functions
@@ -200,11 +200,10 @@ class RuleContext:
                 evidence = replace(evidence, not_tensor=kind)
         return evidence
 
-    def tensor_layout(self, expression: ast.expr) -> Layout | None:
-        """How the tensor ``expression`` (an ast of code in this unit) sits in memory, where the code
-        shows it (see evidence.layout)."""
-        tracer, chain = layout_tracer(self.analysis, self.unit.candidate, self._names_bound_inside_unit())
-        return tracer.layout(expression, chain)
+    def layout_tracer(self) -> tuple[LayoutTracer, tuple[tuple[int, int], ...]]:
+        """A tracer of how tensors sit in memory in the function around this unit (see
+        evidence.layout), and this unit's place in it."""
+        return layout_tracer(self.analysis, self.unit.candidate, self._names_bound_inside_unit())
 
     def as_ast(self, node: cst.CSTNode) -> ast.expr | None:
         """``node`` as an ast expression. Parsed from the file's text at the node's position, not

@@ -26,7 +26,7 @@ from __future__ import annotations
 import ast
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from einlint.evidence.operands import FunctionFacts, OperandEvidence, dotted_name
 from einlint.evidence.reaching import FROM_PARAMETER, Reaching, assigned_position, reaching_assignment
@@ -55,6 +55,10 @@ class Layout:
     cause: str = ""  # the operation that left the layout other than row-major ("transpose(1, 2)")
     einsum_output: bool = False  # the cause is a torch.einsum call (its result's layout)
     assumed_contiguous: str | None = None  # the untraced tensor taken to be contiguous, as written
+    # The code does not show the rank: this is one of the shapes that stand for every rank the code
+    # allows (see LayoutTracer.unknown_rank_layouts), its dims counted from the front (1) or from the
+    # end (-1); 0 where the rank is known.
+    rank_unknown: int = 0
 
     @property
     def rank(self) -> int:
@@ -148,6 +152,60 @@ class LayoutTracer:
         if method == "expand" and args and not node.keywords:
             return self._expanded(receiver, args, chain, depth)
         return None
+
+    def unknown_rank_layouts(self, node: ast.expr, chain: tuple[tuple[int, int], ...], depth: int = 0, sized: bool = True) -> tuple[Layout, ...]:
+        """For a transpose of a tensor whose rank the code does not show (``x.transpose(1, 2)`` of a
+        parameter), the layouts that together stand for every rank it may have, as far as ``.view``
+        can tell: the fewest dimensions the transpose allows, and one more dimension of unknown size
+        for all the others (after the named ones for non-negative dims, before them for negative
+        ones). A run of row-major dimensions behaves under ``.view`` exactly as one dimension of their
+        product, so a view that raises for both raises for every rank. Empty when the node is not
+        such a transpose or its layout is known anyway (then ``layout`` decides)."""
+        if depth > MAX_TRACE_DEPTH:
+            return ()
+        if isinstance(node, ast.Name):
+            if chain == self.hidden[0] and node.id in self.hidden[1]:
+                return ()
+            reaching = reaching_assignment(self.facts, node.id, chain)
+            if not isinstance(reaching, Reaching) or self.facts.stale(node.id, assigned_position(self.facts, reaching), chain):
+                return ()
+            # Sizes are named only within one expression: a name may be rebound between two statements.
+            return self.unknown_rank_layouts(reaching.value, reaching.chain, depth + 1, sized=False)
+        if not isinstance(node, ast.Call) or node.keywords or any(isinstance(arg, ast.Starred) for arg in node.args):
+            return ()
+        qualified = self.qualify(node.func)
+        if qualified is not None and qualified.startswith("torch.") and node.args:
+            method, receiver, args = qualified.removeprefix("torch."), node.args[0], node.args[1:]
+        elif isinstance(node.func, ast.Attribute) and qualified is None:
+            method, receiver, args = node.func.attr, node.func.value, node.args
+        else:
+            return ()
+        if method in _LAYOUT_KEEPING:
+            return self.unknown_rank_layouts(receiver, chain, depth + 1, sized)
+        dims = [_literal_int(arg) for arg in args]
+        if method not in ("transpose", "swapaxes", "swapdims") or len(dims) != 2 or None in dims or dims[0] == dims[1]:
+            return ()
+        first, second = dims[0], dims[1]
+        assert first is not None and second is not None
+        if (first < 0) != (second < 0):
+            return ()  # one counted from each end: which dims they are depends on the rank
+        if self.layout(receiver, chain, depth + 1) is not None or not self._plain(receiver, chain, depth + 1):
+            return ()
+        owner = dotted_name(receiver) if sized else None
+        if first >= 0:
+            named = max(first, second) + 1
+            sizes: list[Size | None] = [(f"{owner}.shape[{index}]",) if owner else None for index in range(named)]
+            shapes = (tuple(sizes), (*sizes, None))
+        else:
+            named = -min(first, second)
+            sizes = [(f"{owner}.shape[{index}]",) if owner else None for index in range(-named, 0)]
+            shapes = (tuple(sizes), (None, *sizes))
+        text = f"{method}({first}, {second})"
+        layouts = []
+        for shape in shapes:
+            base = replace(row_major(shape, assumed=ast.unparse(receiver)), rank_unknown=1 if first >= 0 else -1)
+            layouts.append(_reordered(base, _swap(len(shape), first, second), text))
+        return tuple(layouts)
 
     # --- sources -------------------------------------------------------------------------------
     def _name(self, name: str, chain: tuple[tuple[int, int], ...], depth: int) -> Layout | None:
@@ -415,6 +473,7 @@ def _reordered(inner: Layout, order: tuple[int, ...], cause: str) -> Layout:
         inner.cause or cause,
         inner.einsum_output,
         inner.assumed_contiguous,
+        inner.rank_unknown,
     )
 
 

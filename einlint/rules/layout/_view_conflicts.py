@@ -9,7 +9,7 @@ import libcst as cst
 
 from einlint.engine.candidates import Candidate
 from einlint.engine.context import FileAnalysis, RuleContext, layout_tracer, names_bound_inside
-from einlint.evidence.layout import Layout, ViewConflict, target_sizes, view_conflict
+from einlint.evidence.layout import Layout, LayoutTracer, ViewConflict, target_sizes, view_conflict
 
 # analysis.memo key: candidate node id -> the kinds of impossible views in it ("einsum", "strided")
 _MEMO = "impossible-view-kinds"
@@ -31,18 +31,35 @@ def impossible_view(node: cst.Call, context: RuleContext) -> ImpossibleView | No
     target = target_sizes(list(call.args))
     if target is None:
         return None
-    layout = context.tensor_layout(call.func.value)
-    if layout is None or layout.is_row_major:
+    tracer, chain = context.layout_tracer()
+    found = _conflict(tracer, chain, call.func.value, target)
+    if found is None:
         return None
-    conflict = view_conflict(layout, target)
-    if conflict is None:
-        return None
+    layout, conflict = found
     return ImpossibleView(layout, conflict, ", ".join(ast.unparse(arg) for arg in call.args))
+
+
+def _conflict(tracer: LayoutTracer, chain: tuple[tuple[int, int], ...], receiver: ast.expr, target) -> tuple[Layout, ViewConflict] | None:
+    """The layout of ``receiver`` and why ``.view(*target)`` of it raises, or None when it may not.
+    Of a tensor whose rank the code does not show, the view must raise for every rank."""
+    layout = tracer.layout(receiver, chain)
+    if layout is not None:
+        if layout.is_row_major:
+            return None
+        conflict = view_conflict(layout, target)
+        return (layout, conflict) if conflict is not None else None
+    layouts = tracer.unknown_rank_layouts(receiver, chain)
+    conflicts = [view_conflict(candidate, target) for candidate in layouts]
+    if not layouts or any(conflict is None for conflict in conflicts):
+        return None
+    return layouts[0], conflicts[0]  # type: ignore[return-value]
 
 
 def describe_dim(layout: Layout, dim: int) -> str:
     size = layout.sizes[dim]
-    return f"{dim} ({' * '.join(size)})" if size else str(dim)
+    # Of a tensor whose rank is not known, a dim counted from the end is named so.
+    shown = dim - layout.rank if layout.rank_unknown < 0 else dim
+    return f"{shown} ({' * '.join(size)})" if size else str(shown)
 
 
 def impossible_view_kinds(candidate: Candidate, analysis: FileAnalysis) -> frozenset[str]:
@@ -64,8 +81,8 @@ def impossible_view_kinds(candidate: Candidate, analysis: FileAnalysis) -> froze
                 continue
             if tracer is None:
                 tracer, chain = layout_tracer(analysis, candidate, names_bound_inside(candidate.node))
-            layout = tracer.layout(node.func.value, chain)
-            if layout is not None and not layout.is_row_major and view_conflict(layout, target) is not None:
-                kinds.add("einsum" if layout.einsum_output else "strided")
+            found = _conflict(tracer, chain, node.func.value, target)  # type: ignore[arg-type]
+            if found is not None:
+                kinds.add("einsum" if found[0].einsum_output else "strided")
         memo[key] = frozenset(kinds)
     return memo[key]

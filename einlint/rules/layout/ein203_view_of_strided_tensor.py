@@ -17,7 +17,12 @@ class ViewOfStridedTensor(Rule):
     What it flags: ``x.transpose(1, 2).view(b, n, -1)`` where ``x`` is a contiguous ``(b, h, n, d)``
     tensor (its rank known from ``x.view(b, n, h, d)``, a shape unpack, ``permute``'s arguments, ...), a
     ``.view`` that merges an ``expand``-ed dimension with another one, and the same through local
-    names (``y = x.permute(0, 2, 1, 3)`` then ``y.view(b * n, -1)``).
+    names (``y = x.permute(0, 2, 1, 3)`` then ``y.view(b * n, -1)``). Where the code does not show
+    the rank, a transpose of two dims counted from the same end (``x.transpose(1, 2).view(b, -1)``,
+    ``x.transpose(1, 2).view(x.size(0), -1)``) is flagged only when the view raises for every rank
+    the transpose allows: einlint checks the fewest dimensions it allows and one more standing for
+    all the others, since a run of row-major dimensions behaves under ``.view`` as one (so
+    ``x.transpose(1, 2).view(b, n, -1)``, fine for a 3-D ``x``, is not flagged).
 
     Why it matters: ``.view`` never copies; it needs each new dimension to cover old dimensions stored
     one right inside the other. After ``transpose(1, 2)`` of ``(b, h, n, d)`` no two neighbours are
@@ -43,11 +48,13 @@ class ViewOfStridedTensor(Rule):
         Example("def f(x, b, n, h, d):\n    return x.view(b, n, h, d).transpose(1, 2).view(b, h, -1)"),
         Example("def f(x):\n    b, h, n, d = x.shape\n    y = x.transpose(1, 2)\n    return y.view(b, n, h * d)"),
         Example("def f(x):\n    b, kv, n, d = x.shape\n    return x[:, :, None].expand(b, kv, 4, n, d).view(b, kv * 4, n, d)"),
+        Example("def f(x):\n    return x.transpose(1, 2).view(x.size(0), -1)"),
     )
     valid = (
         "def f(x, b, n, h, d):\n    return x.view(b, n, h, d).transpose(1, 2).reshape(b, h, -1)",
         "def f(x):\n    b, c, h, w = x.shape\n    return x.permute(0, 2, 3, 1).view(b, h * w, c)",
         "def f(x, b, n, h, d):\n    return x.view(b, n, h, d).transpose(1, 2).contiguous().view(b, h, -1)",
+        "def f(x, b, n):\n    return x.transpose(1, 2).view(b, n, -1)",
     )
 
     @classmethod
@@ -74,4 +81,6 @@ class ViewOfStridedTensor(Rule):
                 f"{describe_dim(layout, inner)} of a tensor laid out by `{layout.cause}`, which are not "
                 "neighbours in memory"
             )
+        if layout.rank_unknown:
+            what += f", whatever the rank of `{layout.assumed_contiguous}`"
         self.report(node, f"{what}: it raises at run time ({caveat}); use `.reshape(...)`")
