@@ -148,13 +148,18 @@ class ChainRule(Rule):
             return True
         found = self._chain(node)
         if found is None:
-            return True
+            return not self.report_unmodelled(node)
         chain, kind = found
         if kind is self.kind:
             self._report_chain(node, chain)
             return False
         # A larger chain that another enabled rule reports: its parts are not reported again.
         return not (kind is not None and kind in self.context.analysis.enabled_chain_kinds)
+
+    def report_unmodelled(self, node: cst.BaseExpression) -> bool:
+        """Report ``node``, a chain the algebra cannot model, where the rule has something to say of
+        it anyway (no fix); True when it did."""
+        return False
 
     def _chain(self, node: cst.BaseExpression) -> tuple[Chain, ChainKind | None] | None:
         memo = self.context.unit.memo

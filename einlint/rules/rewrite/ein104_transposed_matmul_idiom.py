@@ -1,8 +1,15 @@
 from __future__ import annotations
 
+import libcst as cst
+
+from einlint.engine.context import RuleContext
 from einlint.rewrite.classify import ChainKind
+from einlint.rewrite.literals import literal_int
 from einlint.rules.base import Example
 from einlint.rules.rewrite._chain_rule import MATMUL_CHAIN_SOUNDNESS, ChainRule
+
+
+TRANSPOSE_METHODS = frozenset({"transpose", "swapaxes", "swapdims"})
 
 
 class TransposedMatmulIdiom(ChainRule):
@@ -33,6 +40,11 @@ class TransposedMatmulIdiom(ChainRule):
     --unsafe-fixes`` does.
 
     Single-use temporaries fold into the rewrite as for EIN101, under the same conditions.
+
+    A product whose rank the code does not show, transposed at dims counted from the front (``(a @
+    b).transpose(1, 2)`` of parameters ``a`` and ``b``), is reported without a fix: which dims those
+    are depends on the rank (the last two of a 3-D product, the middle two of a 4-D one), and no
+    einsum equation can name them without it.
     """
 
     code = "EIN104"
@@ -56,4 +68,40 @@ class TransposedMatmulIdiom(ChainRule):
         ),
         Example("y = x @ w.T", fixed="y = torch.einsum('...d,id->...i', x, w)", unsafe=True),
     )
-    valid = ("y = x @ w", "y = a.permute(0, 2, 1, 3) @ b", "y = np.matmul(a, b.T)", "y = a.T @ b.T")
+    valid = ("y = x @ w", "y = a.permute(0, 2, 1, 3) @ b", "y = np.matmul(a, b.T)", "y = a.T @ b.T", "y = (a @ b).transpose(-1, -3)")
+
+    def report_unmodelled(self, node: cst.BaseExpression) -> bool:
+        transposed = _transposed_product(node, self.context)
+        if transposed is None:
+            return False
+        product, first, second = transposed
+        written = f".{node.func.attr.value}({first}, {second})"  # type: ignore[attr-defined]
+        found = self._chain(product)
+        if found is None or found[1] is not None or found[0].output is None or not found[0].output.ellipsis:
+            # Not a torch matrix product, one of known rank (modelled elsewhere), or a product that is
+            # a finding of its own (``(a @ b.T).transpose(1, 2)``: reported, with its fix, inside).
+            return False
+        self.report(
+            node,
+            f"{self.summary_text}: `{written}` of a matmul whose rank the code does not show ({self.benefit}) "
+            f"[no fix: which dims `{written}` swaps depends on the rank, and no einsum equation names them without it]",
+        )
+        return True
+
+
+def _transposed_product(node: cst.BaseExpression, context: RuleContext) -> tuple[cst.BaseExpression, int, int] | None:
+    """``(a @ b).transpose(i, j)`` or ``torch.matmul(a, b).swapaxes(i, j)`` with i, j >= 0: (the
+    product, i, j)."""
+    if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in TRANSPOSE_METHODS):
+        return None
+    if len(node.args) != 2 or any(arg.keyword is not None or arg.star for arg in node.args):
+        return None
+    first, second = literal_int(node.args[0].value), literal_int(node.args[1].value)
+    if first is None or second is None or first < 0 or second < 0 or first == second:
+        return None
+    product = node.func.value
+    if isinstance(product, cst.BinaryOperation) and isinstance(product.operator, cst.MatrixMultiply):
+        return product, first, second
+    if isinstance(product, cst.Call) and context.qualified_name(product.func) == "torch.matmul":
+        return product, first, second
+    return None
