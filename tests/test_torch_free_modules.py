@@ -53,3 +53,25 @@ def test_a_submodule_import_counts_as_importing_torch(tmp_path: Path, einlint) -
     path = tmp_path / "module.py"
     path.write_text("from torch import nn\n" + BODY, encoding="utf-8")
     assert "EIN101" in _codes(einlint, path)
+
+
+EVERY_RULE = "EIN,EIN009,EIN103,EIN104,EIN105,EIN121"
+EXTRA = """
+def g(a, b, w, xs):
+    products = (a * b).sum(-1), x @ w.T, (a @ b).transpose(1, 2), (a @ b[..., None]).squeeze(-1)
+    implicit = einsum("ij,jk", a, b), einsum("ij,jk->ik", a)
+    for i in "ij":
+        y = einsum(f"b{i}->b", a)
+    return products, implicit, y
+"""
+
+
+def test_no_rule_fires_in_a_module_without_imports_even_when_every_rule_is_selected(tmp_path: Path, einlint) -> None:
+    path = tmp_path / "module.py"
+    path.write_text(BODY + EXTRA, encoding="utf-8")
+    run = einlint("--select", EVERY_RULE, "--format", "json", str(path))
+    assert run.err == "", run.err
+    assert json.loads(run.out) == []
+    path.write_text("import torch\nfrom torch import einsum\n" + BODY + EXTRA, encoding="utf-8")
+    run = einlint("--select", EVERY_RULE, "--format", "json", str(path))
+    assert len({finding["code"] for finding in json.loads(run.out)}) >= 8

@@ -13,6 +13,7 @@ from einlint.line_length import DEFAULT_LINE_LENGTH
 from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix
 from einlint.engine.import_cleanup import ModuleNames, import_removals
 from einlint.engine.wrapping import wrapped
+from einlint.evidence.foreign_attributes import attributes_tensors_lack
 from einlint.evidence.imports import ImportTable
 from einlint.evidence.temporaries import single_use_view
 from einlint.evidence.layout import LayoutTracer
@@ -168,11 +169,27 @@ class RuleContext:
     # --- operands ----------------------------------------------------------------------------
     def operand_evidence(self, node: cst.CSTNode) -> OperandEvidence:
         if isinstance(node, cst.Name):
-            return self.name_evidence(node.value)
-        expression = self.as_ast(node)
-        if expression is None:
-            return UNKNOWN
-        return expression_evidence(expression, self.imports, self.name_evidence)
+            evidence = self.name_evidence(node.value)
+            dotted: str | None = node.value
+        else:
+            expression = self.as_ast(node)
+            if expression is None:
+                return UNKNOWN
+            evidence = expression_evidence(expression, self.imports, self.name_evidence)
+            dotted = dotted_name(expression)
+        foreign = self._attributes_tensors_lack().get(dotted, ()) if dotted is not None else ()
+        # A comprehension or lambda variable of that name is another value.
+        if foreign and dotted.split(".")[0] not in self._names_bound_inside_unit():
+            evidence = replace(evidence, foreign_attributes=foreign)
+        return evidence
+
+    def _attributes_tensors_lack(self) -> dict[str, tuple[str, ...]]:
+        scope = self.enclosing_function() or self.analysis.tree
+        memo = self.analysis.memo
+        key = ("attributes tensors lack", id(scope))
+        if key not in memo:
+            memo[key] = attributes_tensors_lack(scope)
+        return memo[key]
 
     def name_evidence(self, name: str) -> OperandEvidence:
         """What is known about local ``name`` where this unit uses it."""

@@ -37,6 +37,8 @@ INTEGRAL_DTYPES = frozenset(
     f"torch.{name}" for name in ("bool", "int", "long", "short", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 )
 INTEGRAL_RESULT_METHODS = frozenset({"long", "int", "short", "bool", "byte", "char"})
+# Methods that convert to the dtype they are given (``x.to(torch.float16)``, ``x.type(torch.long)``).
+CONVERSION_METHODS = frozenset({"to", "type"})
 # The dtype of what randn and friends return without ``dtype=``: torch.get_default_dtype() at run time.
 DEFAULT_FLOAT = "default"
 FLOAT_DTYPES = {
@@ -72,6 +74,9 @@ class OperandEvidence:
     # The rank an annotation states (jaxtyping's ``Float[Tensor, "b n d"]``): good enough to report an
     # equation that contradicts it, never proof for a fix (Python does not check annotations).
     claimed_rank: int | None = None
+    # Attributes the same scope reads from this operand (written as a name) that torch.Tensor lacks
+    # (``K.add_jitter()``): evidence that it is another class, which withdraws fixes assuming a tensor.
+    foreign_attributes: tuple[str, ...] = ()
 
 
 UNKNOWN = OperandEvidence()
@@ -184,6 +189,13 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
         )
     if method in INTEGRAL_RESULT_METHODS and not node.args and not node.keywords:
         return OperandEvidence(is_tensor=inner.is_tensor, rank=inner.rank, tensor_methods=True, integral=True)
+    if method in CONVERSION_METHODS and (node.args or node.keywords):
+        stated, integral = _converted_dtype(node, imports)
+        if stated is not None or integral:
+            # .to(torch.float16), .to(device, dtype=torch.long), .type(torch.bfloat16): a stated dtype
+            return OperandEvidence(
+                is_tensor=inner.is_tensor, tensor_methods=True, rank=inner.rank, is_float=stated is not None, dtype=stated, integral=integral
+            )
     if method in RANK_PRESERVING_METHODS:
         keeps_dtype = method not in ("to", "type_as") and method not in METHOD_DTYPES
         # A tensor argument of an elementwise method broadcasts and promotes; a literal number does not.
@@ -274,6 +286,20 @@ def _literal_int(node: ast.expr) -> int | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
         return node.value
     return None
+
+
+def _converted_dtype(call: ast.Call, imports: ImportTable) -> tuple[str | None, bool]:
+    """The dtype ``x.to(...)`` or ``x.type(...)`` converts to, where a torch dtype is written: (the
+    floating dtype, or None; whether it is an integer or bool dtype). ``.to(other)`` (another
+    tensor's dtype) and a dtype held in a variable say nothing."""
+    written = [*call.args, *(keyword.value for keyword in call.keywords if keyword.arg == "dtype")]
+    for argument in written:
+        qualified = qualified_name(argument, imports) or ""
+        if qualified in FLOAT_DTYPES:
+            return FLOAT_DTYPES[qualified], False
+        if qualified in INTEGRAL_DTYPES or qualified in INTEGRAL_ANNOTATIONS:
+            return None, True  # x.type(torch.LongTensor) converts too
+    return None, False
 
 
 def _states_integral_dtype(call: ast.Call, imports: ImportTable) -> bool:

@@ -77,6 +77,8 @@ class Leaf:
     attribute_like: bool = False  # read from an attribute (a parameter or buffer), directly or not
     written: str = ""  # the operand as the code writes it, when short enough to quote in a message
     integral: bool = False  # the code states an integer or bool dtype for it
+    # attributes the code reads from it that torch.Tensor lacks (``.add_jitter()``): another class
+    foreign_attributes: tuple[str, ...] = ()
     shape: tuple[int | None, ...] | None = None  # literal sizes the code proves, one per label
 
     @property

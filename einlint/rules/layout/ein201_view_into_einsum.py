@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from einlint.evidence.foreign_attributes import another_class
 from einlint.rules.base import Example
 from einlint.rules.einsum_calls import einsum_call
 from einlint.rules.equation._checked import EINSUM_TRIGGERS
@@ -29,7 +30,8 @@ class ViewIntoEinsum(Rule):
     ellipsis only dimensions the term pins are accepted). Safe when the view's receiver is a plain tensor
     made in the same scope (a torch factory); otherwise unsafe with assumption ``tensor-operands``: a
     tensor subclass that overrides torch functions (``__torch_function__``) would see one einsum call
-    instead of the view and then einsum.
+    instead of the view and then einsum. A receiver the same scope uses with an attribute a torch
+    tensor lacks (``k.evaluate()``, ``k.add_jitter()``) is another class: reported without a fix.
     """
 
     code = "EIN201"
@@ -43,7 +45,10 @@ class ViewIntoEinsum(Rule):
         SoundnessFamily.ANNOTATIONS: (
             "safe only where a torch factory in the same scope makes the view's receiver; otherwise "
             "``tensor-operands`` is named (silent where it fails: a ``__torch_function__`` subclass sees "
-            "one einsum instead of the view and the einsum)."
+            "one einsum instead of the view and the einsum); "
+            "an operand the same scope uses with an attribute torch.Tensor lacks (``K.add_jitter()``, "
+            "``K.root_decomposition()``, ``hasattr(K, 'evaluate')``; the list is ``dir(torch.Tensor)``) is "
+            "another class (a structured matrix): no fix at all, and the message says why."
         ),
         SoundnessFamily.RESULT_LAYOUT: (
             "einsum permutes the receiver under the new labels into the same strided operand it made of "
@@ -90,5 +95,9 @@ class ViewIntoEinsum(Rule):
             # Only a plain dense tensor made in this scope proves the fold: a tensor subclass that
             # overrides torch functions sees einsum alone instead of the view and then einsum.
             proven = receiver.is_tensor
+            message = f"einsum operand is a reordering view; fold it into the labels: '{new_equation}'"
+            if receiver.foreign_attributes:
+                self.report(operand, f"{message} [no fix: {another_class(receiver_code, receiver.foreign_attributes)}]")
+                continue
             fix = fold_fix(call, new_equation, operand, receiver_code, proven)
-            self.report(operand, f"einsum operand is a reordering view; fold it into the labels: '{new_equation}'", fix)
+            self.report(operand, message, fix)

@@ -10,6 +10,7 @@ from einlint.evidence.operands import dotted_name
 from einlint.evidence.snapshots import NO_INPLACE_AFTER_COPY, CopyDrop, bound_copy, copy_drop, statements_between
 from einlint.rules.base import Example, FixProposal, Rule, SoundnessFamily, Triggers
 from einlint.rules.einsum_calls import einsum_call
+from einlint.evidence.foreign_attributes import another_class
 from einlint.rules.layout._folding import fold_fix, folded_equation, parsed, returns_fresh_tensor
 from einlint.rules.layout._views import COPY_METHODS, copied_view, reordering_view
 
@@ -73,7 +74,10 @@ class CopyBeforeContraction(Rule):
         ),
         SoundnessFamily.ANNOTATIONS: (
             "unless the source is a plain tensor made in the same scope, the fix names ``tensor-operands``: a "
-            "``__torch_function__`` subclass would no longer see the copy (silent where it fails)."
+            "``__torch_function__`` subclass would no longer see the copy (silent where it fails); "
+            "an operand the same scope uses with an attribute torch.Tensor lacks (``K.add_jitter()``, "
+            "``K.root_decomposition()``, ``hasattr(K, 'evaluate')``; the list is ``dir(torch.Tensor)``) is "
+            "another class (a structured matrix): no fix at all, and the message says why."
         ),
         SoundnessFamily.RESULT_LAYOUT: (
             "before matmul the product is a fresh tensor with the same strides either way (checked against "
@@ -202,12 +206,14 @@ class CopyBeforeContraction(Rule):
             return
         shown = _short(" ".join((ast.get_source_segment(source.text, receiver_ast) or "").split()))
         receiver_node = cst.parse_expression(shown) if shown.isidentifier() else None
-        is_tensor = receiver_node is not None and context.operand_evidence(receiver_node).is_tensor
+        evidence = context.operand_evidence(receiver_node) if receiver_node is not None else None
+        is_tensor = evidence is not None and evidence.is_tensor
         fix = FixProposal(operand, operand.value, Applicability.SAFE, extra_edits=(Edit(view_end, end, ""),))
         message = (
             f"{operand.value} is a .{method}() copy of a transposed view (line {binding.lineno}) that only this {contraction} reads: bind the view instead"
         )
-        self._report(operand, shown, is_tensor, message, fix, verdict, layout_may_change=contraction == "einsum")
+        foreign = evidence.foreign_attributes if evidence is not None else ()
+        self._report(operand, shown, is_tensor, message, fix, verdict, layout_may_change=contraction == "einsum", foreign=foreign)
 
     def _drop(self, receiver: cst.BaseExpression, evaluated_after: list[cst.BaseExpression]) -> CopyDrop | None:
         """Whether the copy of ``receiver`` may go (see evidence.snapshots); None when the code
@@ -235,13 +241,16 @@ class CopyBeforeContraction(Rule):
         layout_may_change: bool = False,
     ) -> None:  # fmt: skip
         shown = _short(self.context.unit.written(source))
-        is_tensor = self.context.operand_evidence(source).is_tensor
-        self._report(operand, shown, is_tensor, message, fix, verdict, layout_may_change)
+        evidence = self.context.operand_evidence(source)
+        self._report(operand, shown, evidence.is_tensor, message, fix, verdict, layout_may_change, evidence.foreign_attributes)
 
     def _report(
         self, operand: cst.BaseExpression, shown: str, is_tensor: bool, message: str, fix: FixProposal, verdict: CopyDrop,
-        layout_may_change: bool = False,
+        layout_may_change: bool = False, foreign: tuple[str, ...] = (),
     ) -> None:  # fmt: skip
+        if foreign:
+            self.report(operand, f"{message} [no fix: {another_class(shown, foreign)}]")
+            return
         assumed: dict[str, str] = {}
         if layout_may_change:
             # einsum's output strides can follow its operands': without the copy the result may be laid

@@ -9,6 +9,7 @@ import libcst as cst
 
 from einlint.diagnostics import Applicability
 from einlint.engine.context import RuleContext
+from einlint.evidence.foreign_attributes import another_class
 from einlint.evidence.operands import DEFAULT_FLOAT, VIEW_METHODS, viewed_names
 from einlint.rewrite.algebra import Chain, ChainError, UnknownRank, unproven_size_matches
 from einlint.rewrite.analyzer import CONTRACTION_WORDS, analyze, is_chain_candidate
@@ -54,7 +55,10 @@ CHAIN_SOUNDNESS = {
         "only a torch factory in the same scope (and tensor methods of such a tensor) proves an operand a "
         "plain dense tensor; an annotation merely rules out a numpy array, so ``tensor-operands`` is named: "
         "a sparse tensor makes einsum raise, while a ``__torch_function__`` subclass sees einsum instead of "
-        "the original calls (silent where the assumption fails)."
+        "the original calls (silent where the assumption fails); "
+        "an operand the same scope uses with an attribute torch.Tensor lacks (``K.add_jitter()``, "
+        "``K.root_decomposition()``, ``hasattr(K, 'evaluate')``; the list is ``dir(torch.Tensor)``) is "
+        "another class (a structured matrix): no fix at all, and the message says why."
     ),
     SoundnessFamily.RESULT_LAYOUT: (
         "einsum lays its result out by its own algorithm, so the fix names ``contiguous-result`` where the "
@@ -73,7 +77,8 @@ MATMUL_CHAIN_SOUNDNESS = {
     **CHAIN_SOUNDNESS,
     SoundnessFamily.DTYPE_CONTEXT: (
         "matmul and einsum both compute in low precision under autocast and both raise on mixed dtypes, so "
-        "a chain of matrix products assumes nothing; a chain that also sums follows EIN103's dtype rules (an "
+        "a chain of matrix products assumes nothing (checked in torch: with mixed, integer or bool dtypes "
+        "both forms raise alike or compute alike); a chain that also sums follows EIN103's dtype rules (an "
         "integer or bool operand withdraws the fix, a summed elementwise product names ``no-autocast``)."
     ),
     SoundnessFamily.STRICTNESS: (
@@ -88,9 +93,11 @@ SUMMED_PRODUCT_SOUNDNESS = {
     **CHAIN_SOUNDNESS,
     SoundnessFamily.DTYPE_CONTEXT: (
         "the fix names ``no-autocast`` unless every operand is float64 (under autocast einsum computes in "
-        "low precision, ``*`` and ``sum`` in float32); a stated integer or bool dtype withdraws it (sum "
+        "low precision, ``*`` and ``sum`` in float32); a stated integer or bool dtype (``.long()``, "
+        "``.to(torch.int32)``, an annotation ``torch.BoolTensor`` or jaxtyping ``Int[...]``) withdraws it (sum "
         "promotes to int64, einsum does not), as do two different stated floating dtypes (``*`` promotes, "
-        "einsum raises) or no operand known to be floating unless ``float-dtypes`` is declared; dtypes not "
+        "einsum raises; dtypes read from ``.float()``, ``.half()``, ``.to(torch.float16)``, ``.to(dtype=...)``, "
+        "``.type(torch.long)``) or no operand known to be floating unless ``float-dtypes`` is declared; dtypes not "
         "proven equal name ``float-dtypes``, and ``set_default_dtype`` in the file stops two default-dtype "
         "factories proving one dtype."
     ),
@@ -190,7 +197,10 @@ class ChainRule(Rule):
         names = ", ".join(_short(self.context.unit.code_for(leaf.node)) for leaf in chain.leaves)
         reference = self.context.einsum_reference(node)
         blocked = None
-        if chain.rank_guesses:
+        foreign = next((leaf for leaf in chain.leaves if leaf.foreign_attributes), None)
+        if foreign is not None:
+            blocked = another_class(foreign.shown, foreign.foreign_attributes)
+        elif chain.rank_guesses:
             blocked = f"the ranks are not proven: {', '.join(chain.rank_guesses)}; so read, it {_summed_dimensions(chain)}"
         elif chain.fold_refusals:
             blocked = "; ".join(chain.fold_refusals)

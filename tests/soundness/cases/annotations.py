@@ -270,4 +270,54 @@ def run(x: torch.Tensor, w: Optional[torch.Tensor] = None):
     ),
 ]
 
+# A structured matrix (gpytorch's LinearOperator, say): ``@``, ``permute`` and ``transpose`` work, einsum
+# does not. The code that uses it with ``.add_jitter()`` shows it is no tensor: no fix at all.
+STRUCTURED = """
+class Structured:
+    def __init__(self, dense):
+        self.dense = dense
+
+    def permute(self, *dims):
+        return Structured(self.dense.permute(*dims))
+
+    def transpose(self, first, second):
+        return Structured(self.dense.transpose(first, second))
+
+    def add_jitter(self, value):
+        return Structured(self.dense + value)
+
+    def __matmul__(self, other):
+        return self.dense @ other
+
+
+def structured(dense):
+    return Structured(dense)
+"""
+
+CASES += [
+    make(
+        "structured_matrix_permuted_matmul",
+        STRUCTURED
+        + """
+
+def run(x, y):
+    covar = structured(x)
+    jittered = covar.add_jitter(1.0)
+    return covar.permute(2, 0, 1) @ y, jittered.dense
+""",
+        inputs(t(3, 4, 2), t(2, 4, 5)),
+    ),
+    make(
+        "structured_matrix_transposed_into_einsum",
+        STRUCTURED
+        + """
+
+def run(x, y):
+    covar = structured(x)
+    return torch.einsum("bij,bjk->bik", covar.add_jitter(0.5).dense, y), covar.transpose(1, 2) @ y
+""",
+        inputs(t(2, 3, 3), t(2, 3, 5)),
+    ),
+]
+
 XFAIL: dict[str, str] = {}

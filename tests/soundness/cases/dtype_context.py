@@ -276,4 +276,53 @@ def run(x, y):
     ),
 ]
 
+# Dtypes the code converts to, visible in the expression: ``*`` promotes two different ones, einsum
+# raises; ``sum`` promotes an integer product to int64, einsum keeps it.
+CASES += [
+    make(
+        "to_float16_against_float_multiply_sum",
+        """
+def run(x, y):
+"""
+        + PROVEN
+        + """    return (a.float() * b.to(torch.float16)).sum(-1)
+""",
+        AB,
+        select=("EIN103",),
+    ),
+    make(
+        "to_bfloat16_keyword_multiply_sum",
+        """
+def run(x, y):
+"""
+        + PROVEN
+        + """    return (a.double() * b.to(dtype=torch.bfloat16)).sum(-1)
+""",
+        AB,
+        select=("EIN103",),
+    ),
+    make(
+        "type_float16_against_float_multiply_sum",
+        """
+def run(x, y):
+"""
+        + PROVEN
+        + """    return (a.float() * b.type(torch.float16)).sum(-1)
+""",
+        AB,
+        select=("EIN103",),
+    ),
+    make(
+        "to_long_multiply_sum",
+        """
+def run(x, y):
+"""
+        + PROVEN
+        + """    return (a.to(torch.long) * b.to(torch.long)).sum(-1)
+""",
+        AB,
+        select=("EIN103",),
+    ),
+]
+
 XFAIL = {}

@@ -1,0 +1,132 @@
+"""Evidence in the code against a fix withdraws it: an operand that the same scope uses with an
+attribute torch.Tensor lacks (a structured matrix), and dtypes the code converts to that make ``*``
+promote where einsum raises or keeps an integer dtype. Each case is checked both ways: with the evidence
+the finding stays and the fix goes, with the evidence removed the fix is offered, so the test fails if
+the evidence is ignored or if the snippet stops being a finding at all."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from einlint.evidence.foreign_attributes import attributes_tensors_lack
+
+# (rule, code with the evidence, the line that carries the evidence); without that line the rule offers a fix.
+FOREIGN = [
+    ("EIN101", "def f(covar, x):\n    y = covar.permute(2, 0, 1) @ x\n    return y, covar.add_jitter(1e-3)\n", "covar.add_jitter(1e-3)"),
+    ("EIN101", "def f(self, x):\n    y = self.covar.permute(2, 0, 1) @ x\n    return y, self.covar.root_decomposition()\n", "self.covar.root_decomposition()"),
+    ("EIN101", "def f(k, x):\n    if hasattr(k, 'evaluate'):\n        pass\n    return k.permute(2, 0, 1) @ x\n", "hasattr(k, 'evaluate')"),
+    ("EIN102", "def f(a, b):\n    y = (a.permute(0, 2, 1, 3) @ b).permute(0, 2, 1, 3)\n    return y, b.evaluate_kernel()\n", "b.evaluate_kernel()"),
+    ("EIN201", "def f(q, k):\n    y = torch.einsum('bqd,bdk->bqk', q, k.transpose(1, 2))\n    return y, k.evaluate()\n", "k.evaluate()"),
+    ("EIN202", "def f(x, w):\n    wt = w.t().contiguous()\n    return x @ wt, w.batch_shape\n", "w.batch_shape"),
+]
+
+
+def _findings(einlint, tmp_path: Path, code: str, select: str) -> list[dict]:
+    path = tmp_path / "snippet.py"
+    path.write_text("import torch\n\n\n" + code, encoding="utf-8")
+    run = einlint("--select", select, "--unsafe-fixes", "--no-cache", "--format", "json", str(path))
+    assert run.err == "", run.err
+    return json.loads(run.out)
+
+
+@pytest.mark.parametrize(("code", "source", "evidence"), FOREIGN, ids=[f"{code}-{index}" for index, (code, _, _) in enumerate(FOREIGN)])
+def test_an_operand_used_as_another_class_has_no_fix(code: str, source: str, evidence: str, einlint, tmp_path: Path) -> None:
+    (finding,) = _findings(einlint, tmp_path, source, code)
+    assert finding["fix"] is None
+    assert "which a torch tensor lacks" in finding["message"]
+    (control,) = _findings(einlint, tmp_path, source.replace(evidence, "None"), code)
+    assert control["fix"] is not None, control["message"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # Setting an attribute is something a tensor allows.
+        "def f(covar, x):\n    covar.tag = 1\n    return covar.permute(2, 0, 1) @ x\n",
+        # Attributes a tensor has.
+        "def f(covar, x):\n    return covar.permute(2, 0, 1) @ x, covar.to_dense(), covar.shape, covar.grad\n",
+        # Another scope's covar.
+        "def f(covar, x):\n    def g(covar):\n        return covar.add_jitter()\n    return covar.permute(2, 0, 1) @ x\n",
+        # Another value, not an operand.
+        "def f(covar, x, prior):\n    return covar.permute(2, 0, 1) @ x, prior.add_jitter()\n",
+    ],
+)
+def test_what_a_tensor_allows_keeps_the_fix(source: str, einlint, tmp_path: Path) -> None:
+    (finding,) = _findings(einlint, tmp_path, source, "EIN101")
+    assert finding["fix"] is not None, finding["message"]
+
+
+def test_attributes_are_collected_per_receiver_without_nested_scopes() -> None:
+    import ast
+
+    tree = ast.parse(
+        "def f(k, m):\n"
+        "    k.add_jitter(); k.permute(0, 1); getattr(m, 'root_decomposition'); m.lazy = 1\n"
+        "    self.covar.evaluate(); (k + m).evaluate()\n"
+        "    def g(k):\n        return k.inner_only()\n"
+    )
+    function = tree.body[0]
+    found = attributes_tensors_lack(function)
+    assert found == {"k": ("add_jitter",), "m": ("root_decomposition",), "self": ("covar",), "self.covar": ("evaluate",)}
+
+
+def test_a_structured_matrix_runs_with_matmul_and_not_with_einsum() -> None:
+    """Why the fix goes: a class with ``@`` and ``permute`` (as gpytorch's LinearOperator has) computes
+    the original, while the einsum the fix would write raises on it."""
+    torch = pytest.importorskip("torch")
+
+    class Structured:
+        def __init__(self, dense):
+            self.dense = dense
+
+        def permute(self, *dims):
+            return Structured(self.dense.permute(*dims))
+
+        def add_jitter(self, value):
+            return Structured(self.dense + value)
+
+        def __matmul__(self, other):
+            return self.dense @ other
+
+    covar, x = Structured(torch.randn(3, 4, 2)), torch.randn(2, 4, 5)
+    assert (covar.permute(2, 0, 1) @ x).shape == (2, 3, 5)
+    with pytest.raises(TypeError):
+        torch.einsum("cdb,bdi->bci", covar, x)
+
+
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [
+        ("(a.float() * b.to(torch.float16)).sum(-1)", "different dtypes"),
+        ("(a.float() * b.to(dtype=torch.bfloat16)).sum(-1)", "different dtypes"),
+        ("(a.double() * b.type(torch.float16)).sum(-1)", "different dtypes"),
+        ("(a.half() * b.to('cpu', torch.float32)).sum(-1)", "different dtypes"),
+        ("(a.to(torch.long) * b).sum(-1)", "integer or bool"),
+        ("(a.to(dtype=torch.int32) * b.float()).sum(-1)", "integer or bool"),
+        ("(a.type(torch.LongTensor) * b).sum(-1)", "integer or bool"),
+    ],
+)
+def test_converted_dtypes_withdraw_a_summed_product_fix(expression: str, reason: str, einlint, tmp_path: Path) -> None:
+    source = f"def f():\n    a = torch.randn(4, 5)\n    b = torch.randn(4, 5)\n    return {expression}\n"
+    (finding,) = _findings(einlint, tmp_path, source, "EIN103")
+    assert finding["fix"] is None
+    assert reason in finding["message"]
+    same = "(a.to(torch.float16) * b.half()).sum(-1)"
+    (control,) = _findings(einlint, tmp_path, source.replace(expression, same), "EIN103")
+    assert control["fix"] is not None, control["message"]
+
+
+def test_converted_dtypes_are_what_torch_computes() -> None:
+    """The reasons above, in torch: ``*`` promotes mixed dtypes where einsum raises, and ``sum`` of an
+    int32 product is int64 where einsum keeps int32."""
+    torch = pytest.importorskip("torch")
+    a, b = torch.randn(4, 5), torch.randn(4, 5)
+    assert (a.float() * b.to(torch.float16)).sum(-1).dtype == torch.float32
+    with pytest.raises(RuntimeError):
+        torch.einsum("bd,bd->b", a.float(), b.to(torch.float16))
+    ints = a.to(dtype=torch.int32)
+    assert (ints * ints).sum(-1).dtype == torch.int64
+    assert torch.einsum("bd,bd->b", ints, ints).dtype == torch.int32
