@@ -236,9 +236,10 @@ def _evaluable(node: ast.AST) -> bool:
 
 def _bounded_spec_node(spec: ast.expr) -> bool:
     """An f-string's format spec: written out (no value computed inside it), its numbers small."""
-    if not isinstance(spec, ast.JoinedStr) or not all(isinstance(part, ast.Constant) for part in spec.values):
+    if not isinstance(spec, ast.JoinedStr):
         return False
-    return _small_numbers("".join(str(part.value) for part in spec.values))
+    parts = [part for part in spec.values if isinstance(part, ast.Constant)]
+    return len(parts) == len(spec.values) and _small_numbers("".join(str(part.value) for part in parts))
 
 
 def _bounded_format(text: str) -> bool:

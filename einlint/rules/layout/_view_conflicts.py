@@ -49,10 +49,10 @@ def _conflict(tracer: LayoutTracer, chain: tuple[tuple[int, int], ...], receiver
         conflict = view_conflict(layout, target)
         return (layout, conflict) if conflict is not None else None
     layouts = tracer.unknown_rank_layouts(receiver, chain)
-    conflicts = [view_conflict(candidate, target) for candidate in layouts]
-    if not layouts or any(conflict is None for conflict in conflicts):
+    conflicts = [conflict for conflict in (view_conflict(candidate, target) for candidate in layouts) if conflict is not None]
+    if not layouts or len(conflicts) != len(layouts):
         return None
-    return layouts[0], conflicts[0]  # type: ignore[return-value]
+    return layouts[0], conflicts[0]
 
 
 def describe_dim(layout: Layout, dim: int) -> str:

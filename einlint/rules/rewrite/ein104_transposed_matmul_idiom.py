@@ -74,8 +74,8 @@ class TransposedMatmulIdiom(ChainRule):
         transposed = _transposed_product(node, self.context)
         if transposed is None:
             return False
-        product, first, second = transposed
-        written = f".{node.func.attr.value}({first}, {second})"  # type: ignore[attr-defined]
+        product, method, first, second = transposed
+        written = f".{method}({first}, {second})"
         found = self._chain(product)
         if found is None or found[1] is not None or found[0].output is None or not found[0].output.ellipsis:
             # Not a torch matrix product, one of known rank (modelled elsewhere), or a product that is
@@ -89,9 +89,9 @@ class TransposedMatmulIdiom(ChainRule):
         return True
 
 
-def _transposed_product(node: cst.BaseExpression, context: RuleContext) -> tuple[cst.BaseExpression, int, int] | None:
+def _transposed_product(node: cst.BaseExpression, context: RuleContext) -> tuple[cst.BaseExpression, str, int, int] | None:
     """``(a @ b).transpose(i, j)`` or ``torch.matmul(a, b).swapaxes(i, j)`` with i, j >= 0: (the
-    product, i, j)."""
+    product, the method, i, j)."""
     if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in TRANSPOSE_METHODS):
         return None
     if len(node.args) != 2 or any(arg.keyword is not None or arg.star for arg in node.args):
@@ -99,9 +99,9 @@ def _transposed_product(node: cst.BaseExpression, context: RuleContext) -> tuple
     first, second = literal_int(node.args[0].value), literal_int(node.args[1].value)
     if first is None or second is None or first < 0 or second < 0 or first == second:
         return None
-    product = node.func.value
+    product, method = node.func.value, node.func.attr.value
     if isinstance(product, cst.BinaryOperation) and isinstance(product.operator, cst.MatrixMultiply):
-        return product, first, second
+        return product, method, first, second
     if isinstance(product, cst.Call) and context.qualified_name(product.func) == "torch.matmul":
-        return product, first, second
+        return product, method, first, second
     return None
