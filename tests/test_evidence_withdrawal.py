@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from einlint.evidence.foreign_attributes import attributes_tensors_lack
+from einlint.evidence.foreign_attributes import attributes_tensors_lack, operand_root
 
 # (rule, code with the evidence, the line that carries the evidence); without that line the rule offers a fix.
 FOREIGN = [
@@ -21,6 +21,14 @@ FOREIGN = [
     ("EIN102", "def f(a, b):\n    y = (a.permute(0, 2, 1, 3) @ b).permute(0, 2, 1, 3)\n    return y, b.evaluate_kernel()\n", "b.evaluate_kernel()"),
     ("EIN201", "def f(q, k):\n    y = torch.einsum('bqd,bdk->bqk', q, k.transpose(1, 2))\n    return y, k.evaluate()\n", "k.evaluate()"),
     ("EIN202", "def f(x, w):\n    wt = w.t().contiguous()\n    return x @ wt, w.batch_shape\n", "w.batch_shape"),
+    # Read through tensor methods: covar.view(3, 4) is computed from covar.
+    (
+        "EIN301",
+        "def f(covar, b, xs):\n    for x in xs:\n        y = torch.einsum('ij,jk,kl->il', covar.view(3, 4), b.view(4, 5), x.view(5, 6))\n"
+        "    return y, covar.add_jitter()\n",
+        "covar.add_jitter()",
+    ),
+    ("EIN121", "def f(k, x):\n    return torch.einsum('bij,bjk->bik', k, x), k.root_decomposition()\n", "k.root_decomposition()"),
 ]
 
 
@@ -71,6 +79,23 @@ def test_attributes_are_collected_per_receiver_without_nested_scopes() -> None:
     function = tree.body[0]
     found = attributes_tensors_lack(function)
     assert found == {"k": ("add_jitter",), "m": ("root_decomposition",), "self": ("covar",), "self.covar": ("evaluate",)}
+
+
+@pytest.mark.parametrize(
+    ("operand", "root"),
+    [
+        ("covar", "covar"),
+        ("self.covar.mT", "self.covar"),
+        ("covar.view(3, 4).float()", "covar"),
+        ("covar.evaluate()", None),  # what a method a tensor lacks returns is another value
+        ("self.proj(x)", None),  # a module's output
+        ("self.data", "self.data"),  # only reordering attributes are read through
+    ],
+)
+def test_operand_root(operand: str, root: str | None) -> None:
+    import ast
+
+    assert operand_root(ast.parse(operand, mode="eval").body) == root
 
 
 def test_a_structured_matrix_runs_with_matmul_and_not_with_einsum() -> None:

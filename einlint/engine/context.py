@@ -13,7 +13,7 @@ from einlint.line_length import DEFAULT_LINE_LENGTH
 from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix
 from einlint.engine.import_cleanup import ModuleNames, import_removals
 from einlint.engine.wrapping import wrapped
-from einlint.evidence.foreign_attributes import attributes_tensors_lack
+from einlint.evidence.foreign_attributes import attributes_tensors_lack, operand_root
 from einlint.evidence.imports import ImportTable
 from einlint.evidence.temporaries import single_use_view
 from einlint.evidence.layout import LayoutTracer
@@ -176,11 +176,11 @@ class RuleContext:
             if expression is None:
                 return UNKNOWN
             evidence = expression_evidence(expression, self.imports, self.name_evidence)
-            dotted = dotted_name(expression)
+            dotted = operand_root(expression)
         foreign = self._attributes_tensors_lack().get(dotted, ()) if dotted is not None else ()
         # A comprehension or lambda variable of that name is another value.
         if foreign and dotted.split(".")[0] not in self._names_bound_inside_unit():
-            evidence = replace(evidence, foreign_attributes=foreign)
+            evidence = replace(evidence, foreign_attributes=foreign, foreign_owner=dotted)
         return evidence
 
     def _attributes_tensors_lack(self) -> dict[str, tuple[str, ...]]:

@@ -17,6 +17,8 @@ from einlint.evidence.tensor_attributes import TENSOR_ATTRIBUTES
 
 # Builtins that read an attribute named by a string: ``hasattr(K, "evaluate")`` asks the same question.
 _ATTRIBUTE_BUILTINS = frozenset({"getattr", "hasattr"})
+# Attributes that are a view of the same value (not ``.data`` or ``.grad``, which a module may name too).
+_REORDERING_ATTRIBUTES = frozenset({"T", "mT", "H", "mH"})
 MAX_SHOWN = 40  # longest operand text quoted in a message
 _NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
@@ -47,6 +49,20 @@ def attributes_tensors_lack(scope: ast.AST) -> dict[str, tuple[str, ...]]:
         if owner is not None:
             found.setdefault(owner, {})[attribute] = None
     return {owner: tuple(attributes) for owner, attributes in found.items()}
+
+
+def operand_root(node: ast.expr) -> str | None:
+    """The value an operand is computed from by tensor methods alone, as a dotted name:
+    ``covar.view(3, 4)``, ``covar.mT`` and ``covar.float()`` are all read from ``covar``. A method a
+    tensor lacks (``covar.evaluate()``) or any other call (``self.proj(x)``) ends the walk: what it
+    returns is another value, and None is returned."""
+    while True:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in TENSOR_ATTRIBUTES:
+            node = node.func.value
+        elif isinstance(node, ast.Attribute) and node.attr in _REORDERING_ATTRIBUTES:
+            node = node.value
+        else:
+            return dotted_name(node)
 
 
 def _own_nodes(scope: ast.AST):

@@ -77,6 +77,7 @@ class OperandEvidence:
     # Attributes the same scope reads from this operand (written as a name) that torch.Tensor lacks
     # (``K.add_jitter()``): evidence that it is another class, which withdraws fixes assuming a tensor.
     foreign_attributes: tuple[str, ...] = ()
+    foreign_owner: str = ""  # the value they are read from (``covar`` of an operand ``covar.mT``)
 
 
 UNKNOWN = OperandEvidence()

@@ -79,6 +79,7 @@ class Leaf:
     integral: bool = False  # the code states an integer or bool dtype for it
     # attributes the code reads from it that torch.Tensor lacks (``.add_jitter()``): another class
     foreign_attributes: tuple[str, ...] = ()
+    foreign_owner: str = ""  # the value they are read from
     shape: tuple[int | None, ...] | None = None  # literal sizes the code proves, one per label
 
     @property

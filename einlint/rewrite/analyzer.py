@@ -309,6 +309,7 @@ class _Reader:
         value = algebra.new_leaf(self.chain, node, hint, rank, evidence.is_tensor, evidence.is_float, evidence.dtype, attribute_like, written)
         self.chain.leaves[-1].integral = evidence.integral
         self.chain.leaves[-1].foreign_attributes = evidence.foreign_attributes
+        self.chain.leaves[-1].foreign_owner = evidence.foreign_owner
         if value.leaf is not None and evidence.shape is not None and len(evidence.shape) == rank:
             value.leaf.shape = evidence.shape
         return value

@@ -7,6 +7,7 @@ import libcst as cst
 
 from einlint.diagnostics import Applicability, Edit
 from einlint.engine.context import RuleContext
+from einlint.evidence.foreign_attributes import another_class
 from einlint.evidence.operands import OperandEvidence
 from einlint.rules.base import Example, FixProposal, Rule, SoundnessFamily
 from einlint.rules.churn._fresh import fresh_name
@@ -52,6 +53,10 @@ class MultiOperandEinsumInLoop(Rule):
     Both compute the same sums as einsum, possibly
     in another order, so float results may differ in the last bits. Functions that generate code (fx
     graphs, source text) are not flagged.
+
+    An operand the same function uses with an attribute torch.Tensor lacks (``covar.add_jitter()``,
+    ``k.root_decomposition()``), directly or through tensor methods (``covar.view(3, 4)``), is another
+    class: reported without a fix.
     """
 
     code = "EIN301"
@@ -140,7 +145,14 @@ class MultiOperandEinsumInLoop(Rule):
         fix = None
         if where == "in a loop" and equation is not None:
             fix = self._multi_dot(node, call.operands) if chain else self._hoisted_expression(node, equation, call.operands)
-        if chain:
+        withdrawn = self._another_class(call.operands) if fix is not None else None
+        if withdrawn is not None:
+            fix = None
+        if withdrawn is not None:
+            advice = (
+                "torch.linalg.multi_dot picks the order without a path search" if chain else "build an opt_einsum.contract_expression once and reuse it"
+            ) + f" (no fix: {withdrawn})"
+        elif chain:
             advice = "a chain of matrix products: torch.linalg.multi_dot picks the order without a path search"
             if fix is not None and fix.assumptions:
                 advice += f" (unsafe fix: assumes {', '.join(_ASSUMPTION_TEXT[name] for name in fix.assumptions)})"
@@ -160,6 +172,14 @@ class MultiOperandEinsumInLoop(Rule):
             f"torch.einsum with {len(call.operands)} operands {where} searches a contraction path on every call; {advice}",
             fix,
         )
+
+    def _another_class(self, operands: tuple[cst.BaseExpression, ...]) -> str | None:
+        """Why no fix, where the code uses an operand as a class other than a tensor."""
+        for operand in operands:
+            evidence = self.context.operand_evidence(operand)
+            if evidence.foreign_attributes:
+                return another_class(evidence.foreign_owner, evidence.foreign_attributes)
+        return None
 
     def _multi_dot(self, node: cst.Call, operands: tuple[cst.BaseExpression, ...]) -> FixProposal | None:
         torch_alias = self.context.module_alias("torch", node)

@@ -97,7 +97,7 @@ class ViewIntoEinsum(Rule):
             proven = receiver.is_tensor
             message = f"einsum operand is a reordering view; fold it into the labels: '{new_equation}'"
             if receiver.foreign_attributes:
-                self.report(operand, f"{message} [no fix: {another_class(receiver_code, receiver.foreign_attributes)}]")
+                self.report(operand, f"{message} [no fix: {another_class(receiver.foreign_owner, receiver.foreign_attributes)}]")
                 continue
             fix = fold_fix(call, new_equation, operand, receiver_code, proven)
             self.report(operand, message, fix)

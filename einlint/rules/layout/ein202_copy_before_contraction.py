@@ -212,7 +212,7 @@ class CopyBeforeContraction(Rule):
         message = (
             f"{operand.value} is a .{method}() copy of a transposed view (line {binding.lineno}) that only this {contraction} reads: bind the view instead"
         )
-        foreign = evidence.foreign_attributes if evidence is not None else ()
+        foreign = (evidence.foreign_owner, evidence.foreign_attributes) if evidence is not None and evidence.foreign_attributes else None
         self._report(operand, shown, is_tensor, message, fix, verdict, layout_may_change=contraction == "einsum", foreign=foreign)
 
     def _drop(self, receiver: cst.BaseExpression, evaluated_after: list[cst.BaseExpression]) -> CopyDrop | None:
@@ -242,14 +242,16 @@ class CopyBeforeContraction(Rule):
     ) -> None:  # fmt: skip
         shown = _short(self.context.unit.written(source))
         evidence = self.context.operand_evidence(source)
-        self._report(operand, shown, evidence.is_tensor, message, fix, verdict, layout_may_change, evidence.foreign_attributes)
+        foreign = (evidence.foreign_owner, evidence.foreign_attributes) if evidence.foreign_attributes else None
+        self._report(operand, shown, evidence.is_tensor, message, fix, verdict, layout_may_change, foreign)
 
     def _report(
         self, operand: cst.BaseExpression, shown: str, is_tensor: bool, message: str, fix: FixProposal, verdict: CopyDrop,
-        layout_may_change: bool = False, foreign: tuple[str, ...] = (),
+        layout_may_change: bool = False, foreign: tuple[str, tuple[str, ...]] | None = None,
     ) -> None:  # fmt: skip
-        if foreign:
-            self.report(operand, f"{message} [no fix: {another_class(shown, foreign)}]")
+        if foreign is not None:
+            # The code uses the source as another class than a tensor (foreign: its name, the attributes).
+            self.report(operand, f"{message} [no fix: {another_class(*foreign)}]")
             return
         assumed: dict[str, str] = {}
         if layout_may_change:

@@ -199,7 +199,7 @@ class ChainRule(Rule):
         blocked = None
         foreign = next((leaf for leaf in chain.leaves if leaf.foreign_attributes), None)
         if foreign is not None:
-            blocked = another_class(foreign.shown, foreign.foreign_attributes)
+            blocked = another_class(foreign.foreign_owner, foreign.foreign_attributes)
         elif chain.rank_guesses:
             blocked = f"the ranks are not proven: {', '.join(chain.rank_guesses)}; so read, it {_summed_dimensions(chain)}"
         elif chain.fold_refusals:

@@ -4,6 +4,7 @@ import libcst as cst
 
 from einlint.diagnostics import Applicability
 from einlint.equation.model import ELLIPSIS, EquationSyntaxError, Term, parse_equation
+from einlint.evidence.foreign_attributes import another_class
 from einlint.evidence.operands import OperandEvidence
 from einlint.rewrite.classify import ChainKind
 from einlint.rules.base import Example, FixProposal, Rule, SoundnessFamily
@@ -36,6 +37,10 @@ class EinsumToMatmul(Rule):
     the fix then raises where the einsum computed a value). A tensor subclass that overrides torch
     functions sees matmul instead of einsum (``tensor-operands``, unless factories make the operands).
     matmul's result is contiguous where einsum's may not be (``result-layout``).
+
+    An operand the same function uses with an attribute torch.Tensor lacks (``covar.add_jitter()``,
+    ``k.root_decomposition()``), directly or through tensor methods (``covar.view(3, 4)``), is another
+    class: reported without a fix.
     """
 
     code = "EIN121"
@@ -119,6 +124,9 @@ class EinsumToMatmul(Rule):
         evidence = [self.context.operand_evidence(operand) for operand in call.operands]
         function = _strict_function(equation.inputs[0], evidence)
         fix = None
+        foreign = next((item for item in evidence if item.foreign_attributes), None)
+        if foreign is not None:
+            function = None  # the code uses an operand as another class than a tensor: no fix
         if torch_alias and function:
             assumptions = ["result-layout"]
             if not _sizes_proven(equation.inputs[0], equation.inputs[1], evidence):
@@ -126,7 +134,10 @@ class EinsumToMatmul(Rule):
             if not all(item.is_tensor for item in evidence):
                 assumptions.append("tensor-operands")
             fix = FixProposal(node, f"{torch_alias}.{function}({first}, {second})", Applicability.UNSAFE, tuple(assumptions))
-        self.report(node, "this einsum is a batched matmul; torch.matmul avoids einsum's per-call overhead (measure with --verify)", fix)
+        message = "this einsum is a batched matmul; torch.matmul avoids einsum's per-call overhead (measure with --verify)"
+        if foreign is not None:
+            message += f" [no fix: {another_class(foreign.foreign_owner, foreign.foreign_attributes)}]"
+        self.report(node, message, fix)
 
 
 def _strict_function(term: Term, evidence: list[OperandEvidence]) -> str | None:
