@@ -65,6 +65,11 @@ def rewrite_of(diagnostic: Diagnostic, text: str) -> Rewrite:
     rewritten = f"{module.code_for_node(call.func)}({equation.value}, {placeholders})"
     original = text[edit.start : edit.end]
     for deletion in deletions:
+        if deletion.replacement == "=" and text[deletion.start : deletion.end] == "@=":
+            # ``x @= v`` rewritten as ``x = torch.einsum(...)``: the original binds ``x @ (v)`` to x.
+            target = text[text.rfind("\n", 0, deletion.start) + 1 : deletion.start].strip()
+            original = f"{target} @ ({original})"
+            continue
         # A folded temporary (``key_t = key.transpose(2, 3)``): the original reads it by name.
         assert deletion.replacement == "", deletion
         statement = cst.parse_statement(text[deletion.start : deletion.end].strip() + "\n")
@@ -295,3 +300,14 @@ def test_broadcast_cases_run() -> None:
     assert broadcast
     operands = make_operands(broadcast[0].shapes, torch.float64, seed=0)
     assert compare(rewrite.original, rewrite.rewritten, operands, must_run=True, what=rewrite.where)
+
+
+def test_in_place_matmul_binds_a_new_tensor() -> None:
+    """The rewrite of ``x @= v`` into ``x = torch.einsum(...)`` rests on torch.Tensor having no
+    ``__imatmul__``: Python then binds ``x @ v`` to x and writes nothing in place, so aliases of the old x
+    keep its values. A torch whose ``@=`` works in place turns this red."""
+    assert not hasattr(torch.Tensor, "__imatmul__")
+    x = torch.randn(3, 4)
+    alias, before = x, x.clone()
+    x @= torch.randn(5, 4).T
+    assert x is not alias and x.shape == (3, 5) and torch.equal(alias, before)

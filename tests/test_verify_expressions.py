@@ -145,7 +145,21 @@ def _diagnostic(text: str, flagged: str, edits: list[tuple[str, str]]) -> Diagno
             [("x @ w.T", "torch.einsum('...d,od->...o', x, w)")],
             id="non-ascii-before-on-the-line",
         ),
+        pytest.param(
+            "x @= w.T\n", "x @= w.T", [("@=", "="), ("w.T", "torch.einsum('...d,od->...o', x, w)")],
+            [("x @ (w.T)", "torch.einsum('...d,od->...o', x, w)")],
+            id="in-place-matmul-is-read-as-the-product-it-binds",
+        ),
+        pytest.param(
+            "x[i] @= w.T\n", "x[i] @= w.T", [("@=", "="), ("w.T", "torch.einsum('...d,od->...o', x, w)")],
+            [],
+            id="in-place-matmul-of-an-item-is-not-one",
+        ),
     ],
 )  # fmt: skip
 def test_fix_expressions(text: str, flagged: str, edits: list[tuple[str, str]], expected: list[tuple[str, str]]) -> None:
+    if not expected:
+        with pytest.raises(NotVerifiable):
+            fix_expressions(_diagnostic(text, flagged, edits), SourceExpressions(text))
+        return
     assert fix_expressions(_diagnostic(text, flagged, edits), SourceExpressions(text)) == expected

@@ -50,8 +50,8 @@ class TriggerScanner:
     """Finds the lines that mention a trigger word or use ``@`` as an operator.
 
     Plain ``str.find`` per word with a word-boundary check: far faster than one regex with
-    alternatives, which Python's engine tries at every character. ``@`` counts as an operator unless it
-    starts a line (after indentation) and is followed by a name: that is a decorator.
+    alternatives, which Python's engine tries at every character. ``@`` counts as an operator (``@=``
+    too) unless it starts a line (after indentation) and is followed by a name: that is a decorator.
     """
 
     def __init__(self, triggers: Triggers) -> None:
@@ -72,7 +72,7 @@ class TriggerScanner:
             position = text.find("@")
             while position >= 0:
                 after = text[position + 1] if position + 1 < len(text) else " "
-                if after != "=" and not self._is_decorator(text, position, after):
+                if not self._is_decorator(text, position, after):
                     yield position
                 position = text.find("@", position + 1)
 
@@ -154,4 +154,6 @@ def words_of(node: ast.AST) -> Words:
             operator = type(child.op)  # type: ignore[attr-defined]
             has_matmul = has_matmul or operator is ast.MatMult
             has_multiply = has_multiply or operator is ast.Mult
+        elif kind is ast.AugAssign:
+            has_matmul = has_matmul or type(child.op) is ast.MatMult  # type: ignore[attr-defined]
     return Words(frozenset(names), has_matmul, has_multiply)

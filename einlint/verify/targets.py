@@ -130,6 +130,10 @@ def fix_targets(diagnostic: Diagnostic, source: SourceExpressions) -> list[FixTa
         spans.setdefault((start, end), False)
     if not spans and len(edits) == 1:
         spans[(low, high)] = False
+    in_place = _in_place_matmul(edits, source)
+    if in_place is not None:
+        original, rewritten = in_place
+        return [FixTarget(_substitute(original, temporaries), rewritten)]
     if not spans:
         raise NotVerifiable("the fix's edits are not inside one expression")
     targets = []
@@ -137,6 +141,22 @@ def fix_targets(diagnostic: Diagnostic, source: SourceExpressions) -> list[FixTa
         original, rewritten = _apply(text, start, end, edits)
         targets.append(FixTarget(_substitute(original, temporaries), rewritten, consumer))
     return targets
+
+
+def _in_place_matmul(edits: list, source: SourceExpressions) -> tuple[str, str] | None:
+    """A fix that turns ``x @= v`` into ``x = e`` (two edits: ``@=`` to ``=``, ``v`` to ``e``) is
+    verified as ``x @ (v)`` against ``e``: torch.Tensor has no ``__imatmul__``, so that product is
+    what ``@=`` binds to ``x``."""
+    if len(edits) != 2:
+        return None
+    operator, value = edits
+    if operator.replacement != "=" or source.text[operator.start : operator.end] != "@=":
+        return None
+    for start, end, node, parent in source.spans:
+        if (start, end) == (value.start, value.end) and isinstance(parent, ast.AugAssign) and parent.value is node:
+            if isinstance(parent.op, ast.MatMult) and isinstance(parent.target, ast.Name):
+                return f"{parent.target.id} @ ({source.text[start:end]})", value.replacement
+    return None
 
 
 def _without_folded_temporaries(edits: list, text: str) -> tuple[list, dict[str, ast.expr]]:

@@ -64,7 +64,10 @@ CHAIN_SOUNDNESS = {
         "einsum lays its result out by its own algorithm, so the fix names ``contiguous-result`` where the "
         "result flows into ``.view()`` and ``result-layout`` elsewhere, unless what consumes it "
         "(``.contiguous()``, ``.item()``, ``.tolist()``, a full reduction, an ``@``) makes a fresh tensor of "
-        "its own; both are silent where they fail."
+        "its own; both are silent where they fail; ``x @= v`` becomes ``x = torch.einsum(...)`` only for a "
+        "plain name ``x``: torch.Tensor defines no ``__imatmul__`` (torch 2.13; a test pins it), so ``@=`` "
+        "itself binds a new tensor to ``x`` and leaves every alias of the old one as it was, exactly as the "
+        "rewrite does; an item or attribute target (``a[i] @= v``) is not rewritten (its index would run twice)."
     ),
     SoundnessFamily.FIXPOINTS: (
         "a chain is reported whole (its parts are not reported again) and fixes that overlap wait for the "
@@ -151,6 +154,9 @@ class ChainRule(Rule):
         if isinstance(node, cst.FormattedString):
             for inner in _descendants(node):
                 self._enclosing_quotes.setdefault(id(inner), set()).add(node.start[-1])
+        if isinstance(node, cst.AugAssign) and isinstance(node.operator, cst.MatrixMultiplyAssign):
+            self._visit_in_place_matmul(node)
+            return True
         if not isinstance(node, cst.BaseExpression) or not is_chain_candidate(node):
             return True
         found = self._chain(node)
@@ -167,6 +173,22 @@ class ChainRule(Rule):
         """Report ``node``, a chain the algebra cannot model, where the rule has something to say of
         it anyway (no fix); True when it did."""
         return False
+
+    def _visit_in_place_matmul(self, statement: cst.AugAssign) -> None:
+        """``x @= w.T``: torch.Tensor defines no ``__imatmul__`` (torch 2.13), so Python runs
+        ``x = x @ w.T``: a new tensor bound to ``x``, nothing written in place, aliases of the old ``x``
+        unchanged. The product is modelled as that binary matmul and, when it is this rule's kind,
+        rewritten as ``x = torch.einsum(...)``, which binds the same way. Only a plain name target: ``a[i]
+        @= b`` or ``self.x @= b`` evaluate the target's parts once, a rewrite would evaluate them twice."""
+        if not isinstance(statement.target, cst.Name):
+            return
+        memo = self.context.unit.memo
+        # The product is built once per statement and kept in the unit's memo, so that ids that key
+        # other memo entries (its ast, its chain) stay its own while the unit lives.
+        product = memo.setdefault(("in-place product", id(statement)), cst.BinaryOperation(statement.target, cst.MatrixMultiply(), statement.value))
+        found = self._chain(product)
+        if found is not None and found[1] is self.kind:
+            self._report_chain(product, found[0], in_place=statement)
 
     def _chain(self, node: cst.BaseExpression) -> tuple[Chain, ChainKind | None] | None:
         memo = self.context.unit.memo
@@ -192,7 +214,9 @@ class ChainRule(Rule):
                     pass
         return memo[key]
 
-    def _report_chain(self, node: cst.BaseExpression, chain: Chain) -> None:
+    def _report_chain(self, node: cst.BaseExpression, chain: Chain, in_place: cst.AugAssign | None = None) -> None:
+        """Report ``node``'s chain with its einsum fix; ``in_place``: the ``x @= ...`` statement whose
+        product ``node`` models (the finding is the statement's, the fix rewrites it as ``x = ...``)."""
         equation = equation_for(chain)
         names = ", ".join(_short(self.context.unit.code_for(leaf.node)) for leaf in chain.leaves)
         reference = self.context.einsum_reference(node)
@@ -216,11 +240,11 @@ class ChainRule(Rule):
                 blocked = blocked or "the f-strings around it use both quote characters"
         default_dtype_changes = "set_default_dtype" in self.context.analysis.text or "set_default_tensor_type" in self.context.analysis.text
         blocked = blocked or _dtype_obligation(chain, self.context.assumption_declared("float-dtypes"), default_dtype_changes)
-        if self._flows_into_view(node):
+        if self._flows_into_view(node, in_place):
             # einsum may return a permuted view (with broadcast batch dimensions, say) where the
             # original returned a contiguous tensor; .view() then raises.
             chain.assume("contiguous-result", "the result may be non-contiguous: it flows into .view()")
-        elif id(node) not in self._layout_hidden:
+        elif in_place is not None or id(node) not in self._layout_hidden:
             # einsum lays out its result by its own algorithm (a permuted view of a bmm, strides that
             # follow the inputs'), not as the original's matmul, product or reduction did: stride(),
             # is_contiguous(), data_ptr(), .view() and out= in a caller can tell them apart.
@@ -245,10 +269,13 @@ class ChainRule(Rule):
         fix = None
         if blocked is None:
             # A call is an atom: it needs no parentheses of its own (the node's span excludes any).
-            replacement = self._layout(node, reference, f"{quote}{equation}{quote}", [self.context.unit.code_for(leaf.node) for leaf in chain.leaves])
+            replaced = node if in_place is None else in_place.value
+            replacement = self._layout(replaced, reference, f"{quote}{equation}{quote}", [self.context.unit.code_for(leaf.node) for leaf in chain.leaves])
             categories = tuple(dict.fromkeys(category for category, _ in chain.assumptions))
             applicability = Applicability.UNSAFE if categories else Applicability.SAFE
-            fix = FixProposal(node, replacement, applicability, categories, extra_edits=tuple(chain.folded))
+            # ``x @= v`` becomes ``x = torch.einsum(...)``: the value is replaced and ``@=`` becomes ``=``.
+            extra = ((in_place.operator, "="),) if in_place is not None else ()
+            fix = FixProposal(replaced, replacement, applicability, categories, extra=extra, extra_edits=tuple(chain.folded))
             if chain.folded_names:
                 message += f" (folds the single-use temporary {', '.join(chain.folded_names)})"
             if categories:
@@ -256,7 +283,7 @@ class ChainRule(Rule):
                 message += f" [unsafe fix: assumes {details}]"
         else:
             message += f" [no fix: {blocked}]"
-        self.report(node, message, fix)
+        self.report(node if in_place is None else in_place, message, fix)
 
     def _layout(self, node: cst.BaseExpression, reference: str, equation: str, operands: list[str]) -> str:
         """The einsum call on one line (the engine wraps it to the project's line length), or one
@@ -278,16 +305,20 @@ class ChainRule(Rule):
         arguments = "".join(f"{newline}{inner}{argument}," for argument in (equation, *operands))
         return f"{reference}({arguments}{newline}{indent})"
 
-    def _flows_into_view(self, node: cst.BaseExpression) -> bool:
+    def _flows_into_view(self, node: cst.BaseExpression, in_place: cst.AugAssign | None = None) -> bool:
         """Is the chain's result reinterpreted by ``.view()``: directly, or through the local it is
-        assigned to?"""
+        assigned to (by ``=`` or, for ``in_place``, by ``@=``)?"""
         if id(node) in self._viewed:
             return True
         root = self.context.unit.root
         if not (isinstance(root, cst.SimpleStatementLine) and len(root.body) == 1):
             return False
         statement = root.body[0]
-        if isinstance(statement, cst.Assign) and statement.value is node and len(statement.targets) == 1:
+        if in_place is not None:
+            if statement is not in_place:
+                return False
+            target = in_place.target
+        elif isinstance(statement, cst.Assign) and statement.value is node and len(statement.targets) == 1:
             target = statement.targets[0].target
         elif isinstance(statement, cst.AnnAssign) and statement.value is node:
             target = statement.target

@@ -14,7 +14,9 @@ class TransposedMatmulOperand(ChainRule):
     more reorderings in one chain (``a.T @ b.T``, ``k.transpose(1, 2).transpose(2, 3)``). The
     reorderings fold into einsum labels: ``torch.einsum('bihd,bhdv->bhiv', hidden, value)``. A single
     swap of the last two dimensions (``x @ W.T``, ``q @ k.transpose(-1, -2)``, ``A.T @ A``) is an
-    everyday idiom, faster as written: that is the opt-in rule EIN104, not this one.
+    everyday idiom, faster as written: that is the opt-in rule EIN104, not this one. An in-place
+    product (``h @= v.permute(0, 2, 1, 3)``) is read as ``h = h @ ...``, which is what Python runs for a
+    torch tensor (it has no ``__imatmul__``), and fixed as ``h = torch.einsum(...)``.
 
     Why it matters: readability. Which dimension a ``permute(0, 2, 1, 3)`` followed by a matmul
     contracts, and where each batch dimension ends up, takes the reader a minute; the labels say it

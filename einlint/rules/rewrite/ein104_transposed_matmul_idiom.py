@@ -19,8 +19,10 @@ class TransposedMatmulIdiom(ChainRule):
     transpose: of the last two dimensions of an operand or of the result (``x @ W.T``,
     ``torch.matmul(q, k.transpose(-1, -2))``, ``A.T @ A`` and other Gram matrices, ``a.t().mm(b)``,
     ``q @ k.mT``, ``(a @ b).mT``), or of any two dimensions of the result (``(attn @
-    v).transpose(1, 2)``, read after the product it applies to). It is off by default; select it
-    (``--select EIN104``) in projects that want einsum everywhere.
+    v).transpose(1, 2)``, read after the product it applies to). ``x @= w.T`` is the same product:
+    torch.Tensor has no ``__imatmul__``, so Python runs ``x = x @ w.T`` (a new tensor bound to ``x``,
+    nothing written in place), and the fix writes ``x = torch.einsum(...)``. It is off by default;
+    select it (``--select EIN104``) in projects that want einsum everywhere.
 
     Why it matters: readability only, and only for some readers. These are idioms every PyTorch reader
     knows, and the einsum form is slower: measured forward on CPU with torch 2.13, one thread

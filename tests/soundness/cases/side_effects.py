@@ -188,3 +188,64 @@ def run(q, k):
         satisfies=RANKS,
     ),
 ]
+
+# ``x @= v``: torch.Tensor has no ``__imatmul__``, so Python binds ``x @ v`` to x and writes nothing in
+# place; the fix ``x = torch.einsum(...)`` must keep every alias of the old x holding what it held.
+CASES += [
+    make(
+        "in_place_matmul_alias_then_mutated",
+        """
+def run(x, w):
+    y = x * 1
+    alias = y
+    y @= w.transpose(-1, -2)
+    alias.add_(1)
+    return y, alias
+""",
+        inputs(t(3, 4), t(5, 4)),
+        inputs(t(2, 3, 4), t(2, 5, 4)),
+        satisfies=RANKS,
+    ),
+    make(
+        "in_place_matmul_in_loop",
+        """
+def run(x, w):
+    h = x * 1
+    for _ in range(3):
+        h @= w.mT
+    return h
+""",
+        inputs(t(3, 4), t(4, 4)),
+        inputs(t(2, 3, 4), t(4, 4)),
+        satisfies=RANKS,
+    ),
+    make(
+        "in_place_matmul_factories",
+        """
+def run(x, w):
+    a = torch.randn(3, 4)
+    b = torch.randn(5, 4)
+    kept = a
+    a @= b.T
+    return a, kept
+""",
+        inputs(t(1), t(1)),
+    ),
+    make(
+        "in_place_matmul_container_item",
+        """
+def run(x, w):
+    items = [x * 1]
+    EVENTS = []
+
+    def index():
+        EVENTS.append(1)
+        return 0
+
+    items[index()] @= w.T
+    return items[0], len(EVENTS)
+""",
+        inputs(t(3, 4), t(5, 4)),
+        satisfies=RANKS,
+    ),
+]
