@@ -5,6 +5,8 @@ raise."""
 
 from __future__ import annotations
 
+import torch
+
 from ..harness import inputs, program, t
 
 make = program("strictness")
@@ -216,6 +218,72 @@ def run(a, b, scale):
         inputs(t(3, 4), t(4, 5), 2.0),
         inputs(t(3, 4), t(4, 5), t(3, 1), label="tensor scale"),
         select=("EIN121",),
+    ),
+]
+
+# Chains of three or more matrix products: EIN106 reassociates a chain whose sizes the code states,
+# EIN107 (opt-in) writes torch.linalg.multi_dot where every factor is proven 2-D.
+CHAINS = ("EIN106", "EIN107")
+CASES += [
+    make(
+        "chain_reassociated_from_factory_sizes",
+        """
+def run(x, y):
+    a = torch.randn(512, 8)
+    b = torch.randn(8, 512)
+    c = torch.randn(512, 8)
+    return a @ b @ c, torch.relu(a.T @ (b.T @ c.T))
+""",
+        inputs(t(1), t(1)),
+        select=CHAINS,
+        dtypes=(torch.float64,),
+    ),
+    make(
+        "chain_mm_methods_to_multi_dot",
+        """
+def run(x, y, z):
+    return x.mm(y).mm(z)
+""",
+        inputs(t(6, 3), t(3, 40), t(40, 2)),
+        inputs(t(3), t(3, 4), t(4, 2), label="1-D first factor: mm raises, multi_dot would not", violates=("operand-ranks",)),
+        inputs(t(2, 6, 3), t(3, 4), t(4, 2), label="batched first factor", violates=("operand-ranks",)),
+        inputs(t(6, 3), t(4, 40), t(40, 2), label="3 vs 4", violates=("matching-sizes",)),
+        select=CHAINS,
+    ),
+    make(
+        "chain_viewed_ends_mm_middle_to_multi_dot",
+        """
+def run(h, y, v):
+    x = h.view(6, 3)
+    z = v.view(4, 2)
+    return x.mm(y).mm(z)
+""",
+        inputs(t(18), t(3, 4), t(8)),
+        inputs(t(18), t(3), t(8), label="1-D middle factor: mm and multi_dot raise"),
+        inputs(t(18), t(2, 3, 4), t(8), label="batched middle factor: mm and multi_dot raise"),
+        inputs(t(18), t(3, 5), t(8), label="5 vs 4: both raise"),
+        select=CHAINS,
+    ),
+    make(
+        "chain_viewed_sandwich_to_multi_dot",
+        """
+def run(basis, weights, n, k):
+    A = basis.view(n, k)
+    P = weights.view(n, n)
+    return A.T @ P @ A
+""",
+        inputs(t(15), t(25), 5, 3),
+        select=CHAINS,
+    ),
+    make(
+        "chain_sandwich_unknown_ranks_not_fixed",
+        """
+def run(A, P):
+    return A.T @ P @ A
+""",
+        inputs(t(5, 3), t(5, 5)),
+        inputs(t(5), t(5, 5), label="1-D A"),
+        select=CHAINS,
     ),
 ]
 
