@@ -184,7 +184,7 @@ CASES = {
         b = torch.randn(4, 5)
         ys = [(a * b).sum(-1) for a, b in pairs]
         """,
-        "no fix",
+        "unsafe",  # the comprehension's a and b are not the factories': their dtype is assumed, never proven
     ),
     "lambda parameter": ("w = torch.randn(6, 4)\nc = torch.randn(3, 4)\nf = lambda c: c @ w.T", "unsafe"),
     # Before: a permute that torch rejects was read modulo the rank.

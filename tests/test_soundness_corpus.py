@@ -47,6 +47,17 @@ def test_harness_catches_a_changed_value() -> None:
     assert compare(execute(original, "run", spec, torch.float64, context, 1), execute(original, "run", spec, torch.float64, context, 1), False) is None
 
 
+def test_float_dtypes_is_silent_only_for_integer_inputs() -> None:
+    """A sum rewrite that assumed floats may keep an int32 dtype (documented as silent); bool and
+    floating inputs are not excused: there the rewrite must raise or agree."""
+    from soundness.harness import _has_integer_input, inputs, t
+
+    assert _has_integer_input(inputs(t(2, dtype=torch.int32), t(2)), torch.float32)
+    assert _has_integer_input(inputs(t(2), t(2)), torch.int64)
+    assert not _has_integer_input(inputs(t(2, dtype=torch.bool), t(2, dtype=torch.bool)), torch.float32)
+    assert not _has_integer_input(inputs(t(2), t(2, dtype=torch.float64)), torch.float32)
+
+
 def test_harness_catches_a_changed_side_effect_and_dtype() -> None:
     from soundness.harness import Inputs, TensorSpec, compare, execute, Context
 

@@ -3,6 +3,7 @@ whose kind matches report it with an einsum rewrite and the obligations that rew
 
 from __future__ import annotations
 
+import ast
 from typing import ClassVar
 
 import libcst as cst
@@ -10,7 +11,7 @@ import libcst as cst
 from einlint.diagnostics import Applicability
 from einlint.engine.context import RuleContext
 from einlint.evidence.foreign_attributes import another_class
-from einlint.evidence.operands import DEFAULT_FLOAT, VIEW_METHODS, viewed_names
+from einlint.evidence.operands import DEFAULT_FLOAT, VIEW_METHODS, dotted_name, viewed_names
 from einlint.rewrite.algebra import Chain, ChainError, UnknownRank, unproven_size_matches
 from einlint.rewrite.analyzer import CONTRACTION_WORDS, analyze, is_chain_candidate
 from einlint.rewrite.classify import ChainKind, classify
@@ -96,12 +97,14 @@ SUMMED_PRODUCT_SOUNDNESS = {
     **CHAIN_SOUNDNESS,
     SoundnessFamily.DTYPE_CONTEXT: (
         "the fix names ``no-autocast`` unless every operand is float64 (under autocast einsum computes in "
-        "low precision, ``*`` and ``sum`` in float32); a stated integer or bool dtype (``.long()``, "
+        "low precision, ``*`` and ``sum`` in float32) and is withdrawn inside a visible ``with torch.autocast(...)`` "
+        "or autocast decorator; a stated integer or bool dtype (``.long()``, "
         "``.to(torch.int32)``, an annotation ``torch.BoolTensor`` or jaxtyping ``Int[...]``) withdraws it (sum "
         "promotes to int64, einsum does not), as do two different stated floating dtypes (``*`` promotes, "
         "einsum raises; dtypes read from ``.float()``, ``.half()``, ``.to(torch.float16)``, ``.to(dtype=...)``, "
-        "``.type(torch.long)``) or no operand known to be floating unless ``float-dtypes`` is declared; dtypes not "
-        "proven equal name ``float-dtypes``, and ``set_default_dtype`` in the file stops two default-dtype "
+        "``.type(torch.long)``); dtypes not proven floating and equal name ``float-dtypes``, which fails loudly for bool "
+        "and mixed dtypes but silently for integers narrower than int64 the code does not state (einsum keeps "
+        "int32 where sum gives int64), and ``set_default_dtype`` in the file stops two default-dtype "
         "factories proving one dtype."
     ),
     SoundnessFamily.STRICTNESS: (
@@ -239,7 +242,10 @@ class ChainRule(Rule):
             if quote in enclosing:
                 blocked = blocked or "the f-strings around it use both quote characters"
         default_dtype_changes = "set_default_dtype" in self.context.analysis.text or "set_default_tensor_type" in self.context.analysis.text
-        blocked = blocked or _dtype_obligation(chain, self.context.assumption_declared("float-dtypes"), default_dtype_changes)
+        blocked = blocked or _dtype_obligation(chain, default_dtype_changes)
+        if blocked is None and any(category == "no-autocast" for category, _ in chain.assumptions) and _under_visible_autocast(self.context):
+            # The code itself shows the assumption false: no fix, rather than one that assumes otherwise.
+            blocked = "it runs under torch.autocast here (einsum would compute in low precision, the product and sum in float32)"
         if self._flows_into_view(node, in_place):
             # einsum may return a permuted view (with broadcast batch dimensions, say) where the
             # original returned a contiguous tensor; .view() then raises.
@@ -359,12 +365,17 @@ def _summed_dimensions(chain: Chain) -> str:
     return "sums " + " and ".join(part for part in parts if part)
 
 
-def _dtype_obligation(chain: Chain, floats_declared: bool, default_dtype_changes: bool = False) -> str | None:
+def _dtype_obligation(chain: Chain, default_dtype_changes: bool = False) -> str | None:
     """Why the operands' dtypes stop the rewrite, or None after recording what it assumes about them.
 
     ``sum`` promotes integer and bool values to int64 where einsum keeps the dtype, and ``*`` promotes
     mixed dtypes where einsum raises. A matmul raises on mixed dtypes as einsum does, so a chain without
     a sum needs nothing, and one floating operand of a matmul proves the other's dtype.
+
+    Where no operand's dtype is stated, the fix assumes ``float-dtypes``: where that is false, bool
+    operands and mixed dtypes make einsum raise, int64 ones give sum's result, and integers narrower
+    than int64 are the silent case (einsum returns their dtype, and can overflow it, where sum
+    returns int64), which the README lists.
 
     Under ``torch.autocast`` a two-operand einsum runs in the low-precision dtype (it is a batched
     matmul inside) while ``*`` and ``sum`` stay float32: a product-then-sum rewritten into einsum
@@ -385,11 +396,13 @@ def _dtype_obligation(chain: Chain, floats_declared: bool, default_dtype_changes
             "no caller runs it under torch.autocast (einsum then computes in low precision, the product and sum in float32)",
         )
     if not any(leaf.is_float for leaf in leaves):
-        if not floats_declared:
-            # An unsafe fix here would not fail loudly when wrong: with int32 or bool operands einsum
-            # keeps their dtype where sum gave int64.
-            return "the operands' dtype is not known to be floating (sum promotes integers, einsum does not)"
-        chain.assume("float-dtypes", "the operands have a floating dtype")
+        # Nothing states a dtype: the fix assumes floats, and says what it does where they are not.
+        # Integer operands narrower than int64 are the one silent failure (einsum keeps int32 where
+        # sum gives int64); bool makes einsum raise, mixed dtypes too, int64 gives sum's result.
+        chain.assume(
+            "float-dtypes",
+            "the operands have one floating dtype (with int32 or narrower integers einsum keeps their dtype where sum gives int64)",
+        )
         return None
     if not chain.multiplies:
         return None
@@ -405,6 +418,30 @@ def _dtype_obligation(chain: Chain, floats_declared: bool, default_dtype_changes
         return "the operands have different dtypes (the product promotes them, einsum raises)"
     chain.assume("float-dtypes", "every operand has the same floating dtype")
     return None
+
+
+AUTOCAST_FUNCTIONS = frozenset({"torch.autocast", "torch.amp.autocast", "torch.cpu.amp.autocast", "torch.cuda.amp.autocast"})
+
+
+def _under_visible_autocast(context: RuleContext) -> bool:
+    """Does the innermost ``with torch.autocast(...)`` around the unit, or an autocast decorator of its
+    function, enable autocast (anything but a literal ``enabled=False``)?"""
+    for node in reversed(context.unit.candidate.ancestors):
+        if isinstance(node, (ast.With, ast.AsyncWith)):
+            calls = [item.context_expr for item in node.items]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            calls = list(node.decorator_list)
+        else:
+            continue
+        for call in reversed(calls):
+            if isinstance(call, ast.Call):
+                dotted = dotted_name(call.func)
+                if dotted is not None and context.imports.qualify(dotted) in AUTOCAST_FUNCTIONS:
+                    disabled = any(k.arg == "enabled" and isinstance(k.value, ast.Constant) and k.value.value is False for k in call.keywords)
+                    return not disabled
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return False  # code around a function's definition does not run its body
+    return False
 
 
 def _descendants(node: cst.CSTNode):

@@ -44,7 +44,7 @@ class TransposedMatmulOperand(ChainRule):
     never rewritten. torch.einsum may return a non-contiguous tensor where matmul returned a
     contiguous one (with broadcast batch dimensions, for one), so a result that flows into
     ``.view()``, directly or through the local it is assigned to, makes the fix unsafe
-    (``contiguous-result``). A ``sum`` over the product needs a floating operand, as for EIN103.
+    (``contiguous-result``). A ``sum`` over the product follows EIN103's dtype rules.
 
     A single-use temporary (``kt = k.transpose(-1, -2)`` read once, by this chain) is folded into
     the rewrite only where moving the view to its use cannot make it read something else: the

@@ -24,10 +24,10 @@ class MultiplySum(ChainRule):
     dtype, so with integer operands the rewrite would silently change the result's dtype. The fix is
     not offered when the code states an integer or bool dtype for an operand (``torch.LongTensor``,
     ``torch.BoolTensor``, jaxtyping ``Int``/``Bool``, ``.long()``, ``dtype=torch.int32``), even
-    where the project declares ``float-dtypes``. Otherwise it needs an operand known to be floating
-    point (``torch.randn``, ``.float()``, a ``FloatTensor``/jaxtyping ``Float`` annotation) or the
-    project's ``assume = ["float-dtypes"]``: an unsafe fix that assumed floats would not fail loudly
-    when wrong (einsum keeps an int32 dtype where sum gives int64). The operands must also share one
+    where the project declares ``float-dtypes``. Where the code states no dtype at all, the fix
+    assumes ``float-dtypes``: wrong, it fails loudly for bool operands and mixed dtypes (einsum
+    raises) and gives the same result for int64 ones, but silently for integers narrower than int64
+    (einsum keeps int32 where sum gives int64), as the README's table of assumptions says. The operands must also share one
     dtype: ``*`` promotes float32 times float64 where einsum raises. The fix is safe when the code
     states the same dtype for both (two ``torch.randn`` calls without ``dtype=``, two
     ``.double()``), unsafe (``float-dtypes``) when it does not say, and not offered when it states
@@ -53,6 +53,6 @@ class MultiplySum(ChainRule):
             fixed="a = torch.randn(4, 5)\nb = torch.randn(4, 5)\ny = torch.einsum('bd,bd->b', a, b)",
             unsafe=True,
         ),
-        Example("y = (a * b).sum(-1)"),
+        Example("y = (a * b).sum(-1)", fixed="y = torch.einsum('...d,...d->...', a, b)", unsafe=True),
     )
     valid = ("y = (a * b).sum(-1, keepdim=True)", "y = (a * b).sum()", "y = (a + b).sum(-1)", "y = (a * b).sum(-1, dtype=torch.float64)")

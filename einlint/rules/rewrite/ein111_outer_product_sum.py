@@ -22,8 +22,9 @@ class OuterProductSum(ChainRule):
     Fix: one ``torch.einsum`` call with the broadcast dimensions as shared labels.
 
     Fix safety: the same dtype rules as EIN103 (sum promotes integers, einsum does not; ``*`` promotes
-    mixed floating dtypes, einsum raises): the fix needs a floating operand or ``assume =
-    ["float-dtypes"]``, and is safe only when both operands have one stated dtype; ranks and
+    mixed floating dtypes, einsum raises): a stated integer or bool dtype withdraws the fix, an unstated
+    dtype makes it assume ``float-dtypes`` (silent only for integers narrower than int64), and it is
+    safe only when both operands have one stated floating dtype; ranks and
     tensor-ness as for EIN101. A rank read from indexing is no proof: broadcasting aligns from the
     right, so with another rank the same code pairs other dimensions instead of raising; such a
     finding has no fix.

@@ -14,6 +14,8 @@ PROVEN = """    a = torch.as_tensor(x).view(3, 4)
     b = torch.as_tensor(y).view(3, 4)
 """
 
+# The operands' dtype is not stated here, so the sum rewrites assume float-dtypes and no-autocast;
+# these programs run the product under autocast themselves (or in a caller) and so violate the latter.
 CASES = [
     make(
         "autocast_inside_multiply_sum",
@@ -26,6 +28,7 @@ def run(x, y):
 """,
         AB,
         select=("EIN103",),
+        violates=("no-autocast",),
     ),
     make(
         "autocast_in_caller_multiply_sum",
@@ -42,6 +45,7 @@ def run(x, y):
 """,
         AB,
         select=("EIN103",),
+        violates=("no-autocast",),
     ),
     make(
         "autocast_decorator_outer_sum",
@@ -53,6 +57,7 @@ def run(x, y):
         + """    return (a.unsqueeze(-1) * b.unsqueeze(-2)).sum(0)
 """,
         AB,
+        violates=("no-autocast",),
     ),
     make(
         "autocast_outer_sum_in_caller",
@@ -68,6 +73,7 @@ def run(x, y):
         return gram(x, y)
 """,
         AB,
+        violates=("no-autocast",),
     ),
     make(
         "autocast_matmul_to_einsum_control",
@@ -322,6 +328,59 @@ def run(x, y):
 """,
         AB,
         select=("EIN103",),
+    ),
+]
+
+# No dtype stated: the sum rewrites assume float-dtypes. Where that fails, bool operands and mixed
+# dtypes must make the rewrite raise; int64 operands give sum's result; integers narrower than int64
+# are the documented silent case (einsum keeps int32 where sum gives int64).
+INTEGERS = inputs(t(3, 4, dtype=torch.int32), t(3, 4, dtype=torch.int32), violates=("float-dtypes",), label="int32")
+CASES += [
+    make(
+        "unknown_dtype_multiply_sum",
+        """
+def run(a, b):
+    return (a * b).sum(-1)
+""",
+        inputs(t(3, 4), t(3, 4)),
+        inputs(t(2, 3, 4), t(3, 4), label="broadcast batch"),
+        inputs(t(3, 4, dtype=torch.int64), t(3, 4, dtype=torch.int64), violates=("float-dtypes",), label="int64"),
+        INTEGERS,
+        inputs(t(3, 4, dtype=torch.uint8), t(3, 4, dtype=torch.uint8), violates=("float-dtypes",), label="uint8"),
+        inputs(t(3, 4, dtype=torch.bool), t(3, 4, dtype=torch.bool), violates=("float-dtypes",), label="bool: einsum raises"),
+        inputs(t(3, 4, dtype=torch.float32), t(3, 4, dtype=torch.float64), violates=("float-dtypes",), label="mixed floats: einsum raises"),
+        inputs(t(3, 4, dtype=torch.int32), t(3, 4), violates=("float-dtypes",), label="int32 times float: einsum raises"),
+        select=("EIN103",),
+        satisfies=("operand-ranks",),
+    ),
+    make(
+        "unknown_dtype_outer_sum",
+        """
+def run(x, y):
+    a = x.view(8, 3)
+    b = y.view(8, 5)
+    return (a.unsqueeze(-1) * b.unsqueeze(-2)).sum(0)
+""",
+        inputs(t(24), t(40)),
+        inputs(t(24, dtype=torch.int32), t(40, dtype=torch.int32), violates=("float-dtypes",), label="int32"),
+        inputs(t(24, dtype=torch.bool), t(40, dtype=torch.bool), violates=("float-dtypes",), label="bool: einsum raises"),
+        inputs(t(24, dtype=torch.float64), t(40), violates=("float-dtypes",), label="mixed floats: einsum raises"),
+    ),
+    make(
+        "unknown_dtype_outer_sum_under_autocast",
+        """
+def gram(x, y):
+    a = x.view(8, 3)
+    b = y.view(8, 5)
+    return (a[:, :, None] * b[:, None, :]).sum(0)
+
+
+def run(x, y):
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        return gram(x, y)
+""",
+        inputs(t(24), t(40)),
+        violates=("no-autocast",),
     ),
 ]
 
