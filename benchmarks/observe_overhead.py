@@ -3,8 +3,9 @@
 
 Standalone script, not a test: figures depend on the machine. It writes a small project to a
 temporary directory (a multi-head attention block and an MLP, tested by training them for a number of
-steps on CPU, forward and backward, so that the flagged statements run thousands of times amid many
-Python calls that the recorder must decline), then times, alternately, ``python -m pytest -q`` alone
+steps on CPU, forward and backward, and calling a three-operand einsum as often, so that the flagged
+statements and the einsum call run thousands of times amid many Python calls that the recorder must
+decline), then times, alternately, ``python -m pytest -q`` alone
 and under ``einlint observe --``, and prints the median CPU time (user + system, of the whole
 process tree) and wall time of each, and their ratios. CPU time is the figure to trust on a shared
 machine, where wall time moves with the load. torch runs one thread (``OMP_NUM_THREADS=1``). The
@@ -62,11 +63,15 @@ class Block(torch.nn.Module):
 
 def pairwise(a, b):
     return (a.unsqueeze(-1) * b.unsqueeze(-3)).sum(-2)
+
+
+def bilinear(x, w, y):
+    return torch.einsum("bi,ij,bj->b", x, w, y)
 """
 TESTS = """\
 import torch
 
-from model import Block, pairwise
+from model import Block, bilinear, pairwise
 
 STEPS = {steps}
 
@@ -91,6 +96,13 @@ def test_pairwise_matches_matmul():
     for _ in range(STEPS):
         a, b = torch.randn(4, 8, 16), torch.randn(4, 16, 8)
         assert torch.allclose(pairwise(a, b), a @ b, atol=1e-5)
+
+
+def test_bilinear_matches_matmul():
+    w = torch.randn(16, 16)
+    for _ in range(STEPS):
+        x, y = torch.randn(8, 16), torch.randn(8, 16)
+        assert torch.allclose(bilinear(x, w, y), ((x @ w) * y).sum(-1), atol=1e-4)
 """
 
 

@@ -314,6 +314,8 @@ def _list_rules() -> int:
 
     for rule in all_rules():
         default = "" if rule.enabled_by_default else "  (off by default)"
+        if rule.observed_only:
+            default += "  (from observations only)"
         print(f"{rule.code}  {rule.name:<28} {rule.summary()}{default}")
     return EXIT_CLEAN
 

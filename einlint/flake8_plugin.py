@@ -9,7 +9,7 @@ A broken configuration is raised, so flake8 reports it, rather than silently lin
 Observations are read as the CLI reads them: ``.einlint/observations.json`` beside the nearest
 ``pyproject.toml`` of the directory flake8 runs in, or the file ``--einlint-observations PATH``
 names; findings are judged against them (observed, withdrawn, not observed) with the same messages,
-and what was measured is appended as in the CLI's text output. A damaged default file is a warning
+the rules that report only from observations add theirs, and what was measured is appended as in the CLI's text output. A damaged default file is a warning
 on stderr and linting goes on without it; a named file that cannot be read is raised.
 """
 
@@ -70,7 +70,7 @@ class EinlintChecker:
         if observations is not None and not path.endswith(".ipynb"):
             from einlint.observe.judgement import judge_file
 
-            diagnostics = judge_file(diagnostics, source.text, observations, settings.assume)
+            diagnostics = judge_file(diagnostics, source.text, observations, settings.assume, settings, path)
         exemption = file_exemption(source.text)
         for diagnostic in diagnostics:
             if not exemption.covers(diagnostic.code):

@@ -17,6 +17,8 @@ from einlint.diagnostics import Applicability, Edit
 if TYPE_CHECKING:
     from einlint.engine.candidates import Candidate, Words
     from einlint.engine.context import FileAnalysis, RuleContext
+    from einlint.observe.einsum_calls import EinsumCall
+    from einlint.observe.observations import SiteObservation
 
 # The package whose ``all_rules()`` lists every rule.
 RULES_PACKAGE = "einlint.rules"
@@ -66,12 +68,16 @@ class RuleClass(Protocol):
     triggers: Triggers
     enabled_by_default: bool
     needs_torch_import: bool
+    observed_only: bool  # reports only from ``einlint observe``'s observations (``observed_findings``)
+    silent_beside: frozenset[str]
 
     def __call__(self, context: RuleContext) -> cst.CSTVisitor: ...
 
     def applies(self, words: Words) -> bool: ...
 
     def needs_unit(self, candidate: Candidate, analysis: FileAnalysis) -> bool: ...
+
+    def observed_findings(self, call: EinsumCall, site: SiteObservation) -> tuple[str, ...]: ...
 
 
 def available_rules() -> tuple[RuleClass, ...]:

@@ -4,7 +4,9 @@
 - ``EINxxx.txt``: the findings ``einlint --select EINxxx`` must print, exactly (text format, paths
   relative to the repository root);
 - ``EINxxx.out.py`` (rules with safe fixes): the file after ``einlint --fix --select EINxxx``;
-- ``EINxxx.unsafe.out.py`` (rules with unsafe fixes): the file after ``--fix --unsafe-fixes``.
+- ``EINxxx.unsafe.out.py`` (rules with unsafe fixes): the file after ``--fix --unsafe-fixes``;
+- ``EINxxx.observations.json`` (rules that report only from observations): what ``einlint observe``
+  recorded, written by hand; linting reads it as the project's observations file.
 
 A new family folder or a new fixture is picked up without editing this file.
 """
@@ -28,11 +30,17 @@ def _id(path: Path) -> str:
 
 
 def _copy_into(tmp_path: Path, fixture: Path) -> Path:
-    """The fixture at the same relative path under ``tmp_path``, away from any configuration."""
+    """The fixture at the same relative path under ``tmp_path``, away from any configuration; with
+    its ``EINxxx.observations.json`` (a rule that reports only from observations) as the observations
+    file linting reads there."""
     relative = fixture.relative_to(REPOSITORY_ROOT)
     copy = tmp_path / relative
     copy.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(fixture, copy)
+    observations = fixture.with_suffix(".observations.json")
+    if observations.is_file():
+        (tmp_path / ".einlint").mkdir(exist_ok=True)
+        shutil.copyfile(observations, tmp_path / ".einlint" / "observations.json")
     return relative
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from conftest import FIXTURES, fixture_files
 from einlint.rules import all_rules
 
 Finding = tuple[str, int, int, str, str]
+OBSERVED_ONLY = frozenset(rule.code for rule in all_rules() if rule.observed_only)
 
 
 def _select(root: Path, codes: list[str]) -> None:
@@ -39,6 +41,9 @@ def flake8_findings(root: Path, target: str) -> set[Finding]:
     findings = set()
     for line in result.stdout.splitlines():
         path, row, col, code, text = line.split("\t")
+        # What einlint observe measured, which the CLI's JSON keeps apart from the message
+        # (tests/test_flake8_observations.py compares it with the CLI's text output).
+        text = re.sub(r" \(observed: \d+ executions?, [^()]*\)$", "", text)
         findings.add((os.path.normpath(path), int(row), int(col), code, text))
     return findings
 
@@ -55,7 +60,7 @@ def cli_findings(root: Path, target: str) -> set[Finding]:
 def test_same_findings_on_each_fixture_with_its_own_rule(tmp_path: Path, einlint) -> None:
     # Each fixture in a project of its own that selects its rule: one flake8 run covers them all (the
     # plugin reads the configuration nearest each file), the CLI runs once per project.
-    fixtures = fixture_files()
+    fixtures = [fixture for fixture in fixture_files() if fixture.stem not in OBSERVED_ONLY]
     for fixture in fixtures:
         project = tmp_path / fixture.stem
         _select(project, [fixture.stem])
@@ -71,6 +76,21 @@ def test_same_findings_on_each_fixture_with_its_own_rule(tmp_path: Path, einlint
     assert sorted(from_flake8 - from_cli) == [], "reported by flake8 only"
     assert sorted(from_cli - from_flake8) == [], "reported by einlint only"
     assert {fixture.stem for fixture in fixtures} == {code for _, _, _, code, _ in from_cli}, "every fixture must be compared"
+
+
+@pytest.mark.parametrize("code", sorted(OBSERVED_ONLY))
+def test_same_findings_on_the_fixture_of_a_rule_that_reports_only_from_observations(code: str, tmp_path: Path) -> None:
+    # Both tools read the observations file of the project they run in.
+    (fixture,) = [path for path in fixture_files() if path.stem == code]
+    _select(tmp_path, [code])
+    copy = tmp_path / fixture.relative_to(FIXTURES.parent)
+    copy.parent.mkdir(parents=True)
+    shutil.copyfile(fixture, copy)
+    (tmp_path / ".einlint").mkdir()
+    shutil.copyfile(fixture.with_suffix(".observations.json"), tmp_path / ".einlint" / "observations.json")
+    from_cli = cli_findings(tmp_path, "fixtures")
+    assert {finding[3] for finding in from_cli} == {code}
+    assert flake8_findings(tmp_path, "fixtures") == from_cli
 
 
 def test_same_findings_on_all_fixtures_with_every_rule(tmp_path: Path) -> None:

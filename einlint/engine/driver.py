@@ -145,7 +145,7 @@ def process_file(path: str, settings: Settings, options: RunOptions, data: bytes
         return report
     judge = None
     if options.observations is not None and notebook is None:
-        judge = partial(_judge_text, observations=options.observations, declared=settings.assume)
+        judge = partial(_judge_text, observations=options.observations, settings=settings, path=path)
     outcome = fix_source(source, settings, rule_set, unsafe_fixes, options.fix_filter, observed_fixes, judge)
     report.diagnostics = outcome.remaining
     report.fixed = len(outcome.applied)
@@ -182,10 +182,10 @@ def process_file(path: str, settings: Settings, options: RunOptions, data: bytes
     return report
 
 
-def _judge_text(diagnostics: list[Diagnostic], text: str, observations: Observations, declared: frozenset[str]) -> list[Diagnostic]:
+def _judge_text(diagnostics: list[Diagnostic], text: str, observations: Observations, settings: Settings, path: str) -> list[Diagnostic]:
     from einlint.observe.judgement import judge_file
 
-    return judge_file(diagnostics, text, observations, declared)
+    return judge_file(diagnostics, text, observations, settings.assume, settings, path)
 
 
 def judge_reports(reports: list[FileReport], configuration: Configuration, observations: Observations, data: dict[str, bytes] | None = None) -> None:
@@ -196,12 +196,13 @@ def judge_reports(reports: list[FileReport], configuration: Configuration, obser
 
     observed_paths = observations.paths()
     for report in reports:
-        if not report.diagnostics or report.path.endswith(".ipynb"):
+        observed = observations.relative(report.path) in observed_paths
+        if report.path.endswith(".ipynb") or not (report.diagnostics or observed):
             continue
         settings = configuration.for_path(report.path)
         report.observed_fixes = report.observed_fixes or settings.observed_fixes
         text = ""
-        if observations.relative(report.path) in observed_paths:
+        if observed:
             try:
                 if data is not None and report.path in data:
                     raw = data[report.path]
@@ -212,7 +213,7 @@ def judge_reports(reports: list[FileReport], configuration: Configuration, obser
             except (OSError, SourceError):
                 continue
         # Judging only removes fixes or changes their tier, so the locator attached at lint time stays right.
-        report.diagnostics = judge_file(report.diagnostics, text, observations, settings.assume)
+        report.diagnostics = judge_file(report.diagnostics, text, observations, settings.assume, settings, report.path)
 
 
 def _attach_locator(report: FileReport, text: str, notebook) -> None:

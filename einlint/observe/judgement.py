@@ -19,6 +19,7 @@ import ast
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from einlint.config import Settings
 from einlint.diagnostics import Applicability, Diagnostic, Observed
 from einlint.observe.observations import Observations, SiteObservation, ValueFacts
 from einlint.observe.sites import Operand, Rewrite, find_statement, fix_rewrite, source_lines
@@ -237,8 +238,22 @@ def judge(diagnostic: Diagnostic, site: SiteObservation | None, rewrite: Rewrite
     return replace(diagnostic, observed=_summary("unconfirmed", site, rewrite, verdict.detail))
 
 
-def judge_file(diagnostics: list[Diagnostic], text: str, observations: Observations, declared: frozenset[str] = frozenset()) -> list[Diagnostic]:
-    """Every finding of one file (its current ``text``) judged against the observations."""
+def judge_file(
+    diagnostics: list[Diagnostic], text: str, observations: Observations, declared: frozenset[str] = frozenset(),
+    settings: Settings | None = None, path: str | None = None,
+) -> list[Diagnostic]:  # fmt: skip
+    """Every finding of one file (its current ``text``) judged against the observations; with the
+    file's ``settings`` and ``path``, the findings of the rules that report only from observations
+    are added."""
+    judged = _judge_fixes(diagnostics, text, observations, declared)
+    if settings is None or path is None or not text:
+        return judged
+    from einlint.observe.observed_rules import observed_findings
+
+    return sorted(judged + observed_findings(path, text, observations, settings, judged))
+
+
+def _judge_fixes(diagnostics: list[Diagnostic], text: str, observations: Observations, declared: frozenset[str]) -> list[Diagnostic]:
     if not diagnostics:
         return diagnostics
     relative = observations.relative(diagnostics[0].path)

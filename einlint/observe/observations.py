@@ -9,8 +9,8 @@ One JSON file (``.einlint/observations.json`` beside the nearest ``pyproject.tom
       "rewrites": {"bqhd,bhdk->bhqk(q, k)": {REWRITE}}}]}
 
 where FACTS counts, over the executions that read the value, its class (``torch.Tensor``, a
-subclass or another class, by qualified name), rank, dtype, device, layout, contiguity and
-``requires_grad``, with a bounded sample of shapes and strides; ``unreadable`` counts the executions
+subclass or another class, by qualified name), rank, dtype, device, layout, contiguity,
+``requires_grad`` and, when not contiguous, whether it was a reordered dense tensor, with a bounded sample of shapes and strides; ``unreadable`` counts the executions
 where it could not be read without running code; REWRITE is ``RewriteFacts``. Never a tensor's
 values.
 
@@ -36,7 +36,10 @@ OBSERVATIONS_NAME = "observations.json"
 SHAPE_SAMPLE = 8
 # A file larger than this is not read (it was not written by einlint, or has grown without bound).
 MAX_FILE_BYTES = 64 * 1024 * 1024
-COUNTED = ("classes", "ranks", "dtypes", "devices", "layouts", "contiguous", "requires_grad")
+COUNTED = ("classes", "ranks", "dtypes", "devices", "layouts", "contiguous", "requires_grad", "non_contiguous")
+# What a non-contiguous strided tensor was, counted under "non_contiguous": a reordering of a dense
+# block of memory (``transpose``, ``permute``), or strided otherwise (a slice, a step, a broadcast).
+PERMUTED, STRIDED = "permuted", "strided"
 
 
 class ObservationsError(Exception):
@@ -238,6 +241,18 @@ class Observations:
 
     def to_json(self) -> dict:
         return {FORMAT_KEY: FORMAT_VERSION, "sites": [self.sites[key].to_json() for key in sorted(self.sites)]}
+
+
+def dense_permutation(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
+    """Whether a tensor of ``shape`` and ``strides`` covers one dense block of memory in some order of
+    its dimensions (a transposed or permuted view of a contiguous tensor); size-1 dimensions aside."""
+    dimensions = sorted(((stride, size) for size, stride in zip(shape, strides) if size != 1), reverse=True)
+    expected = 1
+    for stride, size in reversed(dimensions):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
 
 
 def default_path(start: Path | None = None) -> Path:

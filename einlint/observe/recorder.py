@@ -68,6 +68,8 @@ class _Value:
         _bump(counts["requires_grad"], "true" if requires_grad else "false")
         if contiguous is not None:
             _bump(counts["contiguous"], "true" if contiguous else "false")
+            if not contiguous:
+                _bump(counts["non_contiguous"], model.PERMUTED if model.dense_permutation(shape, stride) else model.STRIDED)
         if shape not in self.shapes:
             if len(self.shapes) < model.SHAPE_SAMPLE:
                 self.shapes.append(shape)

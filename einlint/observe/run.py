@@ -23,7 +23,7 @@ from pathlib import Path
 from einlint.config import ConfigError, Configuration
 from einlint.observe import observations as model
 from einlint.observe.recorder import SITES_VARIABLE, SPOOL_VARIABLE
-from einlint.observe.sites import line_starts_of, site_of, source_lines
+from einlint.observe.sites import Operand, Statement, line_starts_of, site_of, source_lines
 from einlint.reporters import printable
 
 EXIT_ERROR = 2
@@ -120,31 +120,40 @@ def observe(args: argparse.Namespace, command: list[str]) -> int:
         print(f"einlint observe: error: cannot write {printable(str(path))}: {error.strerror or error}", file=sys.stderr)
         return code if code else EXIT_ERROR
     ran = {site.key for site in recorded}
-    executions = sum(site.executions for site in recorded)
+    flagged = [tuple(entry["key"]) for entry in table if entry.get("flagged")]
+    einsum_only = [tuple(entry["key"]) for entry in table if not entry.get("flagged")]
+    executions = sum(site.executions for site in recorded if site.key in set(flagged))
+    also = f", {len(ran.intersection(einsum_only))} of {len(einsum_only)} other einsum calls" if einsum_only else ""
     print(
-        f"einlint observe: {len(ran)} of {len(table)} flagged statements ran ({executions} executions); wrote {printable(str(path))}",
+        f"einlint observe: {len(ran.intersection(flagged))} of {len(flagged)} flagged statements ran ({executions} executions){also}; "
+        f"wrote {printable(str(path))}",
         file=sys.stderr,
     )
     return code
 
 
 def site_table(paths: list[str], root: Path) -> list[dict]:
-    """The flagged statements under ``paths``, one entry per statement, for the recorder."""
+    """The statements to watch under ``paths``, one entry per statement: each flagged statement, with
+    the operands its fix reads, and each ``torch.einsum`` call's statement, with the call's operands
+    (what the rules that report only from observations read)."""
     from einlint.engine.driver import RunOptions, run
     from einlint.engine.source import SourceError, SourceText
+    from einlint.observe.einsum_calls import einsum_calls
 
     reports = run(paths, Configuration(), RunOptions())
     table: dict[tuple, dict] = {}
     for report in reports:
         for error in report.errors:
             print(f"{printable(error.path)}: error: {printable(error.reason)}", file=sys.stderr)
-        if not report.diagnostics or report.path.endswith(".ipynb"):
+        if report.path.endswith(".ipynb"):
             continue
         absolute = os.path.abspath(report.path)
         try:
             relative = Path(absolute).relative_to(root).as_posix()
             with open(report.path, "rb") as handle:
                 text = SourceText.from_bytes(report.path, handle.read()).text
+            if not report.diagnostics and "einsum" not in text:
+                continue
             tree = ast.parse(text)
         except (ValueError, OSError, SourceError, SyntaxError, RecursionError, MemoryError):
             continue
@@ -153,33 +162,42 @@ def site_table(paths: list[str], root: Path) -> list[dict]:
             site = site_of(diagnostic, tree, lines, text, line_starts)
             if site is None:
                 continue
-            statement = site.statement
-            key = (relative, statement.line, statement.statement_hash)
-            entry = table.setdefault(
-                key,
-                {
-                    "file": os.path.realpath(absolute),
-                    "key": list(key),
-                    "line": statement.line,
-                    "end_line": statement.end_line,
-                    "scope_name": statement.scope_name,
-                    "scope_lines": list(statement.scope_lines),
-                    "operands": [],
-                    "result": statement.result_name,
-                    "rewrites": [],
-                },
-            )
+            entry = _entry(table, relative, absolute, site.statement, statement_result=True)
             rewrite = site.rewrite
             if rewrite is None:
                 continue
-            for operand in rewrite.operands:
-                if operand.access is not None and [operand.text, list(operand.access)] not in entry["operands"]:
-                    entry["operands"].append([operand.text, list(operand.access)])
+            _add_operands(entry, rewrite.operands)
             if rewrite.equation is not None and all(operand.access is not None for operand in rewrite.operands):
                 entry["rewrites"].append(
                     {"key": rewrite.key, "equation": rewrite.equation, "operands": [o.text for o in rewrite.operands], "replaces_value": site.replaces_value}
                 )
+        for call in einsum_calls(text, tree):
+            _add_operands(_entry(table, relative, absolute, call.statement, statement_result=False), call.operands)
     return list(table.values())
+
+
+def _entry(table: dict[tuple, dict], relative: str, absolute: str, statement: Statement, statement_result: bool) -> dict:
+    """The table's entry for ``statement``, made on first use. The statement's result is recorded
+    where a fix may replace it (``result-layout``); an einsum call alone needs its operands only."""
+    key = (relative, statement.line, statement.statement_hash)
+    entry = table.setdefault(
+        key,
+        {
+            "file": os.path.realpath(absolute), "key": list(key), "line": statement.line, "end_line": statement.end_line,
+            "scope_name": statement.scope_name, "scope_lines": list(statement.scope_lines), "operands": [], "result": None,
+            "rewrites": [],
+        },
+    )  # fmt: skip
+    if statement_result:
+        entry["result"] = statement.result_name
+        entry["flagged"] = True
+    return entry
+
+
+def _add_operands(entry: dict, operands: tuple[Operand, ...]) -> None:
+    for operand in operands:
+        if operand.access is not None and [operand.text, list(operand.access)] not in entry["operands"]:
+            entry["operands"].append([operand.text, list(operand.access)])
 
 
 def _environment(boot: Path, spool: Path) -> dict[str, str]:

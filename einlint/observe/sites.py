@@ -276,10 +276,10 @@ def _call_operands(call: ast.Call, source: str, bound_inside: frozenset[str]) ->
 
 def _operand(node: ast.expr, source: str, bound_inside: frozenset[str], labels: int | None, ellipsis: bool) -> Operand:
     text = ast.get_source_segment(source, node) or ""
-    return Operand(text, _access(node, bound_inside), labels, ellipsis)
+    return Operand(text, operand_access(node, bound_inside), labels, ellipsis)
 
 
-def _access(node: ast.expr, bound_inside: frozenset[str]) -> tuple[str, ...] | None:
+def operand_access(node: ast.expr, bound_inside: frozenset[str]) -> tuple[str, ...] | None:
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)

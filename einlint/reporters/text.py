@@ -28,13 +28,13 @@ def observed_note(observed: Observed | None) -> str:
     if observed is None or observed.status == "not observed":
         return ""
     runs = f"{observed.executions} execution{'s' if observed.executions != 1 else ''}"
-    note = f" (observed: {runs}, {_duration(observed.seconds)}"
+    note = f" (observed: {runs}, {duration(observed.seconds)}"
     if observed.status == "unconfirmed" and observed.reason:
         note += f"; fix not confirmed: {printable(observed.reason)}"
     return note + ")"
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     if seconds >= 1:
         return f"{seconds:.2f} s"
     if seconds >= 1e-3:

@@ -19,6 +19,8 @@ from einlint.soundness import SoundnessFamily
 if TYPE_CHECKING:
     from einlint.engine.candidates import Candidate, Words
     from einlint.engine.context import FileAnalysis, RuleContext
+    from einlint.observe.einsum_calls import EinsumCall
+    from einlint.observe.observations import SiteObservation
 
 __all__ = ["Example", "FixProposal", "Rule", "SoundnessFamily", "Triggers"]
 
@@ -40,6 +42,12 @@ class Rule(cst.CSTVisitor):
     # sentence on how the fix handles it (and what it does not handle yet); empty for a rule without a
     # fix. ``einlint --explain`` prints it after the doc string.
     soundness: ClassVar[Mapping[SoundnessFamily, str]] = MappingProxyType({})
+    # A rule that reports only what ``einlint observe`` recorded at a ``torch.einsum`` call, never from
+    # the code alone: the engine never runs its visitor (``applies`` is False), and linting asks its
+    # ``observed_findings`` about each recorded call instead.
+    observed_only: ClassVar[bool] = False
+    # Codes whose finding on the same statement already says what this rule would (it stays silent there).
+    silent_beside: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, context: RuleContext) -> None:
         super().__init__()
@@ -48,7 +56,14 @@ class Rule(cst.CSTVisitor):
     @classmethod
     def applies(cls, words: Words) -> bool:
         """Could this rule match a statement that mentions ``words``? Decided before libcst parses it."""
+        if cls.observed_only:
+            return False
         return bool(cls.triggers.names & words.names) or (cls.triggers.matmul_operator and words.has_matmul)
+
+    @classmethod
+    def observed_findings(cls, call: EinsumCall, site: SiteObservation) -> tuple[str, ...]:
+        """The messages an ``observed_only`` rule reports at one einsum call from its observations."""
+        return ()
 
     @classmethod
     def needs_unit(cls, candidate: Candidate, analysis: FileAnalysis) -> bool:
