@@ -78,7 +78,10 @@ class TriggerScanner:
 
     @staticmethod
     def _is_decorator(text: str, position: int, after: str) -> bool:
-        line_start = max(text.rfind("\n", 0, position), text.rfind("\r", 0, position)) + 1
+        # The last line break before ``position``: a "\r" after the last "\n", else that "\n" (searching
+        # the whole prefix for "\r" in a file without one made each "@" cost the file's size).
+        newline = text.rfind("\n", 0, position)
+        line_start = max(newline, text.rfind("\r", newline + 1, position)) + 1
         return not text[line_start:position].strip(" \t") and (after.isalpha() or after == "_")
 
 

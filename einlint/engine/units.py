@@ -6,9 +6,13 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 
 import libcst as cst
+from libcst._nodes.internal import CodegenState
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from einlint.engine.candidates import Candidate
@@ -20,11 +24,12 @@ class Unit:
     candidate: Candidate
     source: SourceText
     start_offset: int  # character offset of the unit's text in the file
+    end_offset: int  # and of its end
     start_line: int
     start_col: int  # character column of the first line
     module: cst.Module  # the unit wrapped in a module, for code generation and positions
     root: cst.CSTNode  # the statement, or the header expression
-    _positions: dict | None = field(default=None, repr=False)
+    _spans: dict[cst.CSTNode, tuple[int, int]] | None = field(default=None, repr=False)
     # Results that several rules need (a modelled chain), computed once per unit.
     memo: dict = field(default_factory=dict, repr=False)
     _token_ranges: list[tuple[int, int]] | None = field(default=None, repr=False)
@@ -38,7 +43,7 @@ class Unit:
         start, end = source.offset(line, col), source.offset(end_line, end_col)
         text = source.text[start:end]
         newline = source.newline
-        config = cst.PartialParserConfig(default_newline=newline)
+        config = _parser_config(newline)
         try:
             if candidate.is_statement:
                 root = cst.parse_statement(text + newline, config)
@@ -50,7 +55,12 @@ class Unit:
         except (cst.ParserSyntaxError, RecursionError, ValueError):
             # ast accepted the code; libcst may not know the newest syntax. Skip, never guess.
             return None
-        return cls(candidate, source, start, line, col, module, root)
+        return cls(candidate, source, start, end, line, col, module, root)
+
+    @property
+    def text(self) -> str:
+        """The unit's code as the file spells it."""
+        return self.source.text[self.start_offset : self.end_offset]
 
     @property
     def ast_node(self) -> ast.AST:
@@ -61,10 +71,29 @@ class Unit:
 
     def span(self, node: cst.CSTNode) -> tuple[int, int]:
         """Character offsets ``[start, end)`` of ``node`` in the file."""
-        if self._positions is None:
-            self._positions = MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider)
-        code_range = self._positions[node]
-        return self._offset(code_range.start.line, code_range.start.column), self._offset(code_range.end.line, code_range.end.column)
+        if self._spans is None:
+            if _only_line_breaks(self.text, self.module.default_newline):
+                self._spans = _syntactic_spans(self.module)
+            else:
+                self._spans = self._spans_by_lines()
+        start, end = self._spans[node]
+        return self.start_offset + start, self.start_offset + end
+
+    def _spans_by_lines(self) -> dict[cst.CSTNode, tuple[int, int]]:
+        """Spans from libcst's line and column positions: for a unit whose line breaks are not all the
+        module's default one, where libcst's code generation writes the default in place of the
+        file's (so counting its characters would drift) but keeps the lines."""
+        spans = {}
+        for node, code_range in MetadataWrapper(self.module, unsafe_skip_copy=True).resolve(PositionProvider).items():
+            start, end = code_range.start, code_range.end
+            if self.start_line + end.line - 1 <= len(self.source.line_starts):
+                spans[node] = (self._offset(start.line, start.column) - self.start_offset, self._offset(end.line, end.column) - self.start_offset)
+        return spans
+
+    def _offset(self, relative_line: int, relative_col: int) -> int:
+        line = self.start_line + relative_line - 1
+        col = self.start_col + relative_col if relative_line == 1 else relative_col
+        return self.source.offset(line, col)
 
     def written(self, node: cst.CSTNode) -> str:
         """``node``'s text: sliced from the file where the node is part of this unit (fast), else
@@ -79,6 +108,9 @@ class Unit:
     def noqa_range(self, line: int) -> tuple[int, int]:
         """The lines flake8 searches for ``# noqa`` for a finding on ``line``: the physical line, joined
         with the other lines of any token that spans lines there (a triple-quoted string)."""
+        node = self.candidate.node
+        if node.lineno == node.end_lineno:
+            return line, line  # one physical line: no token can span lines, and tokenizing it costs
         if self._token_ranges is None:
             self._token_ranges = _logical_ranges(self.module.code)
         relative = line - self.start_line + 1
@@ -87,10 +119,72 @@ class Unit:
                 return first + self.start_line - 1, last + self.start_line - 1
         return line, line
 
-    def _offset(self, relative_line: int, relative_col: int) -> int:
-        line = self.start_line + relative_line - 1
-        col = self.start_col + relative_col if relative_line == 1 else relative_col
-        return self.source.offset(line, col)
+
+@cache
+def _parser_config(newline: str) -> cst.PartialParserConfig:
+    # Building a config detects the running Python's version each time: a cost per unit worth saving.
+    return cst.PartialParserConfig(default_newline=newline)
+
+
+class _SpanRecorder(CodegenState):
+    """Code generation that records where each node's code starts and ends, as character offsets into
+    the generated code, without keeping the code. The offsets are the ones libcst's PositionProvider
+    gives (syntactic where a node records one, else whitespace-inclusive), but counted in characters
+    rather than lines and columns: that is what the unit needs, because its code is the file's text
+    from ``start_offset`` on, and it is several times cheaper.
+    """
+
+    __slots__ = ("spans", "offset", "_starts")
+
+    def __init__(self, default_indent: str, default_newline: str) -> None:
+        super().__init__(default_indent=default_indent, default_newline=default_newline)
+        self.spans: dict[cst.CSTNode, tuple[int, int]] = {}
+        self.offset = 0
+        self._starts: list[int] = []
+
+    def add_indent_tokens(self) -> None:
+        for token in self.indent_tokens:
+            self.offset += len(token)
+
+    def add_token(self, value: str) -> None:
+        self.offset += len(value)
+
+    def pop_trailing_newline(self) -> None:
+        pass  # only the module's own end would move, and no rule asks for it
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self._starts.append(self.offset)
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        start = self._starts.pop()
+        if node not in self.spans:
+            self.spans[node] = (start, self.offset)
+
+    @contextmanager
+    def record_syntactic_position(self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None, end_node: cst.CSTNode | None = None) -> Iterator[None]:
+        start = self.offset
+        try:
+            yield
+        finally:
+            end = self.offset
+            if start_node is not None:
+                start = self.spans[start_node][0]
+            if end_node is not None:
+                end = self.spans[end_node][1]
+            self.spans[node] = (start, end)
+
+
+def _only_line_breaks(text: str, newline: str) -> bool:
+    """Are all of ``text``'s line breaks ``newline`` ("\n" or "\r\n")?"""
+    if newline == "\n":
+        return "\r" not in text
+    return text.count("\r") == text.count("\r\n") == text.count("\n")
+
+
+def _syntactic_spans(module: cst.Module) -> dict[cst.CSTNode, tuple[int, int]]:
+    state = _SpanRecorder(module.default_indent, module.default_newline)
+    module._codegen(state)
+    return state.spans
 
 
 def _logical_ranges(code: str) -> list[tuple[int, int]]:

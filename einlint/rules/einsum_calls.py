@@ -41,6 +41,16 @@ def is_einsum(call: cst.Call, context: RuleContext) -> bool:
 
 
 def einsum_call(call: cst.Call, context: RuleContext) -> EinsumCall | None:
+    """``call`` taken apart, when it is a call of torch's einsum. Several rules ask about each call of a
+    unit; the answer is computed once per unit (the memo holds the node, so its id stays its own)."""
+    memo = context.unit.memo.setdefault("einsum-call", {})
+    held = memo.get(id(call))
+    if held is None or held[0] is not call:
+        held = memo[id(call)] = (call, _einsum_call(call, context))
+    return held[1]
+
+
+def _einsum_call(call: cst.Call, context: RuleContext) -> EinsumCall | None:
     if not is_einsum(call, context) or not call.args:
         return None
     first = call.args[0]

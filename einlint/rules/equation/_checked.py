@@ -10,6 +10,7 @@ import libcst as cst
 from einlint.equation.checks import OperandFacts, Problem, ProblemKind, check_equation
 from einlint.equation.model import Equation, EquationSyntaxError, parse_equation
 from einlint.rules.base import FixProposal, Rule, Triggers
+from einlint.engine.context import RuleContext
 from einlint.rules.einsum_calls import EinsumCall, einsum_call
 
 EINSUM_TRIGGERS = Triggers(names=frozenset({"einsum"}))
@@ -22,24 +23,14 @@ class EquationRule(Rule):
     problem_kind: ClassVar[ProblemKind | None] = None
 
     def visit_Call(self, node: cst.Call) -> None:
-        call = einsum_call(node, self.context)
-        if call is None or call.equation is None:
+        checked = _checked_call(node, self.context)
+        if checked is None:
             return
-        try:
-            equation = parse_equation(call.equation.value)
-        except EquationSyntaxError as error:
-            self.on_syntax_error(call, error)
-            return
-        facts = tuple(self._facts(operand) for operand in call.operands) if call.operands is not None else ()
-        count = len(call.operands) if call.operands is not None else None
-        problems = check_equation(equation, count, facts)
-        self.check_call(call, equation, problems)
-
-    def _facts(self, operand: cst.BaseExpression) -> OperandFacts:
-        evidence = self.context.operand_evidence(operand)
-        # A report may rest on what an annotation claims: then the annotation or the call is wrong.
-        rank = evidence.rank if evidence.rank is not None else evidence.claimed_rank
-        return OperandFacts(rank=rank, shape=evidence.shape)
+        call, outcome = checked
+        if isinstance(outcome, EquationSyntaxError):
+            self.on_syntax_error(call, outcome)
+        else:
+            self.check_call(call, *outcome)
 
     def on_syntax_error(self, call: EinsumCall, error: EquationSyntaxError) -> None:
         pass
@@ -58,3 +49,33 @@ class EquationRule(Rule):
             start, _ = self.context.unit.span(literal.node)
             at = start + literal.source_offset(index)
             self.context.report(self.code, literal.node, message, fix, span=(at, at + 1))
+
+
+def _checked_call(node: cst.Call, context: RuleContext) -> tuple[EinsumCall, EquationSyntaxError | tuple[Equation, list[Problem]]] | None:
+    """The einsum call ``node`` with its equation checked against its operands, or the equation's
+    syntax error. Every EIN0xx rule asks for the same check of each call: it runs once per unit."""
+    memo = context.unit.memo.setdefault("checked-equation", {})
+    held = memo.get(id(node))
+    if held is None or held[0] is not node:
+        held = memo[id(node)] = (node, _check_call(node, context))
+    return held[1]
+
+
+def _check_call(node: cst.Call, context: RuleContext) -> tuple[EinsumCall, EquationSyntaxError | tuple[Equation, list[Problem]]] | None:
+    call = einsum_call(node, context)
+    if call is None or call.equation is None:
+        return None
+    try:
+        equation = parse_equation(call.equation.value)
+    except EquationSyntaxError as error:
+        return call, error
+    facts = tuple(_facts(operand, context) for operand in call.operands) if call.operands is not None else ()
+    count = len(call.operands) if call.operands is not None else None
+    return call, (equation, check_equation(equation, count, facts))
+
+
+def _facts(operand: cst.BaseExpression, context: RuleContext) -> OperandFacts:
+    evidence = context.operand_evidence(operand)
+    # A report may rest on what an annotation claims: then the annotation or the call is wrong.
+    rank = evidence.rank if evidence.rank is not None else evidence.claimed_rank
+    return OperandFacts(rank=rank, shape=evidence.shape)
