@@ -317,7 +317,11 @@ class RuleContext:
     def _names_bound_inside_unit(self) -> frozenset[str]:
         memo = self.unit.memo
         if "inner-bindings" not in memo:
-            memo["inner-bindings"] = names_bound_inside(self.unit.candidate.node)
+            text = self.unit.text
+            # Only a comprehension, a lambda or a walrus binds a name inside an expression: without
+            # their keywords in the text there is nothing to find, and the walk costs per finding.
+            might_bind = "for" in text or "lambda" in text or ":=" in text
+            memo["inner-bindings"] = names_bound_inside(self.unit.candidate.node) if might_bind else frozenset()
         return memo["inner-bindings"]
 
     def assumption_declared(self, assumption: str) -> bool:

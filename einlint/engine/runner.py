@@ -7,6 +7,8 @@ import ast
 import gc
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -102,6 +104,36 @@ def lint_source(
         # Parsed only so that a syntax error is reported for every file, as the CLI promises.
         result.profile = dict(timings)
         return result
+    with _outside_cyclic_gc():
+        return _lint_tree(source, settings, rule_set, tree, lines, result, timings, profile, apply_noqa, exhaustive)
+
+
+@contextmanager
+def _outside_cyclic_gc() -> Iterator[None]:
+    """Move every object alive now (the file's ast above all) out of the cyclic collector's reach
+    while the rules run: each full collection would traverse the whole tree again, a quarter of the
+    time on a large file. The tree holds no reference cycles, so reference counting alone frees it."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _lint_tree(
+    source: SourceText,
+    settings: Settings,
+    rule_set: RuleSet,
+    tree: ast.Module,
+    lines: list[int],
+    result: FileResult,
+    timings: dict[str, float],
+    profile: bool,
+    apply_noqa: bool,
+    exhaustive: bool,
+) -> FileResult:
+    clock = time.perf_counter
+    triggers = rule_set.triggers
     started = clock()
     pragma_lines = [source.line_text(n) for n in range(1, len(source.line_starts) + 1)] if "einlint:" in source.text else []
     analysis = FileAnalysis(tree, pragma_lines, settings.assume, rule_set.chain_kinds, source.text, settings.line_length)

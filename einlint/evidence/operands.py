@@ -356,6 +356,7 @@ class FunctionFacts:
         # Results of queries over this scope (evidence.reaching), by query; they depend only on the code.
         self.memo: dict = {}
         self._binders: dict[int, dict[str, list[int]]] = {}
+        self._name_uses: dict[tuple[str, type], int] | None = None
         if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             self._parameters(scope)
         self._walk(scope.body if isinstance(scope.body, list) else [], lines)
@@ -438,6 +439,21 @@ class FunctionFacts:
             if match:
                 for name, labels in _pragma_shapes(match.group(1)):
                     self._entry(name).facts.append((statement, OperandEvidence(rank=len(labels), labels=labels)))
+
+    def name_uses(self, scope: ast.AST, name: str, *contexts: type[ast.expr_context]) -> int:
+        """How many ``ast.Name`` nodes anywhere in ``scope`` (nested functions included) read ``name``
+        in one of ``contexts``. Counted for every name in one walk of this scope: asked once per
+        operand, a walk each time was quadratic in the function's size."""
+        if scope is not self.scope:
+            return sum(1 for node in ast.walk(scope) if isinstance(node, ast.Name) and node.id == name and type(node.ctx) in contexts)
+        if self._name_uses is None:
+            counts: dict[tuple[str, type], int] = {}
+            for node in ast.walk(scope):
+                if type(node) is ast.Name:
+                    key = (node.id, type(node.ctx))
+                    counts[key] = counts.get(key, 0) + 1
+            self._name_uses = counts
+        return sum(self._name_uses.get((name, context), 0) for context in contexts)
 
     def names_bound_by(self, statement: ast.stmt) -> frozenset[str]:
         """The names ``statement`` binds, its nested blocks included (nested scopes excluded)."""

@@ -113,7 +113,7 @@ def bound_copy(scope: ast.AST, facts: FunctionFacts, name: str, use: ast.stmt, l
         return None
     if any(not loop.lineno <= binding.lineno <= (loop.end_lineno or loop.lineno) for loop in loops):
         return None
-    loads = sum(1 for node in ast.walk(scope) if isinstance(node, ast.Name) and node.id == name and not isinstance(node.ctx, ast.Store))
+    loads = facts.name_uses(scope, name, ast.Load, ast.Del)
     return binding if loads == 1 else None
 
 
@@ -263,7 +263,7 @@ def _is_private(scope: ast.AST, facts: FunctionFacts, root: str, qualify: Callab
         and qualify(binding.value.func) in ALLOCATING_FACTORIES
     ):
         return False
-    loads = sum(1 for node in ast.walk(scope) if isinstance(node, ast.Name) and node.id == root and isinstance(node.ctx, ast.Load))
+    loads = facts.name_uses(scope, root, ast.Load)
     return loads == 1
 
 

@@ -72,7 +72,7 @@ def single_use_view(function: ast.AST, facts: FunctionFacts, name: str, use: ast
         and is_pure_view(definition.value)
     ):
         return None
-    loads = sum(1 for node in ast.walk(function) if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load))
+    loads = facts.name_uses(function, name, ast.Load)
     if loads != 1:
         return None
     return Temporary(definition, _refusal(facts, definition, name, use))
