@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from einlint import __version__
 from einlint.config import ConfigError, Configuration, Overrides, split_codes
 from einlint.reporters import printable
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -250,7 +254,7 @@ def _report(reports, args: argparse.Namespace, stdin_source: bytes | None = None
     if fixed_source:
         # stdin under --fix: stdout is the fixed source; findings left go to stderr.
         output = reports[0].fixed_output if reports and reports[0].fixed_output is not None else stdin_source
-        _write_bytes(output)
+        _write_bytes(output or b"")
         notes.append(render(args.format, reports, by_time))
     elif args.diff:
         chunks.append("".join(report.diff for report in reports))
@@ -337,8 +341,8 @@ class _Progress:
     """A rich progress bar on stderr, started only once a run turns out to be long."""
 
     def __init__(self) -> None:
-        self._bar = None
-        self._task = None
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
 
     def update(self, done: int, total: int) -> None:
         if self._bar is None:
@@ -350,7 +354,8 @@ class _Progress:
             self._bar.console.file = sys.stderr
             self._bar.start()
             self._task = self._bar.add_task("linting", total=total)
-        self._bar.update(self._task, completed=done)
+        if self._task is not None:
+            self._bar.update(self._task, completed=done)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -366,4 +366,5 @@ def load_settings(start: Path) -> Settings:
 
 
 def with_overrides(settings: Settings, **changes: object) -> Settings:
-    return replace(settings, **{key: value for key, value in changes.items() if value is not None})
+    # Each key is a Settings field whose type the caller's value already has (checked where parsed).
+    return replace(settings, **{key: value for key, value in changes.items() if value is not None})  # type: ignore[arg-type]

@@ -101,7 +101,7 @@ def fix_source(
         problem = _parse_problem(new_text)
         if problem is not None:
             # Name the rule whose fix breaks the code on its own, not every rule fixed in this round.
-            culprits = [d for d in applied if _parse_problem(apply_edits(current.text, list(d.fix.edits)))] or applied
+            culprits = [d for d in applied if d.fix is not None and _parse_problem(apply_edits(current.text, list(d.fix.edits)))] or applied
             codes = ", ".join(sorted({d.code for d in culprits}))
             message = f"internal error: the fix of {codes} produced code that does not parse ({problem}); file left unchanged"
             return FixOutcome(source.text, result.diagnostics, [], FileError(source.path, message, internal=True))

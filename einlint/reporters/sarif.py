@@ -72,7 +72,7 @@ def render(report: ReportInput) -> str:
         }
         for rule in all_rules()
     ]
-    index = {rule["id"]: position for position, rule in enumerate(rules)}
+    index = {rule.code: position for position, rule in enumerate(all_rules())}
     notifications = [
         {
             "level": "error",

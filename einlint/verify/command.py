@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from einlint.config import ConfigError, Configuration, Settings
-from einlint.diagnostics import FileError
+from einlint.diagnostics import Diagnostic, FileError
 from einlint.verify.runtime import VerifierUnavailable, check_torch_installed
 
 if TYPE_CHECKING:
+    from rich.progress import TaskID
+
     from einlint.verify.verifier import FixVerification, VerifyOptions
     from einlint.verify.worker import PairWorker
 
@@ -85,8 +87,8 @@ def _run_verify(args: argparse.Namespace, settings: Configuration | Settings) ->
         diff = "".join(report.diff for report in fix_reports)
         remaining = [diagnostic for report in fix_reports for diagnostic in report.diagnostics]
 
-    for error in errors:
-        print(printable(f"{error.path}: error: {error.reason}"), file=sys.stderr)
+    for file_error in errors:
+        print(printable(f"{file_error.path}: error: {file_error.reason}"), file=sys.stderr)
     out = sys.stderr if args.diff else sys.stdout
     if args.format == "json":
         out.write(to_json(verifications, fixed))
@@ -132,7 +134,7 @@ def _lint_and_verify(
     observations = _observations(args)
     reports = run(args.paths, settings, RunOptions(unsafe_fixes=True, jobs=args.jobs, use_cache=not args.no_cache))
     errors = [error for report in reports for error in report.errors]
-    findings = []
+    findings: list[tuple[Diagnostic, str]] = []
     for report in reports:
         fixable = [diagnostic for diagnostic in report.diagnostics if diagnostic.fix is not None]
         if not fixable:
@@ -171,7 +173,7 @@ class _Progress:
         from rich.progress import Progress
 
         self._bar = Progress(transient=True, console=Console(file=sys.stderr))
-        self._task = None
+        self._task: TaskID | None = None
 
     def update(self, done: int, total: int) -> None:
         if self._task is None:

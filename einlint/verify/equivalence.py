@@ -177,8 +177,8 @@ def _gradient_error(expected, actual, inputs: list, tolerance: float, seed: int)
     for index, (want, got) in enumerate(zip(expected_grads, actual_grads)):
         want = torch.zeros_like(inputs[index]) if want is None else want
         got = torch.zeros_like(inputs[index]) if got is None else got
-        error = relative_error(got, want)
-        worst = max(worst, error)
-        if not error <= tolerance:
-            return worst, f"the gradient of operand x{index} differs (error {error:.2g} > {tolerance:g})"
+        gradient_error = relative_error(got, want)
+        worst = max(worst, gradient_error)
+        if not gradient_error <= tolerance:
+            return worst, f"the gradient of operand x{index} differs (error {gradient_error:.2g} > {tolerance:g})"
     return worst, ""
