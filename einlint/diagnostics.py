@@ -26,6 +26,34 @@ class Edit:
 
 
 @dataclass(frozen=True)
+class FixTarget:
+    """What verifying a fix runs: the whole expression that consumes the rewrite, as ``original`` and
+    as ``rewritten`` (the fix's edits applied inside it), each complete in itself (a temporary it
+    reads is replaced by its value); ``description`` says which expression that is; ``operands`` and
+    ``equation`` are the contraction's, as the rule knew them."""
+
+    description: str
+    original: str
+    rewritten: str
+    operands: tuple[str, ...] = ()
+    equation: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "description": self.description, "original": self.original, "rewritten": self.rewritten,
+            "operands": list(self.operands), "equation": self.equation,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FixTarget:
+        operands = data["operands"]
+        values = (data["description"], data["original"], data["rewritten"], data["equation"], *operands)
+        if not isinstance(operands, list) or not all(isinstance(value, str) for value in values):
+            raise TypeError("a verification target holds text")
+        return cls(data["description"], data["original"], data["rewritten"], tuple(operands), data["equation"])
+
+
+@dataclass(frozen=True)
 class Fix:
     applicability: Applicability
     edits: tuple[Edit, ...]
@@ -33,6 +61,8 @@ class Fix:
     # Names whose import the fix removes (its last use is rewritten): another fix that writes one of
     # them must wait for the next round.
     removed_imports: tuple[str, ...] = ()
+    # What ``--verify`` runs (None: a fix made without one, which is then not verifiable).
+    target: FixTarget | None = field(default=None, compare=False)
 
     @property
     def replacement(self) -> str:
@@ -103,7 +133,7 @@ class FileError:
 
 
 def diagnostic_to_dict(diagnostic: Diagnostic, unsafe_fixes: bool = True) -> dict:
-    """The json reporter's (and the cache's) form of a finding; 1-based columns as shown to users."""
+    """The result cache's form of a finding; 1-based columns as shown to users."""
     fix = diagnostic.fix_shown(unsafe_fixes)
     return {
         "path": diagnostic.path,
@@ -121,6 +151,7 @@ def diagnostic_to_dict(diagnostic: Diagnostic, unsafe_fixes: bool = True) -> dic
             "assumptions": list(fix.assumptions),
             "edits": [[edit.start, edit.end, edit.replacement] for edit in fix.edits],
             "removed_imports": list(fix.removed_imports),
+            "target": None if fix.target is None else fix.target.to_dict(),
         },
         "noqa_lines": list(diagnostic.noqa_lines),
     }
@@ -135,6 +166,7 @@ def diagnostic_from_dict(data: dict) -> Diagnostic:
             tuple(Edit(start, end, text) for start, end, text in fix_data["edits"]),
             tuple(fix_data["assumptions"]),
             tuple(fix_data.get("removed_imports", ())),
+            None if fix_data.get("target") is None else FixTarget.from_dict(fix_data["target"]),
         )
     return Diagnostic(
         data["path"], data["line"], data["col"] - 1, data["end_line"], data["end_col"] - 1,

@@ -1,5 +1,5 @@
 """What a rule and the engine share, and nothing more: the trigger words that let the engine skip code
-a rule cannot match, a rule's proposed fix, its examples, and what the engine asks of a rule class.
+a rule cannot match, a rule's proposed fix and what verifying it runs, its examples, and what the engine asks of a rule class.
 
 Both layers import this module and neither imports the other for it: the engine never imports the
 rules. It finds them when first asked, through ``available_rules``, as it would find plugins."""
@@ -46,6 +46,38 @@ class Example:
 
 
 @dataclass(frozen=True)
+class Binding:
+    """A name the verified expression reads whose value the fix moves: a folded temporary (``kt =
+    k.transpose(-1, -2)``, deleted by the fix), a binding the fix drops a copy from, a definition the
+    fix adds. Each side's value is put, in parentheses, where that side reads the name; None: that
+    side does not read it."""
+
+    name: str
+    original: cst.CSTNode | str | None
+    rewritten: cst.CSTNode | str | None
+
+
+@dataclass(frozen=True)
+class VerificationTarget:
+    """What ``--verify`` runs for a fix, as the rule knows it: ``consumer``, the whole expression that
+    consumes the rewrite (every node the fix replaces lies inside it), before the fix and with the
+    fix's edits applied inside it. A dropped ``.contiguous()`` is verified in the contraction that
+    reads the operand, where the change shows; never as the operand alone, which always agrees.
+
+    ``what`` names that expression for the verdict ("the einsum call that consumes the removed
+    copy"); ``operands`` and ``equation`` are the contraction's, where it has them; ``in_place_matmul``
+    is ``x`` for ``x @= v`` (``consumer`` is ``v``): the original is the product ``x @ (v)`` that
+    ``@=`` binds."""
+
+    what: str
+    consumer: cst.CSTNode
+    operands: tuple[cst.CSTNode | str, ...] = ()
+    equation: str = ""
+    bindings: tuple[Binding, ...] = ()
+    in_place_matmul: str | None = None
+
+
+@dataclass(frozen=True)
 class FixProposal:
     """A rule's proposed replacement of one node; the engine turns it into character edits."""
 
@@ -57,6 +89,8 @@ class FixProposal:
     extra: tuple[tuple[cst.CSTNode, cst.CSTNode | str], ...] = field(default=())
     # Edits outside the unit, by character offsets (deleting a folded temporary's statement).
     extra_edits: tuple[Edit, ...] = field(default=())
+    # What verifying the fix runs; every rule that proposes a fix says.
+    target: VerificationTarget | None = None
 
 
 class RuleClass(Protocol):

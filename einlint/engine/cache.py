@@ -17,6 +17,11 @@ from einlint import __version__
 from einlint.diagnostics import Diagnostic, diagnostic_from_dict, diagnostic_to_dict
 
 
+# Changes whenever the stored form of a finding does (2: a fix carries its verification target), so that
+# entries written by an earlier form are never read.
+CACHE_FORMAT = 2
+
+
 def default_cache_dir() -> Path:
     configured = os.environ.get("EINLINT_CACHE_DIR")
     if configured:
@@ -34,7 +39,7 @@ def content_key(path: str, data: bytes, settings_key: str) -> str:
 
 class ResultCache:
     def __init__(self, directory: Path, code_key: str) -> None:
-        tag = hashlib.blake2b(f"{__version__}\0{code_key}".encode(), digest_size=8).hexdigest()
+        tag = hashlib.blake2b(f"{__version__}\0{CACHE_FORMAT}\0{code_key}".encode(), digest_size=8).hexdigest()
         self.index_path = directory / f"results-{tag}.json"
         self._entries: dict[str, list[dict]] = {}
         self._dirty = False

@@ -12,6 +12,7 @@ import libcst as cst
 from einlint.line_length import DEFAULT_LINE_LENGTH
 from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix
 from einlint.engine.import_cleanup import ModuleNames, import_removals
+from einlint.engine.targets import fix_target
 from einlint.engine.wrapping import wrapped
 from einlint.evidence.foreign_attributes import attributes_tensors_lack, operand_root
 from einlint.evidence.imports import ImportTable
@@ -343,7 +344,7 @@ class RuleContext:
         self.report(code, node, message, None, span=(start + offset_in_node, start + offset_in_node + 1))
 
     def _fix(self, proposal: FixProposal) -> Fix:
-        edits = []
+        edits: list[Edit] = []
         for node, replacement in ((proposal.node, proposal.replacement), *proposal.extra):
             start, end = self.unit.span(node)
             text = replacement if isinstance(replacement, str) else self.unit.code_for(replacement)
@@ -352,6 +353,7 @@ class RuleContext:
             if fitted != text and not self._inside_f_string(start):
                 text = fitted
             edits.append(Edit(start, end, text))
+        target = fix_target(proposal.target, self.unit, edits) if proposal.target is not None else None
         applicability = proposal.applicability
         remaining = tuple(a for a in proposal.assumptions if not self.assumption_declared(a))
         if applicability is Applicability.UNSAFE and proposal.assumptions and not remaining:
@@ -359,7 +361,7 @@ class RuleContext:
         edits.extend(proposal.extra_edits)
         removals, removed_names = import_removals(self._module_names(), self.unit.source, edits)
         # The main edit stays first: reporters show it as the fix's replacement.
-        return Fix(applicability, tuple(edits + removals), proposal.assumptions, removed_names)
+        return Fix(applicability, tuple(edits + removals), proposal.assumptions, removed_names, target)
 
     def _inside_f_string(self, offset: int) -> bool:
         source = self.unit.source

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 _ids = itertools.count()
 
@@ -120,6 +124,8 @@ class Chain:
     # Edits that delete the statements of single-use temporaries folded into the chain.
     folded: list = field(default_factory=list)
     folded_names: list[str] = field(default_factory=list)
+    # What each folded temporary held, by name: the chain as written reads it there.
+    folded_views: list[tuple[str, cst.BaseExpression]] = field(default_factory=list)
     # Why temporaries read through could not be folded (the chain then has no fix).
     fold_refusals: list[str] = field(default_factory=list)
     output: Value | None = None

@@ -293,6 +293,7 @@ class _Reader:
                 else:
                     self.chain.fold_refusals.append(temporary.refusal)
                 self.chain.folded_names.append(node.value)
+                self.chain.folded_views.append((node.value, temporary.view))
                 return self.read(temporary.view, proven_rank)
         evidence = self.oracle.operand_evidence(node)
         if evidence.not_tensor:

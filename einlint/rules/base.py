@@ -13,7 +13,7 @@ import libcst as cst
 
 # The types a rule shares with the engine live in the neutral rule_protocol module; rules take them
 # from here with Rule.
-from einlint.rule_protocol import Example, FixProposal, Triggers
+from einlint.rule_protocol import Binding, Example, FixProposal, Triggers, VerificationTarget
 from einlint.soundness import SoundnessFamily
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from einlint.observe.einsum_calls import EinsumCall
     from einlint.observe.observations import SiteObservation
 
-__all__ = ["Example", "FixProposal", "Rule", "SoundnessFamily", "Triggers"]
+__all__ = ["Binding", "Example", "FixProposal", "Rule", "SoundnessFamily", "Triggers", "VerificationTarget"]
 
 
 class Rule(cst.CSTVisitor):

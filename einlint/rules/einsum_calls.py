@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from einlint.engine.context import RuleContext
+from einlint.rule_protocol import VerificationTarget
 
 EINSUM = "torch.einsum"
 
@@ -34,6 +35,10 @@ class EinsumCall:
     call: cst.Call
     equation: EquationLiteral | None  # None when the equation is not a plain string literal
     operands: tuple[cst.BaseExpression, ...] | None  # None when their number is not known statically
+
+    def target(self, what: str, equation: str) -> VerificationTarget:
+        """The call as what verifying a fix inside it runs; ``equation``: the one the fix writes."""
+        return VerificationTarget(what, self.call, self.operands or (), equation)
 
 
 def is_einsum(call: cst.Call, context: RuleContext) -> bool:

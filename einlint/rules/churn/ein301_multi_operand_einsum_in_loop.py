@@ -9,7 +9,7 @@ from einlint.diagnostics import Applicability, Edit
 from einlint.engine.context import RuleContext
 from einlint.evidence.foreign_attributes import another_class
 from einlint.evidence.operands import OperandEvidence
-from einlint.rules.base import Example, FixProposal, Rule, SoundnessFamily
+from einlint.rules.base import Binding, Example, FixProposal, Rule, SoundnessFamily, VerificationTarget
 from einlint.rules.churn._fresh import fresh_name
 from einlint.rules.churn._loops import generates_code, in_forward, in_loop, repeating_loops
 from einlint.rules.einsum_calls import einsum_call
@@ -144,7 +144,7 @@ class MultiOperandEinsumInLoop(Rule):
         chain = equation is not None and is_matrix_chain(equation)
         fix = None
         if where == "in a loop" and equation is not None:
-            fix = self._multi_dot(node, call.operands) if chain else self._hoisted_expression(node, equation, call.operands)
+            fix = self._multi_dot(node, call.operands, equation) if chain else self._hoisted_expression(node, equation, call.operands)
         withdrawn = self._another_class(call.operands) if fix is not None else None
         if withdrawn is not None:
             fix = None
@@ -181,7 +181,7 @@ class MultiOperandEinsumInLoop(Rule):
                 return another_class(evidence.foreign_owner, evidence.foreign_attributes)
         return None
 
-    def _multi_dot(self, node: cst.Call, operands: tuple[cst.BaseExpression, ...]) -> FixProposal | None:
+    def _multi_dot(self, node: cst.Call, operands: tuple[cst.BaseExpression, ...], equation: str) -> FixProposal | None:
         torch_alias = self.context.module_alias("torch", node)
         if torch_alias is None:
             return None
@@ -198,9 +198,10 @@ class MultiOperandEinsumInLoop(Rule):
             assumptions.append("matching-sizes")  # einsum broadcasts a size-1 label; multi_dot raises
         if not all(fact.is_tensor for fact in evidence):
             assumptions.append("tensor-operands")  # a tensor subclass sees multi_dot instead of einsum
+        target = VerificationTarget("the einsum call replaced by multi_dot", node, operands, equation)
         if not assumptions:
-            return FixProposal(node, replacement)
-        return FixProposal(node, replacement, Applicability.UNSAFE, tuple(assumptions))
+            return FixProposal(node, replacement, target=target)
+        return FixProposal(node, replacement, Applicability.UNSAFE, tuple(assumptions), target=target)
 
     def _hoisted_expression(self, node: cst.Call, equation: str, operands: tuple[cst.BaseExpression, ...]) -> FixProposal | None:
         """``name = None`` before the loop; ``if name is None: name = opt_einsum.contract_expression(
@@ -240,7 +241,9 @@ class MultiOperandEinsumInLoop(Rule):
         edits.append(Edit(source.line_starts[statement.lineno - 1], source.line_starts[statement.lineno - 1], build))
         arguments = ", ".join(self.context.unit.code_for(operand) for operand in operands)
         replacement = f"{name}({arguments}, backend={quote}torch{quote})"
-        return FixProposal(node, replacement, Applicability.UNSAFE, ("fixed-shapes-in-loops",), extra_edits=tuple(edits))
+        built = Binding(name, None, f"{module}.contract_expression({quote}{equation}{quote}, {shapes})")
+        target = VerificationTarget("the einsum call replaced by a reused contraction", node, operands, equation, (built,))
+        return FixProposal(node, replacement, Applicability.UNSAFE, ("fixed-shapes-in-loops",), extra_edits=tuple(edits), target=target)
 
 
 def is_matrix_chain(equation: str) -> bool:

@@ -9,7 +9,7 @@ import libcst as cst
 from einlint.diagnostics import Edit
 from einlint.engine.context import names_bound_inside
 from einlint.evidence.operands import _block_names
-from einlint.rules.base import Example, FixProposal, Rule, SoundnessFamily
+from einlint.rules.base import Binding, Example, FixProposal, Rule, SoundnessFamily, VerificationTarget
 from einlint.rules.churn._fresh import fresh_name
 from einlint.rules.churn._loops import generates_code, innermost_for, loop_targets, repeating_loops
 from einlint.rules.einsum_calls import is_einsum
@@ -124,12 +124,13 @@ class EquationBuiltInLoop(Rule):
                 listed += f", ... ({len(produced)} in all)"
         # Only a template written in the call: one assigned earlier may hold another iteration's value.
         written_in_call = not isinstance(argument, cst.Name)
-        fix = self._precompute(argument, equation, loop) if produced and written_in_call else None
+        fix = self._precompute(node, argument, equation, loop) if produced and written_in_call else None
         advice = "precomputed in a dict before the loop" if fix else "precompute the equations outside the loop"
         self.report(argument, f"einsum equation rebuilt from the loop variable on every iteration{listed}; {advice}", fix)
 
-    def _precompute(self, argument: cst.BaseExpression, template: ast.expr, loop: ast.For | None) -> FixProposal | None:
-        """Replace the template by a lookup in a dict of its values, written just before the loop."""
+    def _precompute(self, call: cst.Call, argument: cst.BaseExpression, template: ast.expr, loop: ast.For | None) -> FixProposal | None:
+        """Replace the template by a lookup in a dict of its values, written just before the loop; the
+        einsum ``call`` is what verifying it runs, the dict in place of its name."""
         if loop is None or not isinstance(loop.target, ast.Name):
             return None
         variable = loop.target.id
@@ -156,7 +157,10 @@ class EquationBuiltInLoop(Rule):
         if len(definition) > MAX_DEFINITION:
             return None
         start = source.line_starts[loop.lineno - 1]
-        return FixProposal(argument, f"{name}[{variable}]", extra_edits=(Edit(start, start, definition),))
+        table_value = Binding(name, None, f"{{{', '.join(entries)}}}")
+        operands = tuple(argument.value for argument in call.args[1:])
+        target = VerificationTarget("the einsum call that reads the precomputed equation", call, operands, bindings=(table_value,))
+        return FixProposal(argument, f"{name}[{variable}]", extra_edits=(Edit(start, start, definition),), target=target)
 
 
 def _literal(value: str | int, quote: str) -> str:

@@ -44,6 +44,7 @@ class UnusedOutputEllipsis(EquationRule):
         if literal.value_offset is not None and equation.output.ellipsis_count == 1:
             where = equation.output.offset_of(ELLIPSIS)
             value = literal.value[:where] + literal.value[where + len(ELLIPSIS) :]
-            fix = FixProposal(literal.node, literal.with_value(value))
+            target = call.target("the einsum call whose equation is rewritten", value)
+            fix = FixProposal(literal.node, literal.with_value(value), target=target)
         index = equation.output.offset_of(ELLIPSIS)
         self.report_in_equation(call, index, "output '...' stands for no dimensions: no input term has an ellipsis", fix)

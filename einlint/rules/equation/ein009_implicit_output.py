@@ -46,5 +46,8 @@ class ImplicitOutput(EquationRule):
         literal = call.equation
         assert literal is not None
         output = equation.implicit_output().text()
-        fix = FixProposal(literal.node, literal.with_value(f"{literal.value}->{output}")) if literal.value_offset is not None else None
+        fix = None
+        if literal.value_offset is not None:
+            written = f"{literal.value}->{output}"
+            fix = FixProposal(literal.node, literal.with_value(written), target=call.target("the einsum call whose equation is rewritten", written))
         self.report_in_equation(call, 0, f"implicit einsum output; write it out: '->{output}'", fix)

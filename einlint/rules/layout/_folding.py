@@ -37,17 +37,20 @@ def folded_equation(call: EinsumCall, equation: Equation, position: int, view: R
     return "".join(text)
 
 
-def fold_fix(call: EinsumCall, new_equation: str, replaced: cst.BaseExpression, receiver_code: str, tensor_proven: bool) -> FixProposal:
+def fold_fix(call: EinsumCall, new_equation: str, replaced: cst.BaseExpression, receiver_code: str, tensor_proven: bool, what: str) -> FixProposal:
+    """``what``: the call as the verdict names it (the einsum call that consumes the view, or the copy)."""
     literal = call.equation
     assert literal is not None
+    target = call.target(what, new_equation)
     if tensor_proven:
-        return FixProposal(literal.node, literal.with_value(new_equation), extra=((replaced, receiver_code),))
+        return FixProposal(literal.node, literal.with_value(new_equation), extra=((replaced, receiver_code),), target=target)
     return FixProposal(
         literal.node,
         literal.with_value(new_equation),
         Applicability.UNSAFE,
         ("tensor-operands",),
         extra=((replaced, receiver_code),),
+        target=target,
     )
 
 

@@ -99,5 +99,5 @@ class ViewIntoEinsum(Rule):
             if receiver.foreign_attributes:
                 self.report(operand, f"{message} [no fix: {another_class(receiver.foreign_owner, receiver.foreign_attributes)}]")
                 continue
-            fix = fold_fix(call, new_equation, operand, receiver_code, proven)
+            fix = fold_fix(call, new_equation, operand, receiver_code, proven, "the einsum call that consumes the folded view")
             self.report(operand, message, fix)

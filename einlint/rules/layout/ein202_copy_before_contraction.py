@@ -8,7 +8,7 @@ import libcst as cst
 from einlint.diagnostics import Applicability, Edit
 from einlint.evidence.operands import dotted_name
 from einlint.evidence.snapshots import NO_INPLACE_AFTER_COPY, CopyDrop, bound_copy, copy_drop, statements_between
-from einlint.rules.base import Example, FixProposal, Rule, SoundnessFamily, Triggers
+from einlint.rules.base import Binding, Example, FixProposal, Rule, SoundnessFamily, Triggers, VerificationTarget
 from einlint.rules.einsum_calls import einsum_call
 from einlint.evidence.foreign_attributes import another_class
 from einlint.rules.layout._folding import fold_fix, folded_equation, parsed, returns_fresh_tensor
@@ -127,20 +127,24 @@ class CopyBeforeContraction(Rule):
         if qualified in MATMUL_FUNCTIONS:
             arguments = [arg.value for arg in node.args]
             for operand in _operands(node):
-                self._matmul_operand(operand, _after(arguments, operand))
+                self._matmul_operand(operand, _after(arguments, operand), node, tuple(arguments))
         elif qualified is None and isinstance(node.func, cst.Attribute) and node.func.attr.value in ("matmul", "bmm", "mm"):
             arguments = [node.func.value, *(arg.value for arg in node.args)]
             for operand in (node.func.value, *_operands(node)):
-                self._matmul_operand(operand, _after(arguments, operand))
+                self._matmul_operand(operand, _after(arguments, operand), node, tuple(arguments))
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if isinstance(node.operator, cst.MatrixMultiply):
-            self._matmul_operand(node.left, [node.right])
-            self._matmul_operand(node.right, [])
+            self._matmul_operand(node.left, [node.right], node, (node.left, node.right))
+            self._matmul_operand(node.right, [], node, (node.left, node.right))
 
-    def _matmul_operand(self, operand: cst.BaseExpression, evaluated_after: list[cst.BaseExpression]) -> None:
+    def _matmul_operand(
+        self, operand: cst.BaseExpression, evaluated_after: list[cst.BaseExpression], product: cst.BaseExpression,
+        operands: tuple[cst.BaseExpression, ...],
+    ) -> None:  # fmt: skip
+        """``operand`` of the matrix product ``product`` (a call or ``@``), whose operands are ``operands``."""
         if isinstance(operand, cst.Name):
-            self._bound(operand, "matmul", allow_t=True)
+            self._bound(operand, "matmul", allow_t=True, contraction_node=product, operands=operands)
             return
         found = copied_view(operand, self.context)
         if found is None:
@@ -151,13 +155,18 @@ class CopyBeforeContraction(Rule):
         verdict = self._drop(view.receiver, evaluated_after)
         if verdict is None or verdict.keep is not None:
             return
-        fix = FixProposal(operand, self.context.unit.code_for(view.node), Applicability.SAFE)
+        target = VerificationTarget("the matrix product that consumes the removed copy", product, operands)
+        fix = FixProposal(operand, self.context.unit.code_for(view.node), Applicability.SAFE, target=target)
         message = f"the .{method}() copy of a transposed view before matmul is not needed; pass the view"
         self._report_drop(operand, view.receiver, message, fix, verdict)
 
-    def _bound(self, operand: cst.Name, contraction: str, allow_t: bool) -> None:
+    def _bound(
+        self, operand: cst.Name, contraction: str, allow_t: bool, contraction_node: cst.BaseExpression,
+        operands: tuple[cst.BaseExpression, ...], equation: str = "",
+    ) -> None:  # fmt: skip
         """``kt = k.transpose(1, 2).contiguous()`` and later ``q @ kt``, ``kt`` read nowhere else: the
-        copy goes from the binding, which then binds the view."""
+        copy goes from the binding, which then binds the view. Verified as the contraction with the
+        binding's value in place of ``kt``, before and after."""
         context = self.context
         function = context.enclosing_function()
         candidate = context.unit.candidate
@@ -208,7 +217,9 @@ class CopyBeforeContraction(Rule):
         receiver_node = cst.parse_expression(shown) if shown.isidentifier() else None
         evidence = context.operand_evidence(receiver_node) if receiver_node is not None else None
         is_tensor = evidence is not None and evidence.is_tensor
-        fix = FixProposal(operand, operand.value, Applicability.SAFE, extra_edits=(Edit(view_end, end, ""),))
+        read = Binding(operand.value, source.text[start:end], source.text[start:view_end])
+        target = VerificationTarget(f"the {contraction} that reads {operand.value} without its copy", contraction_node, operands, equation, (read,))
+        fix = FixProposal(operand, operand.value, Applicability.SAFE, extra_edits=(Edit(view_end, end, ""),), target=target)
         message = (
             f"{operand.value} is a .{method}() copy of a transposed view (line {binding.lineno}) that only this {contraction} reads: bind the view instead"
         )
@@ -287,7 +298,9 @@ class CopyBeforeContraction(Rule):
             return
         for position, operand in enumerate(call.operands):
             if isinstance(operand, cst.Name) and returns_fresh_tensor(equation, len(call.operands)):
-                self._bound(operand, "einsum", allow_t=False)
+                self._bound(
+                    operand, "einsum", allow_t=False, contraction_node=call.call, operands=call.operands, equation=call.equation.value if call.equation else ""
+                )
                 continue
             found = copied_view(operand, self.context)
             if found is None:
@@ -301,7 +314,7 @@ class CopyBeforeContraction(Rule):
             verdict = self._drop(view.receiver, list(call.operands[position + 1 :]))
             if verdict is None or verdict.keep is not None:
                 continue
-            fix = fold_fix(call, new_equation, operand, self.context.unit.code_for(view.receiver), True)
+            fix = fold_fix(call, new_equation, operand, self.context.unit.code_for(view.receiver), True, "the einsum call that consumes the removed copy")
             message = f"the .{method}() copy of a transposed view before einsum is not needed; fold the view into the labels: '{new_equation}'"
             self._report_drop(operand, view.receiver, message, fix, verdict, layout_may_change=True)
 

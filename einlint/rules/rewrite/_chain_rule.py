@@ -16,7 +16,7 @@ from einlint.rewrite.algebra import Chain, ChainError, UnknownRank, unproven_siz
 from einlint.rewrite.analyzer import CONTRACTION_WORDS, analyze, is_chain_candidate
 from einlint.rewrite.classify import ChainKind, classify
 from einlint.rewrite.emit import equation_for
-from einlint.rules.base import FixProposal, Rule, SoundnessFamily, Triggers
+from einlint.rules.base import Binding, FixProposal, Rule, SoundnessFamily, Triggers, VerificationTarget
 
 
 MATMUL_WORDS = frozenset({"matmul", "bmm", "mm"})
@@ -276,12 +276,18 @@ class ChainRule(Rule):
         if blocked is None:
             # A call is an atom: it needs no parentheses of its own (the node's span excludes any).
             replaced = node if in_place is None else in_place.value
-            replacement = self._layout(replaced, reference, f"{quote}{equation}{quote}", [self.context.unit.code_for(leaf.node) for leaf in chain.leaves])
+            operands = [self.context.unit.code_for(leaf.node) for leaf in chain.leaves]
+            replacement = self._layout(replaced, reference, f"{quote}{equation}{quote}", operands)
             categories = tuple(dict.fromkeys(category for category, _ in chain.assumptions))
             applicability = Applicability.UNSAFE if categories else Applicability.SAFE
             # ``x @= v`` becomes ``x = torch.einsum(...)``: the value is replaced and ``@=`` becomes ``=``.
             extra = ((in_place.operator, "="),) if in_place is not None else ()
-            fix = FixProposal(replaced, replacement, applicability, categories, extra=extra, extra_edits=tuple(chain.folded))
+            target = VerificationTarget(
+                "the product chain rewritten as one einsum" if in_place is None else "the product that @= binds, rewritten as one einsum",
+                replaced, tuple(operands), equation, tuple(Binding(name, view, None) for name, view in chain.folded_views),
+                in_place.target.value if in_place is not None and isinstance(in_place.target, cst.Name) else None,
+            )  # fmt: skip
+            fix = FixProposal(replaced, replacement, applicability, categories, extra=extra, extra_edits=tuple(chain.folded), target=target)
             if chain.folded_names:
                 message += f" (folds the single-use temporary {', '.join(chain.folded_names)})"
             if categories:

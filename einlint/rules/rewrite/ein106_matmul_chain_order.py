@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from einlint.diagnostics import Applicability
 from einlint.rewrite.matrix_chain import shown_best, shown_order, spelled
-from einlint.rules.base import Example, FixProposal
+from einlint.rules.base import Example, FixProposal, VerificationTarget
 from einlint.rules.rewrite._matrix_chain_rule import MATRIX_CHAIN_SOUNDNESS, ChainCase, MatrixChain, MatrixChainRule, has_comment
 
 
@@ -84,4 +84,5 @@ class MatmulChainOrder(MatrixChainRule):
         if blocked is not None:
             self.report(chain.root, f"{message} [no fix: {blocked}]")
             return
-        self.report(chain.root, message, FixProposal(chain.root, spelled(chain.order, texts), Applicability.SAFE))
+        target = VerificationTarget("the matrix chain, multiplied in the cheaper order", chain.root, tuple(texts))
+        self.report(chain.root, message, FixProposal(chain.root, spelled(chain.order, texts), Applicability.SAFE, target=target))

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from einlint.diagnostics import Applicability
-from einlint.rules.base import Example, FixProposal
+from einlint.rules.base import Example, FixProposal, VerificationTarget
 from einlint.rules.rewrite._chain_rule import SLOWER_REWRITE
 from einlint.rules.rewrite._matrix_chain_rule import MATRIX_CHAIN_SOUNDNESS, ChainCase, MatrixChain, MatrixChainRule, has_comment
 
@@ -83,4 +83,5 @@ class MatrixChainMultiDot(MatrixChainRule):
         details.append("a slower form is acceptable on small matrices")
         replacement = f"{reference}.linalg.multi_dot([{', '.join(texts)}])"
         message += f" [unsafe fix: assumes {'; '.join(details)}]"
-        self.report(chain.root, message, FixProposal(chain.root, replacement, Applicability.UNSAFE, tuple(assumptions)))
+        target = VerificationTarget("the matrix chain replaced by multi_dot", chain.root, tuple(texts))
+        self.report(chain.root, message, FixProposal(chain.root, replacement, Applicability.UNSAFE, tuple(assumptions), target=target))

@@ -133,7 +133,8 @@ class EinsumToMatmul(Rule):
                 assumptions.append("matching-sizes")
             if not all(item.is_tensor for item in evidence):
                 assumptions.append("tensor-operands")
-            fix = FixProposal(node, f"{torch_alias}.{function}({first}, {second})", Applicability.UNSAFE, tuple(assumptions))
+            target = call.target("the einsum call replaced by a matrix product", call.equation.value)
+            fix = FixProposal(node, f"{torch_alias}.{function}({first}, {second})", Applicability.UNSAFE, tuple(assumptions), target=target)
         message = "this einsum is a batched matmul; torch.matmul avoids einsum's per-call overhead (measure with --verify)"
         if foreign is not None:
             message += f" [no fix: {another_class(foreign.foreign_owner, foreign.foreign_attributes)}]"
