@@ -194,5 +194,6 @@ def test_flagged_statement_in_a_test_module_that_pytest_rewrites(tmp_path: Path)
     )
     run = einlint("observe", "--", sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_only.py", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 of 1 flagged statements ran (1 execution); wrote " in run.stderr.strip().splitlines()[-1]
     (finding,) = json.loads(einlint("--format", "json", "test_only.py", cwd=tmp_path).stdout)
     assert finding["observed"]["executions"] == 1

@@ -122,10 +122,12 @@ def observe(args: argparse.Namespace, command: list[str]) -> int:
     ran = {site.key for site in recorded}
     flagged = [tuple(entry["key"]) for entry in table if entry.get("flagged")]
     einsum_only = [tuple(entry["key"]) for entry in table if not entry.get("flagged")]
-    executions = sum(site.executions for site in recorded if site.key in set(flagged))
+    flagged_keys = set(flagged)
+    executions = sum(site.executions for site in recorded if site.key in flagged_keys)
     also = f", {len(ran.intersection(einsum_only))} of {len(einsum_only)} other einsum calls" if einsum_only else ""
+    counted = f"{executions} execution{'' if executions == 1 else 's'}"
     print(
-        f"einlint observe: {len(ran.intersection(flagged))} of {len(flagged)} flagged statements ran ({executions} executions){also}; "
+        f"einlint observe: {len(ran.intersection(flagged))} of {len(flagged)} flagged statements ran ({counted}){also}; "
         f"wrote {printable(str(path))}",
         file=sys.stderr,
     )
