@@ -127,8 +127,7 @@ def observe(args: argparse.Namespace, command: list[str]) -> int:
     also = f", {len(ran.intersection(einsum_only))} of {len(einsum_only)} other einsum calls" if einsum_only else ""
     counted = f"{executions} execution{'' if executions == 1 else 's'}"
     print(
-        f"einlint observe: {len(ran.intersection(flagged))} of {len(flagged)} flagged statements ran ({counted}){also}; "
-        f"wrote {printable(str(path))}",
+        f"einlint observe: {len(ran.intersection(flagged))} of {len(flagged)} flagged statements ran ({counted}){also}; wrote {printable(str(path))}",
         file=sys.stderr,
     )
     return code
