@@ -67,6 +67,44 @@ def test_what_a_tensor_allows_keeps_the_fix(source: str, einlint, tmp_path: Path
     assert finding["fix"] is not None, finding["message"]
 
 
+# ``self`` in a method of a class that is provably not a tensor class: (code, a variant where the
+# fix comes back because the class may be a tensor class or ``self`` may be something else).
+SELF_OF_ANOTHER_CLASS = [
+    ("class Op(object):\n    def f(self, x):\n        return (self.permute(0, 2, 1, 3) @ x).permute(0, 2, 1, 3)\n", "Op(object)", "Op(torch.Tensor)"),
+    ("class Op:\n    def f(self, x):\n        return (self.permute(0, 2, 1, 3) @ x).permute(0, 2, 1, 3)\n", "class Op:", "class Op(Imported):"),
+    (
+        "class Base(nn.Module):\n    pass\n\n\nclass Op(Base):\n    def f(self, x):\n        return (self.permute(0, 2, 1, 3) @ x).permute(0, 2, 1, 3)\n",
+        "(nn.Module)",
+        "(torch.Tensor)",
+    ),
+    ("class Op:\n    def f(self, x):\n        return (self.permute(0, 2, 1, 3) @ x).permute(0, 2, 1, 3)\n", "def f(", "@staticmethod\n    def f("),
+    (
+        "class Op:\n    def f(this, x):\n        return (this.permute(0, 2, 1, 3) @ x).permute(0, 2, 1, 3)\n",
+        "def f(this, x):",
+        "def f(this, x):\n        this = x",
+    ),
+    ("class Op:\n    def f(self, x):\n        return (self.permute(0, 2, 1, 3) @ x).permute(0, 2, 1, 3)\n", "class Op:", "class Op(metaclass=Meta):"),
+]
+
+
+@pytest.mark.parametrize(("source", "evidence", "without"), SELF_OF_ANOTHER_CLASS)
+def test_self_of_a_class_that_is_not_a_tensor_class_has_no_fix(source: str, evidence: str, without: str, einlint, tmp_path: Path) -> None:
+    (finding,) = _findings(einlint, tmp_path, source, "EIN102")
+    assert finding["fix"] is None
+    assert "a class that does not derive from torch.Tensor" in finding["message"]
+    (control,) = _findings(einlint, tmp_path, source.replace(evidence, without), "EIN102")
+    assert control["fix"] is not None, control["message"]
+
+
+def test_self_in_a_nested_function_or_another_operand_keeps_the_fix(einlint, tmp_path: Path) -> None:
+    nested = "class Op:\n    def f(self, x):\n        def g(self):\n            return (self.permute(0, 2, 1, 3) @ x).permute(0, 2, 1, 3)\n        return g\n"
+    (finding,) = _findings(einlint, tmp_path, nested, "EIN102")
+    assert finding["fix"] is not None, finding["message"]
+    attribute = "class Op:\n    def f(self, x):\n        return (self.w.permute(0, 2, 1, 3) @ x).permute(0, 2, 1, 3)\n"
+    (finding,) = _findings(einlint, tmp_path, attribute, "EIN102")
+    assert finding["fix"] is not None, finding["message"]
+
+
 def test_attributes_are_collected_per_receiver_without_nested_scopes() -> None:
     import ast
 

@@ -14,7 +14,7 @@ from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix
 from einlint.engine.import_cleanup import ModuleNames, import_removals
 from einlint.engine.targets import fix_target
 from einlint.engine.wrapping import wrapped
-from einlint.evidence.foreign_attributes import attributes_tensors_lack, operand_root
+from einlint.evidence.foreign_attributes import attributes_tensors_lack, class_fact, instance_of_other_class, operand_root
 from einlint.evidence.imports import ImportTable
 from einlint.evidence.temporaries import single_use_view
 from einlint.evidence.layout import LayoutTracer
@@ -179,10 +179,23 @@ class RuleContext:
             evidence = expression_evidence(expression, self.imports, self.name_evidence)
             dotted = operand_root(expression)
         foreign = self._attributes_tensors_lack().get(dotted, ()) if dotted is not None else ()
+        instance = self._instance_of_other_class()
+        if instance is not None and dotted == instance[0]:
+            foreign = (class_fact(instance[1]), *foreign)
         # A comprehension or lambda variable of that name is another value.
         if foreign and dotted.split(".")[0] not in self._names_bound_inside_unit():
             evidence = replace(evidence, foreign_attributes=foreign, foreign_owner=dotted)
         return evidence
+
+    def _instance_of_other_class(self) -> tuple[str, str] | None:
+        function = self.enclosing_function()
+        if function is None:
+            return None
+        memo = self.analysis.memo
+        key = ("instance of another class", id(function))
+        if key not in memo:
+            memo[key] = instance_of_other_class(function, self.unit.candidate.ancestors, self.analysis.tree)
+        return memo[key]
 
     def _attributes_tensors_lack(self) -> dict[str, tuple[str, ...]]:
         scope = self.enclosing_function() or self.analysis.tree

@@ -6,6 +6,10 @@ LinearOperator) that supports ``@``, ``.mT`` and ``.transpose`` but not ``torch.
 same scope reads such an attribute from an operand, a fix that assumes the operand is a tensor is
 withdrawn. The attributes torch.Tensor has come from ``dir(torch.Tensor)`` at development time
 (evidence.tensor_attributes); einlint never imports torch.
+
+The same holds for ``self`` in a method of a class that provably does not derive from torch.Tensor
+(``class LinearOperator(object)`` defining ``def _t_matmul(self, other): return self.mT.matmul(other)``):
+``self`` is an instance of that class, whatever it supports.
 """
 
 from __future__ import annotations
@@ -78,8 +82,71 @@ def _own_nodes(scope: ast.AST):
         pending.extend(reversed(list(ast.iter_child_nodes(node))))
 
 
+# Bases that are provably not torch.Tensor (nor derive from it); a class deriving only from these, or
+# from classes of the same module that do, is not a tensor class.
+_NON_TENSOR_BASES = frozenset({"object", "nn.Module", "torch.nn.Module", "abc.ABC", "ABC"})
+_NOT_AN_INSTANCE = frozenset({"staticmethod", "classmethod"})
+# Marks the class fact among ``foreign_attributes`` (attribute names never hold a space).
+_CLASS_PREFIX = "class "
+
+
+def instance_of_other_class(function: ast.AST, ancestors: tuple[ast.AST, ...], module: ast.AST) -> tuple[str, str] | None:
+    """``(parameter, class name)`` when ``function`` is a method of a class (its parent in
+    ``ancestors``) that provably does not derive from torch.Tensor, and its first parameter, never
+    rebound in it, is therefore an instance of that class and not a tensor."""
+    if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or function not in ancestors:
+        return None
+    position = ancestors.index(function)
+    owner = ancestors[position - 1] if position else None
+    if not isinstance(owner, ast.ClassDef) or function not in owner.body:
+        return None
+    if any(dotted_name(decorator) in _NOT_AN_INSTANCE for decorator in function.decorator_list if isinstance(decorator, ast.expr)):
+        return None
+    parameters = [*function.args.posonlyargs, *function.args.args]
+    if not parameters:
+        return None
+    instance = parameters[0].arg
+    rebound = any(isinstance(node, ast.Name) and node.id == instance and not isinstance(node.ctx, ast.Load) for node in _own_nodes(function))
+    if rebound or not _not_a_tensor_class(owner, _module_classes(module), set()):
+        return None
+    return instance, owner.name
+
+
+def _module_classes(module: ast.AST) -> dict[str, list[ast.ClassDef]]:
+    classes: dict[str, list[ast.ClassDef]] = {}
+    for node in getattr(module, "body", []):
+        if isinstance(node, ast.ClassDef):
+            classes.setdefault(node.name, []).append(node)
+    return classes
+
+
+def _not_a_tensor_class(node: ast.ClassDef, classes: dict[str, list[ast.ClassDef]], seen: set[str]) -> bool:
+    if node.keywords:  # a metaclass can make the class anything
+        return False
+    for base in node.bases:
+        name = dotted_name(base)
+        if name in _NON_TENSOR_BASES:
+            continue
+        definitions = classes.get(name or "", [])
+        # A base defined once at the top of this module is read through; anything else may be a tensor class.
+        if len(definitions) != 1 or name in seen:
+            return False
+        if not _not_a_tensor_class(definitions[0], classes, seen | {name or ""}):
+            return False
+    return True
+
+
+def class_fact(class_name: str) -> str:
+    """The entry of ``foreign_attributes`` that says the value is an instance of ``class_name``."""
+    return _CLASS_PREFIX + class_name
+
+
 def another_class(shown: str, attributes: tuple[str, ...]) -> str:
     """Why a fix is withdrawn from an operand the code uses as another class than a tensor."""
+    if attributes and attributes[0].startswith(_CLASS_PREFIX):
+        flat = " ".join(shown.split())
+        class_name = attributes[0][len(_CLASS_PREFIX) :]
+        return f"{flat[:MAX_SHOWN]} is an instance of {class_name}, a class that does not derive from torch.Tensor, and the rewrite is proven for tensors only"
     listed = ", ".join(f"`.{attribute}`" for attribute in attributes[:3])
     flat = " ".join(shown.split())
     shown = flat if len(flat) <= MAX_SHOWN else flat[: MAX_SHOWN - 3] + "..."

@@ -75,7 +75,8 @@ class OperandEvidence:
     # equation that contradicts it, never proof for a fix (Python does not check annotations).
     claimed_rank: int | None = None
     # Attributes the same scope reads from this operand (written as a name) that torch.Tensor lacks
-    # (``K.add_jitter()``): evidence that it is another class, which withdraws fixes assuming a tensor.
+    # (``K.add_jitter()``), or first ``class_fact(name)`` when it is ``self`` of a class that is not a
+    # tensor class: evidence that it is another class, which withdraws fixes assuming a tensor.
     foreign_attributes: tuple[str, ...] = ()
     foreign_owner: str = ""  # the value they are read from (``covar`` of an operand ``covar.mT``)
 
