@@ -102,3 +102,46 @@ def test_module_fact_void_under_global_anywhere() -> None:
     for declared, rank in ((declared_elsewhere(module, text), None), (frozenset(), 2)):
         facts = FunctionFacts(module, imports, text.splitlines(), declared_elsewhere=declared)
         assert reaching_evidence(facts, imports, "W", tuple(facts.use_chain((), use))).rank == rank
+
+
+def test_declarations_found_in_every_kind_of_block() -> None:
+    """``global``/``nonlocal`` are found by a walk over statement blocks alone: one in each kind of
+    block, against a walk over every node."""
+    text = textwrap.dedent(
+        """
+        class C:
+            def m(self):
+                global in_method
+        def outer():
+            v = 0
+            def inner():
+                nonlocal v
+            if v:
+                pass
+            else:
+                global in_else
+            for _ in ():
+                pass
+            else:
+                global in_for_else
+            while v:
+                global in_while
+            with open("f"):
+                global in_with
+            try:
+                global in_try
+            except OSError:
+                global in_handler
+            else:
+                global in_try_else
+            finally:
+                global in_finally
+            match v:
+                case 1:
+                    global in_case
+        """
+    )
+    module = ast.parse(text)
+    every_node = {name for node in ast.walk(module) if isinstance(node, (ast.Global, ast.Nonlocal)) for name in node.names}
+    assert len(every_node) == 11
+    assert declared_elsewhere(module, text) == every_node

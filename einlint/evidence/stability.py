@@ -111,8 +111,26 @@ def declared_elsewhere(tree: ast.Module, text: str) -> frozenset[str]:
         line_start = text.rfind("\n", 0, match.start()) + 1
         before = text[line_start : match.start()].rstrip(" \t")
         if not before or before.endswith((";", ":")):
-            return frozenset(name for node in ast.walk(tree) if isinstance(node, (ast.Global, ast.Nonlocal)) for name in node.names)
+            return _declared_names(tree.body)
     return frozenset()
+
+
+def _declared_names(body: list[ast.stmt]) -> frozenset[str]:
+    """The names the ``global`` and ``nonlocal`` statements in ``body`` and every block in it
+    declare. Those are statements, never part of an expression (a lambda holds none), so only
+    the statement blocks are searched: a tenth of the nodes of a full walk."""
+    names: set[str] = set()
+    pending = list(body)
+    while pending:
+        statement = pending.pop()
+        if isinstance(statement, (ast.Global, ast.Nonlocal)):
+            names.update(statement.names)
+            continue
+        for block in ("body", "orelse", "finalbody"):
+            pending.extend(getattr(statement, block, ()))
+        for part in (*getattr(statement, "handlers", ()), *getattr(statement, "cases", ())):
+            pending.extend(part.body)
+    return frozenset(names)
 
 
 class SharedTensors:
