@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 
 from einlint.evidence.imports import dotted_name
+from einlint.evidence.syntax_walk import code_nodes
 from einlint.evidence.tensor_attributes import TENSOR_ATTRIBUTES
 
 # Builtins that read an attribute named by a string: ``hasattr(K, "evaluate")`` asks the same question.
@@ -73,13 +74,12 @@ def _own_nodes(scope: ast.AST):
     """The nodes of ``scope``'s own code: its body (a function's decorators, defaults and annotations
     run outside it) without nested scopes."""
     body = getattr(scope, "body", [])
-    pending = list(reversed(body)) if isinstance(body, list) else [body]
-    while pending:
-        node = pending.pop()
-        yield node
-        if isinstance(node, _NESTED_SCOPES):
-            continue
-        pending.extend(reversed(list(ast.iter_child_nodes(node))))
+    for part in body if isinstance(body, list) else [body]:
+        yield from code_nodes(part, _outside_nested_scopes)
+
+
+def _outside_nested_scopes(node: ast.AST) -> bool:
+    return not isinstance(node, _NESTED_SCOPES)
 
 
 # Bases that are provably not torch.Tensor (nor derive from it); a class deriving only from these, or

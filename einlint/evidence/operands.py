@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from einlint.evidence.imports import ImportTable, dotted_name
 from einlint.evidence.stability import SHAPE_CHANGING_IN_PLACE, SharedTensors, statement_position
+from einlint.evidence.syntax_walk import code_nodes
 
 # torch functions whose positional arguments (or one sequence argument) are the sizes of the result.
 SHAPE_FACTORIES = frozenset(f"torch.{name}" for name in ("randn", "rand", "zeros", "ones", "empty", "full"))
@@ -449,7 +450,7 @@ class FunctionFacts:
             return sum(1 for node in ast.walk(scope) if isinstance(node, ast.Name) and node.id == name and type(node.ctx) in contexts)
         if self._name_uses is None:
             counts: dict[tuple[str, type], int] = {}
-            for node in ast.walk(scope):
+            for node in code_nodes(scope):
                 if type(node) is ast.Name:
                     key = (node.id, type(node.ctx))
                     counts[key] = counts.get(key, 0) + 1
@@ -706,7 +707,7 @@ def _own_expressions(statement: ast.stmt):
         values = value if isinstance(value, list) else [value]
         for item in values:
             if isinstance(item, ast.AST):
-                yield from ast.walk(item)
+                yield from code_nodes(item)
 
 
 def _is_shape_of(node: ast.expr) -> bool:
