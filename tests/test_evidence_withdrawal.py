@@ -29,6 +29,14 @@ FOREIGN = [
         "covar.add_jitter()",
     ),
     ("EIN121", "def f(k, x):\n    return torch.einsum('bij,bjk->bik', k, x), k.root_decomposition()\n", "k.root_decomposition()"),
+    # Statements with no line that could read an attribute are not searched: these read one all the same,
+    # with the dot on the second line of the statement, and with getattr spelled in letters Python folds.
+    ("EIN101", "def f(k, x):\n    y = k.permute(2, 0, 1) @ x\n    z = (k\n         .add_jitter(1e-3))\n    return y, z\n", "(k\n         .add_jitter(1e-3))"),
+    (
+        "EIN101",
+        "def f(k, x):\n    \uff47\uff45\uff54\uff41\uff54\uff54\uff52(k, 'evaluate')\n    return k.permute(2, 0, 1) @ x\n",
+        "\uff47\uff45\uff54\uff41\uff54\uff54\uff52(k, 'evaluate')",
+    ),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import replace
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -12,9 +13,10 @@ import libcst as cst
 from einlint.line_length import DEFAULT_LINE_LENGTH
 from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix
 from einlint.engine.import_cleanup import ModuleNames, import_removals
+from einlint.engine.source import LINE_BREAK
 from einlint.engine.targets import fix_target
 from einlint.engine.wrapping import wrapped
-from einlint.evidence.foreign_attributes import attributes_tensors_lack, class_fact, instance_of_other_class, operand_root
+from einlint.evidence.foreign_attributes import attributes_tensors_lack, class_fact, instance_of_other_class, may_read_attribute, operand_root
 from einlint.evidence.imports import ImportTable
 from einlint.evidence.temporaries import single_use_view
 from einlint.evidence.layout import LayoutTracer
@@ -57,6 +59,18 @@ class FileAnalysis:
         self._outer_functions: dict[int, tuple[ast.AST, ...]] | None = None
         # Per-file results rules share (e.g. whether a function generates code), keyed by the rule.
         self.memo: dict = {}
+        self._attribute_lines: list[int] | None = None
+
+    def may_read_attributes(self, first_line: int, last_line: int) -> bool:
+        """Could code on lines ``first_line`` to ``last_line`` read an attribute (see
+        evidence.foreign_attributes.may_read_attribute)?"""
+        if self._attribute_lines is None:
+            # How many of the lines up to each line could: one subtraction answers for any range.
+            self._attribute_lines = [0, *accumulate(map(may_read_attribute, LINE_BREAK.split(self.text)))]
+        counts = self._attribute_lines
+        if not 1 <= first_line <= last_line < len(counts):
+            return True  # lines this text does not have: nothing is ruled out
+        return counts[last_line] > counts[first_line - 1]
 
     def facts_for(self, scope: ast.AST) -> FunctionFacts:
         facts = self._scope_facts.get(id(scope))
@@ -202,7 +216,7 @@ class RuleContext:
         memo = self.analysis.memo
         key = ("attributes tensors lack", id(scope))
         if key not in memo:
-            memo[key] = attributes_tensors_lack(scope)
+            memo[key] = attributes_tensors_lack(scope, self.analysis.may_read_attributes)
         return memo[key]
 
     def name_evidence(self, name: str) -> OperandEvidence:

@@ -14,7 +14,7 @@ import tokenize
 from dataclasses import dataclass, field
 from functools import cached_property
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")  # where ast and einlint count a new line
 
 
 class SourceError(Exception):
@@ -31,7 +31,7 @@ class SourceText:
 
     def __post_init__(self) -> None:
         if not self.line_starts:
-            self.line_starts = [0] + [match.end() for match in _LINE_BREAK.finditer(self.text)]
+            self.line_starts = [0] + [match.end() for match in LINE_BREAK.finditer(self.text)]
 
     @classmethod
     def from_bytes(cls, path: str, data: bytes) -> SourceText:

@@ -15,6 +15,7 @@ The same holds for ``self`` in a method of a class that provably does not derive
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 
 from einlint.evidence.imports import dotted_name
 from einlint.evidence.syntax_walk import code_nodes
@@ -28,13 +29,17 @@ MAX_SHOWN = 40  # longest operand text quoted in a message
 _NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
-def attributes_tensors_lack(scope: ast.AST) -> dict[str, tuple[str, ...]]:
+def attributes_tensors_lack(scope: ast.AST, may_read_attributes: Callable[[int, int], bool] | None = None) -> dict[str, tuple[str, ...]]:
     """For each value written as a dotted name in ``scope`` (``K``, ``self.covar``), the attributes
     the scope reads from it that torch.Tensor lacks, in the order the code first reads them. Nested
     functions and classes are left out: their names are their own. Assignments to an attribute
-    (``x.tag = 1``, which a tensor accepts) do not count."""
+    (``x.tag = 1``, which a tensor accepts) do not count.
+
+    ``may_read_attributes(first, last)``, when given, is False for a range of lines that holds no
+    attribute read nor ``getattr``/``hasattr`` call (see ``may_read_attribute``): statements there
+    are not walked, which on a long function mostly of plain arithmetic is most of the walk."""
     found: dict[str, dict[str, None]] = {}
-    for node in _own_nodes(scope):
+    for node in _own_nodes(scope, may_read_attributes):
         if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
             receiver, attribute = node.value, node.attr
         elif (
@@ -70,16 +75,26 @@ def operand_root(node: ast.expr) -> str | None:
             return dotted_name(node)
 
 
-def _own_nodes(scope: ast.AST):
+def may_read_attribute(line: str) -> bool:
+    """Could code on this physical line read an attribute? Not without a ``.`` (an attribute's dot
+    lies between the first and the last line of the expression, so on one of them) or the name of
+    a builtin that reads one; a line with other than ASCII may spell that name in characters Python
+    folds to it (NFKC), so it counts too."""
+    return "." in line or "getattr" in line or "hasattr" in line or not line.isascii()
+
+
+def _own_nodes(scope: ast.AST, may_read_attributes: Callable[[int, int], bool] | None = None):
     """The nodes of ``scope``'s own code: its body (a function's decorators, defaults and annotations
-    run outside it) without nested scopes."""
+    run outside it) without nested scopes, nor statements that ``may_read_attributes`` rules out."""
+
+    def enter(node: ast.AST) -> bool:
+        if isinstance(node, _NESTED_SCOPES):
+            return False
+        return may_read_attributes is None or not isinstance(node, ast.stmt) or may_read_attributes(node.lineno, node.end_lineno or node.lineno)
+
     body = getattr(scope, "body", [])
     for part in body if isinstance(body, list) else [body]:
-        yield from code_nodes(part, _outside_nested_scopes)
-
-
-def _outside_nested_scopes(node: ast.AST) -> bool:
-    return not isinstance(node, _NESTED_SCOPES)
+        yield from code_nodes(part, enter)
 
 
 # Bases that are provably not torch.Tensor (nor derive from it); a class deriving only from these, or
