@@ -42,26 +42,41 @@ def _visit_method(visitor_type: type, node_type: type) -> str | None:
     return None if method is None or method is getattr(cst.CSTVisitor, name, None) else name
 
 
+# Per combination of rule classes, per node type: which rules to call, as (rule index, method name).
+_DISPATCH: dict[tuple[type, ...], dict[type, tuple[tuple[int, str], ...]]] = {}
+
+
+def _handlers(visitor_types: tuple[type, ...], node_type: type) -> tuple[tuple[int, str], ...]:
+    handlers = []
+    for index, visitor_type in enumerate(visitor_types):
+        # A rule that overrides on_visit sees every node; the others only the nodes they have a method for.
+        if visitor_type.on_visit is not cst.CSTVisitor.on_visit:
+            handlers.append((index, "on_visit"))
+        else:
+            method = _visit_method(visitor_type, node_type)
+            if method is not None:
+                handlers.append((index, method))
+    return tuple(handlers)
+
+
 def walk(root: cst.CSTNode, visitors: list[cst.CSTVisitor]) -> None:
-    pruned_at: list[int | None] = [None] * len(visitors)
-    # A rule that overrides on_visit sees every node; the others only the nodes they have a method for.
-    own_on_visit = [type(visitor).on_visit is not cst.CSTVisitor.on_visit for visitor in visitors]
+    visitor_types = tuple(type(visitor) for visitor in visitors)
+    dispatch = _DISPATCH.setdefault(visitor_types, {})
+    # Rule index -> the depth of the node whose children it declined; while set, the walk is inside
+    # that node's subtree (the stack hands out a subtree's nodes one after another).
+    pruned_at: dict[int, int] = {}
     stack: list[tuple[cst.CSTNode, int]] = [(root, 0)]
     while stack:
         node, depth = stack.pop()
         node_type = type(node)
-        for index, visitor in enumerate(visitors):
-            mark = pruned_at[index]
-            if mark is not None:
-                if depth > mark:
-                    continue
-                pruned_at[index] = None
-            if own_on_visit[index]:
-                if visitor.on_visit(node) is False:
-                    pruned_at[index] = depth
-                continue
-            method = _visit_method(type(visitor), node_type)
-            if method is not None and getattr(visitor, method)(node) is False:
+        if pruned_at:
+            for index in [index for index, mark in pruned_at.items() if depth <= mark]:
+                del pruned_at[index]
+        handlers = dispatch.get(node_type)
+        if handlers is None:
+            handlers = dispatch[node_type] = _handlers(visitor_types, node_type)
+        for index, method in handlers:
+            if index not in pruned_at and getattr(visitors[index], method)(node) is False:
                 pruned_at[index] = depth
         children: list[cst.CSTNode] = []
         for name in _child_fields(node_type):
