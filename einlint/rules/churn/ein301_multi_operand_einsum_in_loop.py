@@ -15,8 +15,6 @@ from einlint.rules.churn._loops import generates_code, in_forward, in_loop, repe
 from einlint.rules.einsum_calls import einsum_call
 from einlint.rules.equation._checked import EINSUM_TRIGGERS
 
-COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
-
 
 class MultiOperandEinsumInLoop(Rule):
     """``torch.einsum`` with three or more operands in a loop, a comprehension or ``forward``.
@@ -128,13 +126,16 @@ class MultiOperandEinsumInLoop(Rule):
         if in_loop(self.context) or in_forward(self.context):
             self._check(node, "in a loop" if in_loop(self.context) else "in forward()")
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, COMPREHENSIONS) and not (in_loop(self.context) or in_forward(self.context)):
-            for part in _repeated_parts(node):
-                for call in _calls_in(part):
-                    self._check(call, "in a comprehension")
-            return False
-        return super().on_visit(node)
+    def visit_ListComp(self, node: cst.ListComp | cst.SetComp | cst.DictComp | cst.GeneratorExp) -> bool | None:
+        if in_loop(self.context) or in_forward(self.context):
+            return None  # the calls inside are visited as calls in a loop
+        for part in _repeated_parts(node):
+            for call in _calls_in(part):
+                self._check(call, "in a comprehension")
+        return False
+
+    # A method per comprehension type, not on_visit: the walk then calls this rule at those nodes only.
+    visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp  # type: ignore[assignment]
 
     def _check(self, node: cst.Call, where: str) -> None:
         call = einsum_call(node, self.context)
