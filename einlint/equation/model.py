@@ -10,6 +10,7 @@ from __future__ import annotations
 import string
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 ELLIPSIS = "..."
 LABEL_CHARACTERS = frozenset(string.ascii_letters)
@@ -82,8 +83,11 @@ class Equation:
         return Equation(self.inputs, self.effective_output())
 
 
+@lru_cache(maxsize=4096)
 def parse_equation(text: str) -> Equation:
-    """Parse ``text``; raise EquationSyntaxError for characters or arrows torch would reject."""
+    """Parse ``text``; raise EquationSyntaxError for characters or arrows torch would reject. Cached:
+    several rules parse each einsum's equation, and a file repeats a few equations many times; the
+    result is frozen."""
     arrow = text.find("->")
     if text.count("->") > 1:
         raise EquationSyntaxError("more than one '->' in the equation", text.find("->", arrow + 1))
