@@ -8,7 +8,6 @@ import difflib
 import os
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
@@ -307,6 +306,9 @@ def run(
     total, done = len(tasks), 0
     jobs = options.jobs or os.cpu_count() or 1
     if jobs > 1 and len(tasks) >= POOL_THRESHOLD:
+        # Imported here: the pool's modules cost a run that checks a few files a noticeable share.
+        from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             chunk = max(1, min(16, len(tasks) // (jobs * 8)))
             for report in pool.map(_process_task, tasks, chunksize=chunk):
