@@ -19,7 +19,7 @@ if str(REPOSITORY_ROOT) not in sys.path:
 
 from einlint.cli import main  # noqa: E402
 from einlint.diagnostics import Applicability  # noqa: E402
-from einlint.rules.base import FixProposal, Rule, Triggers  # noqa: E402
+from einlint.rules.base import FixProposal, Rule, Triggers, VerificationTarget  # noqa: E402
 
 FIXTURES = REPOSITORY_ROOT / "fixtures"
 # One fixture per rule, named after its code; EIN006.out.py and the like are expected outputs, not cases.
@@ -78,7 +78,7 @@ class EinsumTranspose(Rule):
         equation = node.args[0].value
         if isinstance(equation, cst.SimpleString) and equation.evaluated_value == "ij->ji":
             operand = self.context.unit.code_for(node.args[1].value)
-            fix = FixProposal(node, f"{operand}.T", Applicability.UNSAFE, ("tensor-operands",))
+            fix = FixProposal(node, f"{operand}.T", Applicability.UNSAFE, ("tensor-operands",), target=VerificationTarget("the einsum call", node))
             self.report(node, "an einsum that only transposes", fix)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix  # noqa: E402
+from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix, FixTarget  # noqa: E402
 from einlint.verify import verifier  # noqa: E402
 from einlint.verify.equivalence import ResourceExhausted, check_case, compile_pair  # noqa: E402
 from einlint.verify.expressions import prepare  # noqa: E402
@@ -123,9 +123,10 @@ def test_the_time_budget_ends_a_fix_s_verification_and_is_not_cached() -> None:
 
 
 def _finding(text: str, old: str, new: str, line: int) -> Diagnostic:
+    """A finding whose fix replaces the whole expression ``old`` by ``new`` (its target is that pair)."""
     start = text.index(old)
     column = start - (text.rfind("\n", 0, start) + 1)
-    fix = Fix(Applicability.SAFE, (Edit(start, start + len(old), new),))
+    fix = Fix(Applicability.SAFE, (Edit(start, start + len(old), new),), target=FixTarget("the bmm call", old, new))
     return Diagnostic("f.py", line, column, line, column + len(old), "EIN999", "m", fix)
 
 
@@ -148,28 +149,6 @@ def test_the_run_goes_on_after_a_fix_fails(monkeypatch: pytest.MonkeyPatch) -> N
     first, second = verify_findings(findings, TINY)
     assert first.result.verdict == NOT_VERIFIABLE and "ZeroDivisionError" in first.result.reason
     assert second.result.verdict == EQUIVALENT, second.result.reason
-
-
-def test_an_unverifiable_consuming_contraction_is_not_replaced_by_the_operand_alone() -> None:
-    # The edited operand (``b.contiguous()`` against ``b``) would always agree; the contraction that
-    # consumes it calls something outside the allowlist, so the fix is not verifiable.
-    text = "y = torch.matmul(a.custom(), b.contiguous())\n"
-    finding = _finding(text, "b.contiguous()", "b", 1)
-    result = verifier.verify_diagnostic(finding, text, TINY).result
-    assert result.verdict == NOT_VERIFIABLE
-    assert result.reason.startswith("the contraction that consumes the edited expression cannot be verified (")
-    assert result.reason.endswith("; the edited operand alone is not checked")
-    assert result.target == "the contraction that consumes the edited expression"
-
-
-def test_a_verdict_says_what_was_verified() -> None:
-    text = "y = torch.matmul(a, b.mT.contiguous())\nz = torch.bmm(q, k.transpose(1, 2))\n"
-    consumed = verifier.verify_diagnostic(_finding(text, "b.mT.contiguous()", "b.mT", 1), text, TINY).result
-    assert (consumed.verdict, consumed.target) == (EQUIVALENT, "the contraction that consumes the edited expression")
-    assert consumed.original == "torch.matmul(a, b.mT.contiguous())"
-    whole = verifier.verify_diagnostic(_finding(text, "torch.bmm(q, k.transpose(1, 2))", "torch.einsum('bqd,bkd->bqk', q, k)", 2), text, TINY).result
-    assert (whole.verdict, whole.target) == (EQUIVALENT, "the edited expression")
-    assert whole.to_dict()["target"] == "the edited expression"
 
 
 # Runs einlint in a fresh interpreter and reports the peak RSS of the run: that process's own (VmHWM,

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import REPOSITORY_ROOT
 from einlint.diagnostics import Applicability
-from einlint.rules.base import FixProposal, Rule, Triggers
+from einlint.rules.base import FixProposal, Rule, Triggers, VerificationTarget
 
 pytest.importorskip("torch")
 
@@ -48,7 +48,8 @@ class WrongTranspose(Rule):
         equation = node.args[0].value
         if isinstance(equation, cst.SimpleString) and equation.evaluated_value == "ab->ba":
             operand = self.context.unit.code_for(node.args[1].value)
-            self.report(node, "wrong on purpose", FixProposal(node, f'torch.einsum("ab->ab", {operand})', Applicability.SAFE))
+            target = VerificationTarget("the einsum call", node)
+            self.report(node, "wrong on purpose", FixProposal(node, f'torch.einsum("ab->ab", {operand})', Applicability.SAFE, target=target))
 
 
 @pytest.fixture(autouse=True)

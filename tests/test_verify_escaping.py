@@ -12,7 +12,7 @@ import libcst as cst
 import pytest
 
 from einlint.diagnostics import Applicability
-from einlint.rules.base import FixProposal, Rule, Triggers
+from einlint.rules.base import FixProposal, Rule, Triggers, VerificationTarget
 from einlint.verify.escaping import markdown_cell, markdown_code, markdown_text, printable
 from einlint.verify.report import render_table, summary, to_json, write_markdown
 from einlint.verify.verifier import NOT_EQUIVALENT, NOT_VERIFIABLE, FixVerification, PairVerdict
@@ -100,7 +100,7 @@ class HostileRewrite(Rule):
         if self.context.qualified_name(node.func) == "torch.einsum" and len(node.args) == 2:
             operand = self.context.unit.code_for(node.args[1].value)
             replacement = f"torch.einsum('ij->ji', {operand})[{HOSTILE_LITERAL}]"
-            self.report(node, "hostile on purpose", FixProposal(node, replacement, Applicability.SAFE))
+            self.report(node, "hostile on purpose", FixProposal(node, replacement, Applicability.SAFE, target=VerificationTarget("the einsum call", node)))
 
 
 HOSTILE_LITERAL = repr(HOSTILE).replace("\\x1b", "\x1b")  # a real ESC inside the string literal

@@ -7,9 +7,8 @@ import ast
 
 import pytest
 
-from einlint.diagnostics import Applicability, Diagnostic, Edit, Fix
 from einlint.verify.expressions import NotVerifiable, prepare
-from einlint.verify.targets import SourceExpressions, fix_expressions
+from einlint.verify.targets import file_imports
 
 REWRITE = "torch.einsum('ij,jk->ik', q, k)"
 
@@ -55,7 +54,7 @@ def test_canonical_form(original: str, rewritten: str, original_code: str, rewri
 
 
 def test_torch_aliases_of_the_file_are_spelled_torch() -> None:
-    imports = SourceExpressions("import torch as t\nfrom torch import einsum as es, matmul\n").imports
+    imports = file_imports("import torch as t\nfrom torch import einsum as es, matmul\n")
     pair = prepare("matmul(q, k.mT)", "es('...qd,...kd->...qk', q, k)", imports)
     assert pair.original_code == "torch.matmul(x0, x1.mT)"
     assert pair.rewritten_code == "torch.einsum('...qd,...kd->...qk', x0, x1)"
@@ -92,7 +91,7 @@ def test_the_rewritten_expression_is_checked_too() -> None:
 
 def test_torch_bound_to_something_else_is_refused() -> None:
     with pytest.raises(NotVerifiable, match="'torch' names something other than torch"):
-        prepare("torch.matmul(q, k)", REWRITE, SourceExpressions("import numpy as torch\n").imports)
+        prepare("torch.matmul(q, k)", REWRITE, file_imports("import numpy as torch\n"))
 
 
 def test_a_user_name_that_looks_like_a_placeholder_is_not_an_operand() -> None:
@@ -104,62 +103,3 @@ def test_the_canonical_code_is_plain_python_with_only_torch_and_placeholders() -
     pair = prepare("(a.unsqueeze(-1) * b.unsqueeze(-2)).sum(0)", "torch.einsum('di,dj->ij', a, b)")
     names = {node.id for node in ast.walk(ast.parse(pair.original_code + "\n" + pair.rewritten_code)) if isinstance(node, ast.Name)}
     assert names == {"torch", "x0", "x1"}
-
-
-def _diagnostic(text: str, flagged: str, edits: list[tuple[str, str]]) -> Diagnostic:
-    """A finding on ``flagged`` whose fix replaces each ``old`` (first occurrence) by ``new``."""
-    source = SourceExpressions(text)
-    start = text.index(flagged)
-    line = text.count("\n", 0, start) + 1
-    col = start - source.line_starts[line - 1]
-    fix_edits = tuple(Edit(text.index(old), text.index(old) + len(old), new) for old, new in edits)
-    return Diagnostic("f.py", line, col, line, col + len(flagged), "EIN999", "m", Fix(Applicability.SAFE, fix_edits))
-
-
-@pytest.mark.parametrize(
-    ("text", "flagged", "edits", "expected"),
-    [
-        pytest.param(
-            "y = torch.bmm(a, b.transpose(1, 2))\n", "torch.bmm(a, b.transpose(1, 2))",
-            [("torch.bmm(a, b.transpose(1, 2))", "torch.einsum('bid,bjd->bij', a, b)")],
-            [("torch.bmm(a, b.transpose(1, 2))", "torch.einsum('bid,bjd->bij', a, b)")],
-            id="a-whole-expression",
-        ),
-        pytest.param(
-            "y = torch.einsum('ij,jk', a, b)\n", "i", [("'ij,jk'", "'ij,jk->ik'")],
-            [("torch.einsum('ij,jk', a, b)", "torch.einsum('ij,jk->ik', a, b)")],
-            id="an-equation-string-is-read-in-its-call",
-        ),
-        pytest.param(
-            "y = torch.einsum('ij,jk->ik', a.T, b)\n", "a.T", [("'ij,jk->ik'", "'ji,jk->ik'"), ("a.T", "a")],
-            [("torch.einsum('ij,jk->ik', a.T, b)", "torch.einsum('ji,jk->ik', a, b)")],
-            id="two-edits-in-one-call",
-        ),
-        pytest.param(
-            "y = torch.matmul(a, b.mT.contiguous())\n", "b.mT.contiguous()", [("b.mT.contiguous()", "b.mT")],
-            [("torch.matmul(a, b.mT.contiguous())", "torch.matmul(a, b.mT)"), ("b.mT.contiguous()", "b.mT")],
-            id="an-operand-is-read-in-the-contraction-first",
-        ),
-        pytest.param(
-            "s = 'é'; y = f(x @ w.T)\n", "x @ w.T", [("x @ w.T", "torch.einsum('...d,od->...o', x, w)")],
-            [("x @ w.T", "torch.einsum('...d,od->...o', x, w)")],
-            id="non-ascii-before-on-the-line",
-        ),
-        pytest.param(
-            "x @= w.T\n", "x @= w.T", [("@=", "="), ("w.T", "torch.einsum('...d,od->...o', x, w)")],
-            [("x @ (w.T)", "torch.einsum('...d,od->...o', x, w)")],
-            id="in-place-matmul-is-read-as-the-product-it-binds",
-        ),
-        pytest.param(
-            "x[i] @= w.T\n", "x[i] @= w.T", [("@=", "="), ("w.T", "torch.einsum('...d,od->...o', x, w)")],
-            [],
-            id="in-place-matmul-of-an-item-is-not-one",
-        ),
-    ],
-)  # fmt: skip
-def test_fix_expressions(text: str, flagged: str, edits: list[tuple[str, str]], expected: list[tuple[str, str]]) -> None:
-    if not expected:
-        with pytest.raises(NotVerifiable):
-            fix_expressions(_diagnostic(text, flagged, edits), SourceExpressions(text))
-        return
-    assert fix_expressions(_diagnostic(text, flagged, edits), SourceExpressions(text)) == expected

@@ -38,10 +38,11 @@ def fix_target(target: VerificationTarget, unit: Unit, edits: list[Edit]) -> Fix
     for edit in sorted(edits, key=lambda edit: edit.start, reverse=True):
         rewritten = rewritten[: edit.start - start] + edit.replacement + rewritten[edit.end - start :]
     if target.bindings:
-        original = _with_values(original, target.bindings, unit, rewritten_side=False)
-        rewritten = _with_values(rewritten, target.bindings, unit, rewritten_side=True)
-        if original is None or rewritten is None:
+        original_read = _with_values(original, target.bindings, unit, rewritten_side=False)
+        rewritten_read = _with_values(rewritten, target.bindings, unit, rewritten_side=True)
+        if original_read is None or rewritten_read is None:
             return None
+        original, rewritten = original_read, rewritten_read
     if target.in_place_matmul is not None:
         original = f"{target.in_place_matmul} @ ({original})"
     operands = tuple(_written(operand, unit) for operand in target.operands)

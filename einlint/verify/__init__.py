@@ -2,7 +2,7 @@
 that they agree (shape, dtype, values, gradients, exceptions) and time both.
 
 The only part of einlint that imports torch, and only when it runs (``einlint --verify``); the linter
-never loads this package. Modules: ``targets`` (where a fix's change is in its file),
+never loads this package. Modules: ``targets`` (what a fix's verification runs: the target its rule put on it),
 ``expressions`` (the pair in canonical form), ``allowlist`` (the security boundary: what may be
 evaluated, and the one place that evaluates it), ``inputs`` (synthetic operands), ``equivalence`` (the
 comparison), ``timing``, ``cache``, ``verifier`` (one verdict per fix), ``worker`` (each fix verified in

@@ -1,4 +1,4 @@
-"""The two expressions a fix exchanges, made safe to evaluate (``targets.py`` finds them in the file).
+"""The two expressions a fix exchanges, made safe to evaluate (its rule names them: ``targets.py``).
 
 A fix replaces one expression of the user's file with another, usually a ``torch.einsum`` call. The
 verifier runs both expressions, and nothing else: the einsum's operands (whatever code computes them;

@@ -14,6 +14,15 @@ from einlint.verify.timing import Comparison
 from einlint.verify.verifier import EQUIVALENT, NOT_EQUIVALENT, VERDICTS, FixVerification, PairVerdict
 
 _VERDICT_STYLE = {EQUIVALENT: "green", NOT_EQUIVALENT: "bold red"}
+# Characters of an expression shown in a table cell, and in the Markdown report; the JSON has it whole.
+LONGEST_IN_TABLE = 160
+LONGEST_SHOWN = 2000
+
+
+def shortened(text: str, limit: int = LONGEST_IN_TABLE) -> str:
+    """``text`` on one line, cut to ``limit`` characters with the count of those left out."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else f"{flat[:limit]}... ({len(flat) - limit} more characters)"
 
 
 def to_json(verifications: list[FixVerification], fixed: int | None = None) -> str:
@@ -69,7 +78,8 @@ def build_table(verifications: list[FixVerification]):
         if result.reason and result.verdict != EQUIVALENT:
             verdict.append("\n" + printable(result.reason))
         if result.target:
-            verdict.append("\nverified: " + result.target)
+            expressions = f"{shortened(result.original)} -> {shortened(result.rewritten)}"
+            verdict.append(f"\nverified: {printable(shortened(result.target))}: {printable(expressions)}")
         for note in result.notes:
             if note.startswith("observed"):
                 verdict.append("\n" + printable(note))
@@ -200,9 +210,12 @@ def write_markdown(verifications: list[FixVerification], path: Path) -> list[str
         result = item.result
         cached = " (cached)" if result.cached else ""
         lines += [f"### {markdown_text(item.location)} {item.code} - {result.verdict}{cached}", ""]
-        lines += [f"- original: {markdown_code(result.original)}", f"- rewritten: {markdown_code(result.rewritten)}"]
         if result.target:
-            lines.append(f"- verified: {markdown_text(result.target)}")
+            lines.append(f"- verified: {markdown_text(shortened(result.target))}")
+        lines += [
+            f"- original: {markdown_code(shortened(result.original, LONGEST_SHOWN))}",
+            f"- rewritten: {markdown_code(shortened(result.rewritten, LONGEST_SHOWN))}",
+        ]
         if item.assumptions:
             assumed = markdown_text(", ".join(item.assumptions))
             lines.append(f"- fix applicability: {item.applicability}, assumes {assumed} (not established by verification)")

@@ -24,7 +24,7 @@ from einlint.verify.expressions import ExpressionPair, NotVerifiable, prepare
 from einlint.verify.inputs import PROFILES, plan
 from einlint.verify.observed import observed_plan
 from einlint.verify.runtime import VerifierUnavailable, default_dtypes, device_description, require_torch, resolve_device, tf32_state
-from einlint.verify.targets import SourceExpressions, edits_key, fix_targets
+from einlint.verify.targets import edits_key, file_imports, fix_target
 from einlint.verify.timing import DEFAULT_MIN_RUN_TIME, ShapeTiming, overall_label, time_case
 
 EQUIVALENT, NOT_EQUIVALENT, NOT_VERIFIABLE = "equivalent", "not equivalent", "not verifiable"
@@ -78,7 +78,8 @@ class PairVerdict:
     torch_version: str = ""
     float32_matmul_precision: str = ""
     cached: bool = False
-    # What was run: the edited expression, or the contraction that consumes it.
+    # What was run, as the fix's rule named it (``FixTarget.description``): the einsum call that
+    # consumes a removed copy, a rewritten product chain; ``original`` and ``rewritten`` are its text.
     target: str = ""
 
     @property
@@ -288,39 +289,30 @@ PairVerifier = Callable[[str, str, "ImportTable | None", VerifyOptions, tuple[st
 
 def verify_diagnostic(
     diagnostic: Diagnostic,
-    source: SourceExpressions | str,
+    source_text: str,
     options: VerifyOptions = VerifyOptions(),
     verify: PairVerifier | None = None,
+    imports: ImportTable | None = None,
 ) -> FixVerification:
-    """Verify one finding's fix; ``source`` is its file's text (or that text already indexed).
-    ``verify`` verifies each pair (default: ``verify_pair``, in this process).
-
-    When the edited expression is an operand of a contraction, the contraction is what is verified;
-    if it cannot be, the fix is not verifiable: the operand alone (``a.contiguous()`` against ``a``)
-    would always agree and say nothing about the change."""
-    if isinstance(source, str):
-        source = SourceExpressions(source)
+    """Verify one finding's fix: run its target (``Fix.target``, what its rule said the fix changes:
+    the whole expression that consumes the rewrite, before and after) and nothing else. A fix without
+    a target is not verifiable; nothing is reconstructed from its edits. ``source_text`` is the file's
+    text (its imports, the fix's edits); ``imports`` its import table, where the caller has it.
+    ``verify`` verifies the pair (default: ``verify_pair``, in this process)."""
     verify = verify or verify_pair
     fix = diagnostic.fix
     try:
-        targets = fix_targets(diagnostic, source)
+        target = fix_target(diagnostic)
     except NotVerifiable as reason:
         result = PairVerdict(NOT_VERIFIABLE, str(reason), "", fix.replacement if fix else "")
-    except Exception as error:  # noqa: BLE001 - one fix's failure must not end the run
-        result = PairVerdict(NOT_VERIFIABLE, f"internal error of the verifier ({_one_line(error)})", "", fix.replacement if fix else "")
     else:
-        for target in targets:
-            verdict = verify(target.original, target.rewritten, source.imports, options, fix.assumptions if fix else ())
-            result = replace(verdict, target=target.description)
-            if result.verdict != NOT_VERIFIABLE:
-                break
-            if target.consumer:
-                reason = f"{target.description} cannot be verified ({result.reason}); the edited operand alone is not checked"
-                result = replace(result, reason=reason)
-                break
+        assert fix is not None
+        imports = imports if imports is not None else file_imports(source_text)
+        verdict = verify(target.original, target.rewritten, imports, options, fix.assumptions)
+        result = replace(verdict, target=target.description)
     return FixVerification(
         diagnostic.path, diagnostic.line, diagnostic.col + 1, diagnostic.code,
-        fix.applicability.value if fix else "", fix.assumptions if fix else (), edits_key(diagnostic, source.text), result,
+        fix.applicability.value if fix else "", fix.assumptions if fix else (), edits_key(diagnostic, source_text), result,
     )  # fmt: skip
 
 
@@ -336,16 +328,16 @@ def verify_findings(
     ``observed`` gives what ``einlint observe`` recorded of a fix's operands (cases at those shapes
     are added to the synthetic ones)."""
     results = []
-    indexed: dict[str, SourceExpressions] = {}
+    imports: dict[str, tuple[str, ImportTable]] = {}
     fixable = [(diagnostic, text) for diagnostic, text in findings if diagnostic.fix is not None]
     for done, (diagnostic, source_text) in enumerate(fixable):
         if on_progress:
             on_progress(done, len(fixable))
-        source = indexed.get(diagnostic.path)
-        if source is None or source.text != source_text:
-            source = indexed[diagnostic.path] = SourceExpressions(source_text)
+        held = imports.get(diagnostic.path)
+        if held is None or held[0] != source_text:
+            held = imports[diagnostic.path] = (source_text, file_imports(source_text))
         fix_options = options
         if observed is not None:
             fix_options = replace(options, observed=observed(diagnostic, source_text))
-        results.append(verify_diagnostic(diagnostic, source, fix_options, verify))
+        results.append(verify_diagnostic(diagnostic, source_text, fix_options, verify, held[1]))
     return results

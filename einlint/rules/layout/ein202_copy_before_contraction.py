@@ -218,7 +218,8 @@ class CopyBeforeContraction(Rule):
         evidence = context.operand_evidence(receiver_node) if receiver_node is not None else None
         is_tensor = evidence is not None and evidence.is_tensor
         read = Binding(operand.value, source.text[start:end], source.text[start:view_end])
-        target = VerificationTarget(f"the {contraction} that reads {operand.value} without its copy", contraction_node, operands, equation, (read,))
+        what = f"the {'einsum call' if contraction == 'einsum' else 'matrix product'} that reads {operand.value} without its copy"
+        target = VerificationTarget(what, contraction_node, operands, equation, (read,))
         fix = FixProposal(operand, operand.value, Applicability.SAFE, extra_edits=(Edit(view_end, end, ""),), target=target)
         message = (
             f"{operand.value} is a .{method}() copy of a transposed view (line {binding.lineno}) that only this {contraction} reads: bind the view instead"
