@@ -145,3 +145,56 @@ def test_declarations_found_in_every_kind_of_block() -> None:
     every_node = {name for node in ast.walk(module) if isinstance(node, (ast.Global, ast.Nonlocal)) for name in node.names}
     assert len(every_node) == 11
     assert declared_elsewhere(module, text) == every_node
+
+
+def test_names_bound_by_a_statement_reuse_the_walk() -> None:
+    """FunctionFacts.names_bound_by reuses what its walk found for each statement; it must still give
+    what a fresh search of the statement's blocks gives, for every kind of block."""
+    from einlint.evidence.operands import _block_names
+
+    text = textwrap.dedent(
+        """
+        def f(a, xs):
+            b = a
+            if (c := a):
+                d, *e = xs
+            else:
+                del b
+            for i in xs:
+                f1 = i
+            else:
+                f2 = 0
+            while a:
+                w = 1
+            with open(a) as (h1, h2):
+                g = 2
+            try:
+                t = 3
+            except OSError as err:
+                u = 4
+            else:
+                v = 5
+            finally:
+                z = 6
+            match a:
+                case [m, *rest] | {"k": m, **rest} if m:
+                    n = 7
+                case Point(x=px) as p:
+                    q = 8
+            class K:
+                inside = 9
+            def g(y):
+                local = y
+            import torch as th
+            global gl
+            a.data = b
+            a.unsqueeze_(0)
+        """
+    )
+    module = ast.parse(text)
+    function = module.body[0]
+    facts = FunctionFacts(function, ImportTable.from_module(module), text.splitlines(), has_walrus=True)
+    statements = [statement for body, _ in facts.bodies.values() for statement in body]
+    assert len(statements) > 20
+    for statement in statements:
+        assert facts.names_bound_by(statement) == frozenset(node.id for node in _block_names([statement], True)), ast.unparse(statement)

@@ -355,6 +355,8 @@ class FunctionFacts:
         # id of a body list -> (the list, the compound statement that holds it; None for the scope's own)
         self.bodies: dict[int, tuple[list[ast.stmt], ast.stmt | None]] = {}
         self._bound_by: dict[int, frozenset[str]] = {}
+        # id of each statement the walk recorded -> the names it binds itself (not in nested blocks)
+        self._own_bindings: dict[int, tuple[str, ...]] = {}
         # Results of queries over this scope (evidence.reaching), by query; they depend only on the code.
         self.memo: dict = {}
         self._binders: dict[int, dict[str, list[int]]] = {}
@@ -406,8 +408,10 @@ class FunctionFacts:
                 self._walk(case.body, lines, statement)
 
     def _record(self, statement: ast.stmt, lines: list[str] | None) -> None:
-        for node in _bound_names(statement, self.has_walrus):
-            self._entry(node.id).bindings.append(statement)
+        names = tuple(node.id for node in _bound_names(statement, self.has_walrus))
+        self._own_bindings[id(statement)] = names
+        for name in names:
+            self._entry(name).bindings.append(statement)
         if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
             target = statement.targets[0]
             if isinstance(target, ast.Name):
@@ -460,9 +464,34 @@ class FunctionFacts:
     def names_bound_by(self, statement: ast.stmt) -> frozenset[str]:
         """The names ``statement`` binds, its nested blocks included (nested scopes excluded)."""
         key = id(statement)
-        if key not in self._bound_by:
-            self._bound_by[key] = frozenset(node.id for node in _block_names([statement], self.has_walrus))
-        return self._bound_by[key]
+        found = self._bound_by.get(key)
+        if found is None:
+            found = self._bound_by[key] = frozenset(self._names_bound_in(statement))
+        return found
+
+    def _names_bound_in(self, statement: ast.stmt):
+        """What ``_block_names([statement])`` yields, as names, reusing what the walk found for each
+        statement and what this method found for nested ones."""
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield statement.name
+            return
+        own = self._own_bindings.get(id(statement))
+        yield from own if own is not None else (node.id for node in _bound_names(statement, self.has_walrus))
+        for name in ("body", "orelse", "finalbody"):
+            for child in getattr(statement, name, None) or ():
+                yield from self.names_bound_by(child)
+        for handler in getattr(statement, "handlers", ()):
+            if handler.name:
+                yield handler.name
+            for child in handler.body:
+                yield from self.names_bound_by(child)
+        for case in getattr(statement, "cases", ()):
+            for node in ast.walk(case.pattern):
+                captured = getattr(node, "name", None) or getattr(node, "rest", None)
+                if isinstance(captured, str):
+                    yield captured
+            for child in case.body:
+                yield from self.names_bound_by(child)
 
     def binding_positions(self, body_id: int) -> dict[str, list[int]]:
         """For one body: each name -> the indices (ascending) of its statements that bind the name, so
