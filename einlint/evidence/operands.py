@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from einlint.evidence.imports import ImportTable, dotted_name
 from einlint.evidence.stability import SHAPE_CHANGING_IN_PLACE, SharedTensors, statement_position
-from einlint.evidence.syntax_walk import code_nodes
+from einlint.evidence.syntax_walk import BLOCK_STATEMENTS, code_nodes
 
 # torch functions whose positional arguments (or one sequence argument) are the sizes of the result.
 SHAPE_FACTORIES = frozenset(f"torch.{name}" for name in ("randn", "rand", "zeros", "ones", "empty", "full"))
@@ -466,6 +466,9 @@ class FunctionFacts:
         key = id(statement)
         found = self._bound_by.get(key)
         if found is None:
+            own = self._own_bindings.get(key)
+            if own is not None and type(statement) not in BLOCK_STATEMENTS:
+                return frozenset(own)  # a simple statement: what the walk found is all
             found = self._bound_by[key] = frozenset(self._names_bound_in(statement))
         return found
 

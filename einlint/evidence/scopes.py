@@ -6,20 +6,16 @@ from __future__ import annotations
 import ast
 
 from einlint.evidence.operands import block_bindings
+from einlint.evidence.syntax_walk import BLOCK_STATEMENTS
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
-# The statements that hold blocks of statements.
-_BLOCK_STATEMENTS = frozenset(
-    {ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try, ast.Match}
-    | ({ast.TryStar} if hasattr(ast, "TryStar") else set())
-)
 
 
 def outer_functions(tree: ast.Module) -> dict[int, tuple[ast.AST, ...]]:
     """id of each function -> the functions around it, outermost first. Class bodies are skipped: a
     method does not see its class's names, so a class is no scope for the names a method reads."""
     result: dict[int, tuple[ast.AST, ...]] = {}
-    stack: list[tuple[ast.stmt, tuple[ast.AST, ...]]] = [(statement, ()) for statement in tree.body if type(statement) in _BLOCK_STATEMENTS]
+    stack: list[tuple[ast.stmt, tuple[ast.AST, ...]]] = [(statement, ()) for statement in tree.body if type(statement) in BLOCK_STATEMENTS]
     while stack:
         node, outer = stack.pop()
         inner = outer
@@ -30,7 +26,7 @@ def outer_functions(tree: ast.Module) -> dict[int, tuple[ast.AST, ...]]:
         blocks.extend(handler.body for handler in getattr(node, "handlers", ()))
         blocks.extend(case.body for case in getattr(node, "cases", ()))
         # A simple statement holds no function: only statements with blocks are entered.
-        stack.extend((child, inner) for block in blocks for child in block if type(child) in _BLOCK_STATEMENTS)
+        stack.extend((child, inner) for block in blocks for child in block if type(child) in BLOCK_STATEMENTS)
     return result
 
 

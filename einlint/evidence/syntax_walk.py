@@ -14,6 +14,11 @@ import ast
 from collections.abc import Callable, Iterator
 from functools import cache
 
+# The statements that hold blocks of statements; every other statement is simple.
+BLOCK_STATEMENTS = frozenset(
+    {ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try, ast.Match}
+    | ({ast.TryStar} if hasattr(ast, "TryStar") else set())
+)
 # Fields that hold only a marker node (expression context, operator) or no node at all.
 _MARKER_FIELDS = frozenset({"ctx", "op", "ops", "type_comment", "kind", "type_ignores"})
 
