@@ -53,9 +53,9 @@ class EquationBuiltInLoop(Rule):
 
     Fix safety: safe. The dict holds exactly the strings the template evaluates to for every value the
     literal iterable yields, and the fix is offered only when the loop body never rebinds the loop
-    variable, so every lookup finds the string the template would have built. The template is
-    evaluated with no builtins and only when it reads nothing but the loop variable, literals,
-    indexing, ``+`` and formatting: ``.format`` and ``%`` only on a literal string (str's own
+    variable (nor does other code through ``global`` or ``nonlocal``), so every lookup finds the
+    string the template would have built. The template is evaluated with no builtins and only when it
+    reads nothing but the loop variable, literals, indexing, ``+`` and formatting: ``.format`` and ``%`` only on a literal string (str's own
     methods), with fields that name an argument (no attribute or item access), no ``*`` widths or
     mapping keys, and every width and precision at most 64; a loop of at most 64 values; an equation
     of at most 128 characters. Anything else is reported without a list. The dict's name is one the
@@ -73,7 +73,8 @@ class EquationBuiltInLoop(Rule):
         SoundnessFamily.HOISTING: (
             "the dict holds every equation the template gives for the values of the literal iterable "
             "(built from literals before the loop, harmless when the loop runs zero times), and is "
-            "offered only where the loop body never rebinds the loop variable and no comprehension or "
+            "offered only where the loop body never rebinds the loop variable, no ``global`` or ``nonlocal`` "
+            "statement declares it, and no comprehension or "
             "lambda in the statement has a variable of that name; ``range(...)`` counts as a literal "
             "iterable only where ``range`` is provably the builtin."
         ),
@@ -136,6 +137,8 @@ class EquationBuiltInLoop(Rule):
         variable = loop.target.id
         if any(node.id == variable for node in _block_names(loop.body, True)):
             return None  # the body rebinds the loop variable: the template may see other values
+        if variable in self.context.analysis.declared_elsewhere:
+            return None  # a ``global``/``nonlocal`` statement lets other code rebind it mid-iteration
         if variable in names_bound_inside(self.context.unit.candidate.node):
             return None  # a comprehension or lambda in the statement has its own variable of that name
         table = _equation_table(template, loop, self._range_is_builtin())

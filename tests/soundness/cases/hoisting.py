@@ -116,6 +116,41 @@ def run(x):
         inputs(t(2, 3, 4, 5)),
     ),
     make(
+        "equation_table_nonlocal_value_outside_the_table",
+        """
+def run(x):
+    pooled = []
+
+    def step():
+        nonlocal axis
+        axis = "c"
+
+    for axis in "hw":
+        step()
+        pooled.append(torch.einsum(f"bchw->b{axis}", x))
+    return pooled
+""",
+        inputs(t(2, 3, 4, 5)),
+    ),
+    make(
+        "equation_table_global_loop_variable",
+        """
+def step():
+    global axis
+    axis = "c"
+
+
+def run(x):
+    pooled = []
+    global axis
+    for axis in "hw":
+        step()
+        pooled.append(torch.einsum(f"bchw->b{axis}", x))
+    return pooled
+""",
+        inputs(t(2, 3, 4, 5)),
+    ),
+    make(
         "equation_table_zero_iterations",
         """
 def run(x):
