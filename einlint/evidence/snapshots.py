@@ -84,9 +84,8 @@ def copy_drop(
     ``scope`` (a function, or the module); ``evaluated_between`` are the expressions evaluated after
     the copy and before the contraction reads it; ``loops`` the loops around the statement."""
     root = _root_name(source)
-    for expression in evaluated_between:
-        if _has_unknown_effect(expression, qualify):
-            return CopyDrop("an operand evaluated after the copy may change the source first", False)
+    if changed_before_read(evaluated_between, qualify):
+        return CopyDrop("an operand evaluated after the copy may change the source first", False)
     if root is None:
         return CopyDrop("the copied tensor is not reached through a name", False)
     sharing = may_share(scope, root, qualify)
@@ -240,6 +239,14 @@ def _is_pure_call(call: ast.Call, qualify: Callable[[ast.expr], str | None]) -> 
     if qualified is not None:
         return qualified.startswith("torch.") and not _is_inplace_name(qualified.rsplit(".", 1)[-1])
     return isinstance(func, ast.Attribute) and func.attr in PURE_METHODS
+
+
+def changed_before_read(evaluated_after: list[ast.expr], qualify: Callable[[ast.expr], str | None]) -> bool:
+    """May one of ``evaluated_after`` (the arguments Python evaluates after an operand and before the
+    call reads it) change a tensor in place: an in-place method (``x.t_()``), a call of unknown code?
+    An operand's view or copy, taken first, keeps the shape and values it had; the tensor itself,
+    passed in its place, would not."""
+    return any(_has_unknown_effect(expression, qualify) for expression in evaluated_after)
 
 
 def _has_unknown_effect(expression: ast.expr, qualify: Callable[[ast.expr], str | None]) -> bool:

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import ast
+
 import libcst as cst
+
+from einlint.evidence.imports import dotted_name
+from einlint.evidence.snapshots import changed_before_read
 
 from einlint.evidence.foreign_attributes import another_class
 from einlint.rules.base import Example
@@ -32,6 +37,9 @@ class ViewIntoEinsum(Rule):
     tensor subclass that overrides torch functions (``__torch_function__``) would see one einsum call
     instead of the view and then einsum. A receiver the same scope uses with an attribute a torch
     tensor lacks (``k.evaluate()``, ``k.add_jitter()``) is another class: reported without a fix.
+    The view is taken before the later operands run and the receiver would be read after them: where
+    one of them may change tensors in place (``torch.einsum(eq, x.T, x.t_())``, a call of unknown
+    code), the view stays and the finding has no fix.
     """
 
     code = "EIN201"
@@ -49,6 +57,11 @@ class ViewIntoEinsum(Rule):
             "an operand the same scope uses with an attribute torch.Tensor lacks (``K.add_jitter()``, "
             "``K.root_decomposition()``, ``hasattr(K, 'evaluate')``; the list is ``dir(torch.Tensor)``) is "
             "another class (a structured matrix): no fix at all, and the message says why."
+        ),
+        SoundnessFamily.SNAPSHOTS: (
+            "the view fixes the receiver's shape and strides when it is evaluated, the receiver passed in "
+            "its place is read after the later operands: no fix where one of them may change a tensor in "
+            "place (an in-place method such as ``x.t_()``, a call of unknown code)."
         ),
         SoundnessFamily.RESULT_LAYOUT: (
             "einsum permutes the receiver under the new labels into the same strided operand it made of "
@@ -99,5 +112,22 @@ class ViewIntoEinsum(Rule):
             if receiver.foreign_attributes:
                 self.report(operand, f"{message} [no fix: {another_class(receiver.foreign_owner, receiver.foreign_attributes)}]")
                 continue
+            if self._changed_later(call.operands[position + 1 :]):
+                self.report(operand, f"{message} [no fix: an operand evaluated after the view may change its receiver in place first]")
+                continue
             fix = fold_fix(call, new_equation, operand, receiver_code, proven, "the einsum call that consumes the folded view")
             self.report(operand, message, fix)
+
+    def _changed_later(self, evaluated_after: list[cst.BaseExpression]) -> bool:
+        """The view is taken before the later operands run; the receiver passed in its place is read
+        after them, so ``torch.einsum(eq, x.T, x.t_())`` would see ``x`` transposed again."""
+        after = [self.context.as_ast(expression) for expression in evaluated_after]
+        if any(expression is None for expression in after):
+            return True
+        imports = self.context.imports
+
+        def qualify(node: ast.expr) -> str | None:
+            dotted = dotted_name(node)
+            return imports.qualify(dotted) if dotted is not None else None
+
+        return changed_before_read(after, qualify)  # type: ignore[arg-type]

@@ -13,6 +13,24 @@ W = inputs(t(4, 4), t(4, 4))
 
 CASES = [
     make(
+        "view_folded_before_a_later_operand_transposes_its_receiver",
+        """
+def run(w):
+    x = torch.randn(3, 3)
+    return torch.einsum("ij,jk->ik", x.T, x.t_() @ w)
+""",
+        inputs(t(3, 4)),
+    ),
+    make(
+        "view_folded_before_a_later_operand_scales_its_receiver",
+        """
+def run(w):
+    x = torch.randn(3, 4)
+    return torch.einsum("ji,jk->ik", x.T, torch.randn(4, 2)), torch.einsum("ij,jk->ik", x.T, w.mul(2))
+""",
+        inputs(t(3, 2)),
+    ),
+    make(
         "bound_copy_read_once",
         """
 def run(x, w):
