@@ -72,7 +72,7 @@ class MatmulChainOrder(MatrixChainRule):
         sizes = ", ".join(f"{text} {factor.shape[0]}x{factor.shape[1]}" for factor, text in zip(chain.factors, texts) if factor.shape)
         message = (
             f"matrix chain in a costly order: {shown_order(chain.tree, names)} takes {chain.written:,} multiply-adds, "
-            f"{shown_best(chain.order, texts)} takes {chain.best:,} ({chain.written / chain.best:.0f}x fewer) with the sizes the code shows ({sizes})"
+            f"{shown_best(chain.order, texts)} takes {chain.best:,} ({_fewer(chain.written, chain.best)}) with the sizes the code shows ({sizes})"
         )
         blocked = None
         if not all(factor.plain for factor in chain.factors):
@@ -86,3 +86,8 @@ class MatmulChainOrder(MatrixChainRule):
             return
         target = VerificationTarget("the matrix chain, multiplied in the cheaper order", chain.root, tuple(texts))
         self.report(chain.root, message, FixProposal(chain.root, spelled(chain.order, texts), Applicability.SAFE, target=target))
+
+
+def _fewer(written: int, best: int) -> str:
+    # A size 0 (``torch.zeros(0, n)``) can leave the best order no multiply-add at all.
+    return f"{written / best:.0f}x fewer" if best else "none at all"

@@ -239,6 +239,19 @@ def run(x, y):
         dtypes=(torch.float64,),
     ),
     make(
+        "chain_with_an_empty_inner_size",
+        """
+def run(x):
+    a = torch.zeros(512, 0)
+    b = torch.randn(0, 512)
+    c = torch.randn(512, 8)
+    return a @ b @ c
+""",
+        inputs(t(1)),
+        select=CHAINS,
+        dtypes=(torch.float64,),
+    ),
+    make(
         "chain_mm_methods_to_multi_dot",
         """
 def run(x, y, z):
