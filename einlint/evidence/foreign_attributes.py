@@ -19,12 +19,14 @@ from collections.abc import Callable
 
 from einlint.evidence.imports import dotted_name
 from einlint.evidence.syntax_walk import code_nodes
+from einlint.evidence.stability import replaces_tensor
 from einlint.evidence.tensor_attributes import TENSOR_ATTRIBUTES
 
 # Builtins that read an attribute named by a string: ``hasattr(K, "evaluate")`` asks the same question.
 _ATTRIBUTE_BUILTINS = frozenset({"getattr", "hasattr"})
 # Attributes that are a view of the same value (not ``.data`` or ``.grad``, which a module may name too).
 _REORDERING_ATTRIBUTES = frozenset({"T", "mT", "H", "mH"})
+ASSIGNED = " = ..."  # marks an attribute the code assigns rather than reads
 MAX_SHOWN = 40  # longest operand text quoted in a message
 _NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
@@ -33,7 +35,8 @@ def attributes_tensors_lack(scope: ast.AST, may_read_attributes: Callable[[int, 
     """For each value written as a dotted name in ``scope`` (``K``, ``self.covar``), the attributes
     the scope reads from it that torch.Tensor lacks, in the order the code first reads them. Nested
     functions and classes are left out: their names are their own. Assignments to an attribute
-    (``x.tag = 1``, which a tensor accepts) do not count.
+    (``x.tag = 1``, which a tensor accepts) do not count, except to one that replaces what the tensor
+    is (``x.permute = f``, ``x.__class__ = C``: see evidence.stability), listed as ``permute = ...``.
 
     ``may_read_attributes(first, last)``, when given, is False for a range of lines that holds no
     attribute read nor ``getattr``/``hasattr`` call (see ``may_read_attribute``): statements there
@@ -42,6 +45,11 @@ def attributes_tensors_lack(scope: ast.AST, may_read_attributes: Callable[[int, 
     for node in _own_nodes(scope, may_read_attributes):
         if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
             receiver, attribute = node.value, node.attr
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and node.attr != "data" and replaces_tensor(node.attr):
+            owner = dotted_name(node.value)
+            if owner is not None:
+                found.setdefault(owner, {})[node.attr + ASSIGNED] = None
+            continue
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
@@ -162,9 +170,13 @@ def another_class(shown: str, attributes: tuple[str, ...]) -> str:
         flat = " ".join(shown.split())
         class_name = attributes[0][len(_CLASS_PREFIX) :]
         return f"{flat[:MAX_SHOWN]} is an instance of {class_name}, a class that does not derive from torch.Tensor, and the rewrite is proven for tensors only"
-    listed = ", ".join(f"`.{attribute}`" for attribute in attributes[:3])
     flat = " ".join(shown.split())
     shown = flat if len(flat) <= MAX_SHOWN else flat[: MAX_SHOWN - 3] + "..."
+    read = [attribute for attribute in attributes if not attribute.endswith(ASSIGNED)]
+    if not read:
+        listed = ", ".join(f"`.{attribute.removesuffix(ASSIGNED)}`" for attribute in attributes[:3])
+        return f"{shown} is given its own {listed}: it is no plain torch tensor, and the rewrite is proven for tensors only"
+    listed = ", ".join(f"`.{attribute}`" for attribute in read[:3])
     return (
         f"{shown} is used with {listed}, which a torch tensor lacks: it is another class (a structured matrix, say), and the rewrite is proven for tensors only"
     )

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from einlint.evidence.imports import ImportTable, dotted_name
-from einlint.evidence.stability import SHAPE_CHANGING_IN_PLACE, SharedTensors, statement_position
+from einlint.evidence.stability import SHAPE_CHANGING_IN_PLACE, SharedTensors, replaces_tensor, statement_position
 from einlint.evidence.syntax_walk import BLOCK_STATEMENTS, code_nodes
 
 # torch functions whose positional arguments (or one sequence argument) are the sizes of the result.
@@ -542,7 +542,9 @@ class FunctionFacts:
         if self._shared is None:
             parameters = list(self.names_of_parameters())
             body = self.scope.body if isinstance(self.scope.body, list) else []  # type: ignore[attr-defined]
-            self._shared = SharedTensors(body, parameters, self.imports)
+            self._shared = SharedTensors(body, parameters, self.imports, module=isinstance(self.scope, ast.Module))
+            if isinstance(self.scope, ast.Module):
+                self._shared.shared.update(self.names)  # reachable from every function, and through globals()
         if name not in self._shared.shared:
             return False
         if not use_chain:
@@ -658,8 +660,8 @@ def _bound_names(statement: ast.stmt, has_walrus: bool = True):
             yield ast.Name(id=name)  # counted twice: a global's value is never trusted
     for target in targets:
         yield from _target_names(target)
-        if isinstance(target, ast.Attribute) and target.attr == "data" and isinstance(target.value, ast.Name):
-            yield target.value  # x.data = ... replaces the tensor x holds, shape and dtype included
+        if isinstance(target, ast.Attribute) and replaces_tensor(target.attr) and isinstance(target.value, ast.Name):
+            yield target.value  # x.data = ..., x.__class__ = ...: x holds another tensor, or another kind of one
     if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
         method = statement.value.func
         if isinstance(method, ast.Attribute) and method.attr in SHAPE_CHANGING_IN_PLACE and isinstance(method.value, ast.Name):

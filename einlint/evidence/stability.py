@@ -17,14 +17,17 @@ evidence.operands); what this module adds is everything else, by one conservativ
   nested function or lambda, given to a call that may keep it, returned by a method that may return
   its receiver such as ``.contiguous()``, ``.float()``, ``.to()``).
 - **Hazard**: code that may change a shared tensor in place: an in-place shape method (on any
-  receiver, called or only named), ``.data =``, ``out=``, a call that is not a known torch function,
+  receiver, called or only named), ``.data =`` (or a store of another torch.Tensor attribute,
+  ``.__class__ =``, ``.permute =``), ``out=``, a call that is not a known torch function,
   tensor method or builtin (a helper, a module, ``getattr``), ``yield`` and ``await``. Anything in a
   nested function, lambda, generator expression or class body may run at any time.
 - **May run between**: source order within the function, and any hazard inside a loop around the use
   (a later statement of the loop body reaches an earlier use on the next iteration).
 
 Names that a ``global`` or ``nonlocal`` statement anywhere in the file declares are rebound from other
-scopes: their facts are never used. Properties and operator overloads of user classes are assumed not
+scopes: their facts are never used. A module's own names are all shared: any function of the file, and
+any code handed the module's namespace (``globals()``, ``sys.modules``), reaches them; what the
+module's functions do counts where a call may run them (an unknown call is a hazard already). Properties and operator overloads of user classes are assumed not
 to reshape tensors.
 """
 
@@ -35,12 +38,24 @@ import bisect
 import re
 
 from einlint.evidence.imports import ImportTable, dotted_name
+from einlint.evidence.tensor_attributes import TENSOR_ATTRIBUTES
 
 # In-place methods that change the shape or the layout of the tensor they are called on.
 SHAPE_CHANGING_IN_PLACE = frozenset(
     {"unsqueeze_", "squeeze_", "resize_", "resize_as_", "set_", "as_strided_", "transpose_", "t_", "swapaxes_",
      "swapdims_", "sparse_resize_", "sparse_resize_and_clear_"}
 )  # fmt: skip
+# Settable properties of torch.Tensor whose store keeps the tensor's shape, dtype, class and methods.
+_KEEPING_PROPERTIES = frozenset({"grad", "requires_grad", "real", "imag", "grad_dtype", "_grad", "retains_grad"})
+
+
+def replaces_tensor(attribute: str) -> bool:
+    """Does a store ``x.<attribute> = ...`` change what x's tensor is? ``x.data = y`` swaps the tensor
+    behind every reference, ``x.__class__ = C`` its class, and a store of any other torch.Tensor
+    attribute (``x.permute = f``) shadows the method that code calls on x."""
+    return attribute in TENSOR_ATTRIBUTES and attribute not in _KEEPING_PROPERTIES
+
+
 # Tensor methods whose result is always a new tensor object (never the receiver itself), checked
 # against torch: ``flatten``, ``contiguous``, ``float``, ``to``, ``type_as``, ``conj`` and
 # ``resolve_conj`` may return the receiver.
@@ -136,8 +151,10 @@ def _declared_names(body: list[ast.stmt]) -> frozenset[str]:
 class SharedTensors:
     """The shared names and the hazards of one scope (see the module doc)."""
 
-    def __init__(self, body: list[ast.stmt], parameters: list[str], imports: ImportTable) -> None:
+    def __init__(self, body: list[ast.stmt], parameters: list[str], imports: ImportTable, module: bool = False) -> None:
         self.imports = imports
+        # A module's functions run only when called, and a call of one is a hazard where it runs.
+        self._module = module
         self.shared: set[str] = set(parameters)
         self._positions: list[int] = []  # hazard positions (statement_position), sorted once built
         self._loop_hazards: list[tuple[int, frozenset[int]]] = []  # (position, ids of the loops around it)
@@ -180,6 +197,8 @@ class SharedTensors:
             else:
                 for base in (*statement.bases, *(keyword.value for keyword in statement.keywords)):
                     self._expression(base, True)
+            if self._module and not self._nested and not isinstance(statement, ast.ClassDef):
+                return
             self._nested += 1
             for inner in statement.body:
                 self._statement(inner)
@@ -268,7 +287,7 @@ class SharedTensors:
 
     def _target(self, target: ast.expr, bind: bool = True) -> None:
         if isinstance(target, ast.Attribute):
-            replaced = target.attr == "data" or target.attr in SHAPE_CHANGING_IN_PLACE
+            replaced = replaces_tensor(target.attr)
             if replaced:
                 self._hazard()  # ``alias.data = ...`` replaces the tensor behind every reference
             self._expression(target.value, replaced)

@@ -4,6 +4,8 @@ too), by ``global`` rebinding, by loops."""
 
 from __future__ import annotations
 
+import torch
+
 from ..harness import inputs, program, t
 
 make = program("stale-facts")
@@ -480,6 +482,80 @@ CASES = [
     if "grow(a)" not in case.source or "def grow(" in case.source
     else __import__("dataclasses").replace(case, source=case.source.replace("def run(", "def grow(t):\n    t.unsqueeze_(0)\n\n\ndef run(", 1))
     for case in CASES
+]
+
+# A chain's factor facts (EIN106) against what the file itself does to the factor between the factory
+# and the chain: replace it through the module's namespace, give it another class, or shadow a method.
+CHAIN = ("EIN106", "EIN201")
+CASES += [
+    make(
+        "module_chain_factor_rebound_through_globals",
+        """
+a = torch.randn(512, 8)
+b = torch.randn(8, 512)
+c = torch.randn(512, 8)
+
+
+def widen():
+    globals()["b"] = torch.randn(8)
+
+
+widen()
+y = a @ b @ c
+
+
+def run(x):
+    return y
+""",
+        inputs(t(1)),
+        select=CHAIN,
+    ),
+    make(
+        "chain_factor_given_another_class",
+        """
+class Scaled(torch.Tensor):
+    def __matmul__(self, other):
+        return torch.zeros(1)
+
+
+def run(x):
+    a = torch.randn(512, 8)
+    b = torch.randn(8, 512)
+    c = torch.randn(512, 8)
+    b.__class__ = Scaled
+    return a @ b @ c
+""",
+        inputs(t(1)),
+        select=CHAIN,
+        grad=False,
+        autocast=False,
+    ),
+    make(
+        "view_receiver_with_its_permute_shadowed",
+        """
+def run(w):
+    x = torch.randn(2, 3, 4)
+    x.permute = lambda *dims: torch.zeros(4, 2, 3)
+    return torch.einsum("cab,cd->abd", x.permute(2, 0, 1), w)
+""",
+        inputs(t(4, 5)),
+        select=CHAIN,
+    ),
+    make(
+        "chain_factor_grad_stored_control",
+        """
+def run(x):
+    a = torch.randn(512, 8)
+    b = torch.randn(8, 512)
+    c = torch.randn(512, 8)
+    b.requires_grad = True
+    b.grad = None
+    return a @ b @ c
+""",
+        inputs(t(1)),
+        select=CHAIN,
+        dtypes=(torch.float64,),
+    ),
 ]
 
 XFAIL: dict[str, str] = {}
