@@ -1,5 +1,6 @@
 """Fuzzing the whole pipeline: mutated fixture files (tokens deleted, random unicode, deep nesting, very
-long lines, NUL and stray bytes, odd line endings, truncation) must never crash einlint.
+long lines, NUL and stray bytes, odd line endings, truncation) must never crash einlint, nor
+``einlint --verify`` over them.
 
 Each example is linted and then fixed (every rule, unsafe fixes included) on a private copy. Whatever
 the input: the exit code is 0, 1 or 2; stderr holds only ``PATH: error: REASON`` lines that name the
@@ -11,17 +12,20 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import json
 import re
 import tempfile
 import tokenize
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES, REPOSITORY_ROOT
 from einlint.cli import main
 from einlint.rules import all_rules
+from einlint.verify.verifier import VERDICTS
 
 ALL_CODES = ",".join(rule.code for rule in all_rules())
 ERROR_LINE = re.compile(r"(?P<path>[^\s:][^:]*): error: (?P<reason>\S.*)")
@@ -190,3 +194,37 @@ def test_mutated_source_never_crashes_lint_or_fix(data: bytes) -> None:
         elif fixed != data:
             assert _parses(fixed), "--fix wrote code that does not parse"
         assert [entry.name for entry in Path(directory).iterdir()] == ["case.py"]
+
+
+# Each run starts the verifier's worker process (an import of torch, seconds): few examples, a few
+# files each.
+@settings(
+    max_examples=2,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
+@given(files=st.lists(mutated_source(), min_size=1, max_size=3))
+def test_verify_over_mutated_files_never_ends_in_a_traceback(files: list[bytes]) -> None:
+    """The real ``einlint --verify`` (worker process included) over a few mutated files, at the tiny
+    profile with the shortest timing: a verdict per fix or a one-line error, never a traceback."""
+    pytest.importorskip("torch")
+    from einlint.verify import command
+
+    with tempfile.TemporaryDirectory() as directory, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(command, "CLI_PROFILES", ("tiny",))
+        patch.setattr(command, "CLI_MIN_RUN_TIME", 0.001)
+        patch.setenv("EINLINT_CACHE_DIR", str(Path(directory) / "cache"))
+        sources = Path(directory) / "sources"
+        sources.mkdir()
+        for index, data in enumerate(files):
+            (sources / f"case{index}.py").write_bytes(data)
+        exit_code, out, err = _einlint("--verify", "--device", "cpu", "--format", "json", str(sources))
+        assert exit_code in (0, 1, 2), (exit_code, err)
+        assert "Traceback" not in out + err
+        assert "internal error" not in out + err, err
+        for line in err.splitlines():
+            match = ERROR_LINE.fullmatch(line)
+            assert match and match["path"].startswith(str(sources)), f"not a one-line error about a file: {line!r}"
+        if exit_code != 2:
+            assert {fix["verdict"] for fix in json.loads(out)["fixes"]} <= set(VERDICTS)
+        assert sorted(path.read_bytes() for path in sources.iterdir()) == sorted(files), "--verify alone wrote a file"
