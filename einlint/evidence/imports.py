@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from einlint.evidence.syntax_walk import BLOCK_STATEMENTS, code_nodes
+
 # Other spellings of the same callables, folded onto one canonical qualified name.
 CANONICAL_NAMES = {
     "torch.functional.einsum": "torch.einsum",
@@ -106,6 +108,8 @@ def _import_statements(body: list[ast.stmt]):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             yield node
             continue
+        if type(node) not in BLOCK_STATEMENTS:
+            continue  # a simple statement holds no other
         if isinstance(node, ast.If) and _is_type_checking(node.test):
             stack.extend(node.orelse)
             continue
@@ -170,7 +174,7 @@ def _non_import_targets(statement: ast.stmt) -> set[str]:
             continue
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, ast.AST):
-                names.update(n.target.id for n in ast.walk(item) if isinstance(n, ast.NamedExpr) and isinstance(n.target, ast.Name))
+                names.update(n.target.id for n in code_nodes(item) if isinstance(n, ast.NamedExpr) and isinstance(n.target, ast.Name))
     return names
 
 
@@ -202,6 +206,8 @@ def _global_names(tree: ast.Module) -> set[str]:
         node = stack.pop()
         if isinstance(node, ast.Global):
             names.update(node.names)
+            continue
+        if type(node) not in BLOCK_STATEMENTS:
             continue
         for name in ("body", "orelse", "finalbody"):
             stack.extend(getattr(node, name, ()))

@@ -38,6 +38,7 @@ import bisect
 import re
 
 from einlint.evidence.imports import ImportTable, dotted_name
+from einlint.evidence.syntax_walk import BLOCK_STATEMENTS
 from einlint.evidence.tensor_attributes import TENSOR_ATTRIBUTES
 
 # In-place methods that change the shape or the layout of the tensor they are called on.
@@ -140,6 +141,8 @@ def _declared_names(body: list[ast.stmt]) -> frozenset[str]:
         statement = pending.pop()
         if isinstance(statement, (ast.Global, ast.Nonlocal)):
             names.update(statement.names)
+            continue
+        if type(statement) not in BLOCK_STATEMENTS:
             continue
         for block in ("body", "orelse", "finalbody"):
             pending.extend(getattr(statement, block, ()))
