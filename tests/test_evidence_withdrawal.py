@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from einlint.engine.context import FileAnalysis
 from einlint.evidence.foreign_attributes import attributes_tensors_lack, operand_root
 
 # (rule, code with the evidence, the line that carries the evidence); without that line the rule offers a fix.
@@ -201,3 +202,27 @@ def test_converted_dtypes_are_what_torch_computes() -> None:
     ints = a.to(dtype=torch.int32)
     assert (ints * ints).sum(-1).dtype == torch.int64
     assert torch.einsum("bd,bd->b", ints, ints).dtype == torch.int32
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def f(k, x):\n    z = (k\n         .add_jitter(1e-3))\n    return z\n",
+        "def f(k, x):\n    z = k.\\\n        add_jitter(1e-3)\n    return z\n",
+        "def f(k, x):\n    \uff47\uff45\uff54\uff41\uff54\uff54\uff52(k, 'evaluate')\n    return x\n",
+        "def f(k, x):\n    if hasattr(k, 'evaluate'):\n        pass\n    return x\n",
+    ],
+)
+def test_lines_ruled_out_hold_no_attribute_read(source: str) -> None:
+    """A long scope is searched only on the lines that could read an attribute: the same result as
+    the whole search, whatever line the dot or the builtin's name is on."""
+    import ast
+
+    tree = ast.parse(source)
+    analysis = FileAnalysis(tree, [], frozenset(), text=source)
+    function = tree.body[0]
+    assert (
+        attributes_tensors_lack(function, analysis.may_read_attributes)
+        == attributes_tensors_lack(function)
+        == {"k": (source.split("'")[1] if "'" in source else "add_jitter",)}
+    )

@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     from einlint.rule_protocol import FixProposal
 
 
+# A scope this many lines long or longer (and the module) has the lines that cannot read an attribute
+# ruled out before it is searched for attributes a tensor lacks.
+LONG_SCOPE_LINES = 200
+
+
 class FileAnalysis:
     """Per-file state shared by all units: imports and the (lazily built) facts of each scope."""
 
@@ -216,7 +221,10 @@ class RuleContext:
         memo = self.analysis.memo
         key = ("attributes tensors lack", id(scope))
         if key not in memo:
-            memo[key] = attributes_tensors_lack(scope, self.analysis.may_read_attributes)
+            # Ruling lines out costs a pass over the file's lines: worth it for a long scope only.
+            long_scope = isinstance(scope, ast.Module) or (scope.end_lineno or 0) - scope.lineno >= LONG_SCOPE_LINES  # type: ignore[attr-defined]
+            may_read = self.analysis.may_read_attributes if long_scope else None
+            memo[key] = attributes_tensors_lack(scope, may_read)
         return memo[key]
 
     def name_evidence(self, name: str) -> OperandEvidence:
