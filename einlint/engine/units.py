@@ -6,8 +6,6 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -156,22 +154,40 @@ class _SpanRecorder(CodegenState):
         self._starts.append(self.offset)
 
     def after_codegen(self, node: cst.CSTNode) -> None:
-        start = self._starts.pop()
-        if node not in self.spans:
-            self.spans[node] = (start, self.offset)
+        # setdefault: a node's syntactic span, recorded while its code was generated, wins.
+        self.spans.setdefault(node, (self._starts.pop(), self.offset))
 
-    @contextmanager
-    def record_syntactic_position(self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None, end_node: cst.CSTNode | None = None) -> Iterator[None]:
-        start = self.offset
-        try:
-            yield
-        finally:
-            end = self.offset
-            if start_node is not None:
-                start = self.spans[start_node][0]
-            if end_node is not None:
-                end = self.spans[end_node][1]
-            self.spans[node] = (start, end)
+    def record_syntactic_position(self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None, end_node: cst.CSTNode | None = None) -> _SyntacticSpan:
+        return _SyntacticSpan(self, node, start_node, end_node)
+
+
+class _SyntacticSpan:
+    """Records ``node``'s span as the code generated inside the ``with`` block (or from the start of
+    ``start_node`` / to the end of ``end_node``). A class rather than a generator-based context
+    manager: libcst enters one for most nodes, and the generator's machinery cost as much as the
+    rest of the recording."""
+
+    __slots__ = ("_recorder", "_node", "_start_node", "_end_node", "_start")
+
+    def __init__(self, recorder: _SpanRecorder, node: cst.CSTNode, start_node: cst.CSTNode | None, end_node: cst.CSTNode | None) -> None:
+        self._recorder = recorder
+        self._node = node
+        self._start_node = start_node
+        self._end_node = end_node
+        self._start = 0
+
+    def __enter__(self) -> None:
+        self._start = self._recorder.offset
+
+    def __exit__(self, *exception: object) -> bool:
+        recorder = self._recorder
+        start, end = self._start, recorder.offset
+        if self._start_node is not None:
+            start = recorder.spans[self._start_node][0]
+        if self._end_node is not None:
+            end = recorder.spans[self._end_node][1]
+        recorder.spans[self._node] = (start, end)
+        return False
 
 
 def _only_line_breaks(text: str, newline: str) -> bool:
