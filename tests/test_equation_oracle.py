@@ -408,3 +408,26 @@ def test_sublist_fixture_findings_are_exactly_the_calls_that_raise(einlint) -> N
     calls = {line for line in verdicts if "einsum" in source.splitlines()[line - 1]}
     assert len(calls) >= 10
     assert {line for line in calls if verdicts[line]} == flagged
+
+
+@pytest.mark.parametrize(
+    "literal",
+    ['"ij,jk->ik"', "r'ij->ji'", "U'ij'", "'''ij,\njk'''", '"ij->i\\x6b"', "'ij\\\n,jk'", "'''ij,\r\njk'''", "rb'ij'", "'i\\u00e9'"],
+)
+def test_equation_literal_reads_what_python_reads(literal: str) -> None:
+    """An equation string is read without evaluating it unless it holds an escape or a carriage
+    return: the value and where its characters start must be Python's in every case."""
+    import ast
+
+    import libcst as cst
+
+    from einlint.rules.einsum_calls import equation_literal
+
+    found = equation_literal(cst.parse_expression(literal))
+    value = ast.literal_eval(literal)
+    if isinstance(value, bytes):
+        assert found is None
+        return
+    assert found is not None and found.value == value
+    inner = literal[len(found.node.prefix) + len(found.node.quote) : len(literal) - len(found.node.quote)]
+    assert (found.value_offset is not None) == (inner == value)

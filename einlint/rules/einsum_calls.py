@@ -102,12 +102,16 @@ def equation_literal(node: cst.BaseExpression) -> EquationLiteral | None:
         return None
     if "b" in node.prefix.lower():
         return None
-    try:
-        value = node.evaluated_value
-    except Exception:  # noqa: BLE001 - libcst evaluates with literal_eval; any failure means "unknown"
-        return None
-    if not isinstance(value, str):
-        return None
     inner = node.value[len(node.prefix) + len(node.quote) : len(node.value) - len(node.quote)]
+    if "\\" in inner or "\r" in inner:
+        # An escape, or a line break Python's reader normalises: evaluate the literal.
+        try:
+            value = node.evaluated_value
+        except Exception:  # noqa: BLE001 - libcst evaluates with literal_eval; any failure means "unknown"
+            return None
+        if not isinstance(value, str):
+            return None
+    else:
+        value = inner  # nothing to interpret (what nearly every equation is): no parse needed
     offset = len(node.prefix) + len(node.quote) if inner == value else None
     return EquationLiteral(node, value, offset)
