@@ -1,7 +1,13 @@
 """Resolve local names to the qualified names they were imported as (``t.einsum`` -> ``torch.einsum``),
 and only where the import table can be trusted: a name the module also binds another way (``def
 matmul``, ``matmul = ...``, ``del``, a ``global`` statement, a later star import) or imports only under
-``if TYPE_CHECKING:`` is not resolved at all."""
+``if TYPE_CHECKING:`` is not resolved at all.
+
+Nor is a torch function the module replaces (``torch.randn = f``, ``setattr(torch, "randn", f)``,
+``del torch.randn``, anywhere in the file); and where it replaces an attribute of ``torch.Tensor``
+(``torch.Tensor.__matmul__ = f``), which changes what every tensor's methods and operators do, no torch
+name is resolved: the module is read as one that does not use torch. A patch made by another module is
+not seen."""
 
 from __future__ import annotations
 
@@ -27,6 +33,9 @@ class ImportTable:
     # Aliases bound by an import that runs whenever the module is imported: a top-level statement of
     # the module, not inside ``if``/``try``/``with``/a loop. Alias -> the line of the first such import.
     unconditional: dict[str, int] = field(default_factory=dict)
+    # Qualified names of torch functions the module replaces; "torch.Tensor" when it replaces a
+    # tensor attribute (every torch name is then unresolved).
+    patched: frozenset[str] = frozenset()
 
     @classmethod
     def from_module(cls, tree: ast.Module) -> ImportTable:
@@ -37,7 +46,8 @@ class ImportTable:
                 known = table.aliases.setdefault(alias, target)
                 if known != target:
                     conflicting.add(alias)
-        rebound = _names_rebound_at_module_level(tree) | _global_names(tree) | conflicting
+        declared, stores = _global_names_and_attribute_stores(tree)
+        rebound = _names_rebound_at_module_level(tree) | declared | conflicting
         for alias in rebound:
             table.aliases.pop(alias, None)
         for statement in tree.body:
@@ -45,6 +55,8 @@ class ImportTable:
                 for alias, _ in _bound_aliases(statement):
                     if alias in table.aliases:
                         table.unconditional.setdefault(alias, statement.lineno)
+        if stores and table.imports_module("torch"):
+            table.patched = _patched_torch_names(stores, table)
         return table
 
     def qualify(self, dotted: str) -> str | None:
@@ -54,6 +66,8 @@ class ImportTable:
         if target is None:
             return None
         name = f"{target}.{rest}" if rest else target
+        if self.patched and (name in self.patched or ("torch.Tensor" in self.patched and name.split(".")[0] == "torch")):
+            return None
         return CANONICAL_NAMES.get(name, name)
 
     def without(self, names: frozenset[str]) -> ImportTable:
@@ -64,6 +78,7 @@ class ImportTable:
         return ImportTable(
             {alias: target for alias, target in self.aliases.items() if alias not in hidden},
             {alias: line for alias, line in self.unconditional.items() if alias not in hidden},
+            self.patched,
         )
 
     def aliases_of(self, leaf_names: frozenset[str]) -> frozenset[str]:
@@ -198,14 +213,39 @@ def _pattern_names(pattern: ast.AST) -> set[str]:
     return names
 
 
-def _global_names(tree: ast.Module) -> set[str]:
-    """Names some function declares ``global``: it may rebind the module's name at any time."""
+def _global_names_and_attribute_stores(tree: ast.Module) -> tuple[set[str], list[tuple[ast.expr, str]]]:
+    """Names some function declares ``global`` (it may rebind the module's name at any time); and
+    (owner, attribute) for each attribute a statement anywhere replaces: an assignment, augmented
+    assignment or ``del`` of it, or a ``setattr``/``delattr`` call statement with a literal name."""
     names: set[str] = set()
+    stores: list[tuple[ast.expr, str]] = []
     stack: list[ast.stmt] = list(tree.body)
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.Global):
-            names.update(node.names)
+        kind = type(node)
+        if kind is ast.Global:
+            names.update(node.names)  # type: ignore[attr-defined]
+            continue
+        if kind is ast.Assign or kind is ast.Delete:
+            targets = list(node.targets)  # type: ignore[attr-defined]
+            while targets:
+                target = targets.pop()
+                if type(target) is ast.Attribute:
+                    stores.append((target.value, target.attr))
+                elif isinstance(target, (ast.Tuple, ast.List)):
+                    targets.extend(target.elts)
+            continue
+        if kind is ast.AugAssign or kind is ast.AnnAssign:
+            target = node.target  # type: ignore[attr-defined]
+            if type(target) is ast.Attribute:
+                stores.append((target.value, target.attr))
+            continue
+        if kind is ast.Expr:
+            call = node.value  # type: ignore[attr-defined]
+            if type(call) is ast.Call and type(call.func) is ast.Name and call.func.id in _ATTRIBUTE_SETTERS and len(call.args) >= 2:
+                name = call.args[1]
+                if isinstance(name, ast.Constant) and isinstance(name.value, str):
+                    stores.append((call.args[0], name.value))
             continue
         if type(node) not in BLOCK_STATEMENTS:
             continue
@@ -215,7 +255,31 @@ def _global_names(tree: ast.Module) -> set[str]:
             stack.extend(handler.body)
         for case in getattr(node, "cases", ()):
             stack.extend(case.body)
-    return names
+    return names, stores
+
+
+# Modules whose functions a replacement changes for every caller; a store into another torch module
+# (``torch.backends.cudnn.benchmark = True``) is a setting, not a replaced function.
+_FUNCTION_MODULES = frozenset({"torch", "torch.nn.functional", "torch.linalg", "torch.fft", "torch.special"})
+_ATTRIBUTE_SETTERS = frozenset({"setattr", "delattr"})
+
+
+def _patched_torch_names(stores: list[tuple[ast.expr, str]], table: ImportTable) -> frozenset[str]:
+    """The torch functions (``torch.randn``), and ``torch.Tensor``, that the module's attribute
+    stores replace."""
+    patched: set[str] = set()
+    for owner, attribute in stores:
+        dotted = dotted_name(owner)
+        root, _, rest = (dotted or "").partition(".")
+        target = table.aliases.get(root)
+        if target is None:
+            continue
+        module = f"{target}.{rest}" if rest else target
+        if module == "torch.Tensor" or module.startswith("torch.Tensor."):
+            patched.add("torch.Tensor")
+        elif module in _FUNCTION_MODULES:
+            patched.add(f"{module}.{attribute}")
+    return frozenset(patched)
 
 
 def dotted_name(node: ast.expr) -> str | None:

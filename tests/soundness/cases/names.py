@@ -5,6 +5,8 @@ imports. A fix may write ``torch.einsum`` only where that name is the torch modu
 
 from __future__ import annotations
 
+import torch
+
 from ..harness import inputs, program, t
 
 make = program("names")
@@ -393,6 +395,78 @@ def run(a, b):
 """,
         AB,
         satisfies=RANKS,
+    ),
+]
+
+# The module replaces torch's own functions or tensor methods: the names no longer mean torch's.
+CHAIN = ("EIN106", "EIN201")
+CASES += [
+    make(
+        "torch_factory_replaced_by_the_module",
+        """
+import torch
+
+
+class Symbol:
+    def __init__(self, name):
+        self.name = name
+
+    def __matmul__(self, other):
+        return Symbol("(" + self.name + other.name + ")")
+
+
+def run(x):
+    names = iter("abc")
+    original = torch.randn
+    setattr(torch, "randn", lambda *sizes, **options: Symbol(next(names)))
+    try:
+        a = torch.randn(512, 8)
+        b = torch.randn(8, 512)
+        c = torch.randn(512, 8)
+        return len((a @ b @ c).name) + 10 * (a @ b @ c).name.index("c")
+    finally:
+        torch.randn = original
+""",
+        inputs(t(1)),
+        select=CHAIN,
+        autocast=False,
+        grad=False,
+    ),
+    make(
+        "tensor_matmul_replaced_by_the_module",
+        """
+import torch
+
+
+def run(x):
+    original = torch.Tensor.__matmul__
+    torch.Tensor.__matmul__ = lambda self, other: original(self, other).clamp(max=1.0)
+    try:
+        a = torch.randn(512, 8)
+        b = torch.randn(8, 512)
+        c = torch.randn(512, 8)
+        return a @ b @ c
+    finally:
+        torch.Tensor.__matmul__ = original
+""",
+        inputs(t(1)),
+        select=CHAIN,
+        dtypes=(torch.float64,),
+    ),
+    make(
+        "backend_setting_stored_control",
+        """
+import torch
+
+torch.backends.cudnn.benchmark = True
+
+
+def run(w):
+    x = torch.randn(2, 3, 4)
+    return torch.einsum("cab,cd->abd", x.permute(2, 0, 1), w)
+""",
+        inputs(t(4, 5)),
+        select=CHAIN,
     ),
 ]
 
