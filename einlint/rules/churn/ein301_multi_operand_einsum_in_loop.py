@@ -14,6 +14,7 @@ from einlint.rules.churn._fresh import fresh_name
 from einlint.rules.churn._loops import generates_code, in_forward, in_loop, repeating_loops
 from einlint.rules.einsum_calls import einsum_call
 from einlint.rules.equation._checked import EINSUM_TRIGGERS
+from einlint.rules.rewrite._chain_rule import FULL_REDUCTIONS, LAYOUT_NORMALISING_METHODS
 
 
 class MultiOperandEinsumInLoop(Rule):
@@ -43,7 +44,10 @@ class MultiOperandEinsumInLoop(Rule):
     1-D operand where multi_dot treats it as a vector, and a fix must never turn an error into a value.
     It is unsafe unless literal sizes prove each contracted pair equal (``matching-sizes``: einsum
     broadcasts a size-1 label where multi_dot raises) and factories make every operand a plain tensor
-    (``tensor-operands``: a subclass would see multi_dot instead of einsum). The reused expression is
+    (``tensor-operands``: a subclass would see multi_dot instead of einsum), and unless what consumes
+    the result makes a fresh tensor of it (``.contiguous()``, a matrix product, a full reduction):
+    multi_dot's result is contiguous where einsum's may not be (``result-layout``; ``.stride()``,
+    ``.is_contiguous()`` and a ``.view()`` that raises can tell them apart). The reused expression is
     not offered where the call may not run exactly once per statement (a conditional expression,
     ``and``/``or``, a comprehension, a lambda): the shapes are read before the statement.
     The reused expression is correct for any operand shapes the equation accepts (a wrong rank raises),
@@ -89,6 +93,12 @@ class MultiOperandEinsumInLoop(Rule):
             "(``fixed-shapes-in-loops``: the same sums, perhaps in a slower order, so float results may "
             "differ in the last bits)."
         ),
+        SoundnessFamily.RESULT_LAYOUT: (
+            "``multi_dot`` returns a fresh contiguous matrix where einsum may return a permuted one "
+            "(``ij,jk,kl->il`` with a 5x8 first operand and 3x4 last): ``result-layout`` is named unless "
+            "``.contiguous()``, ``.item()``, ``.tolist()``, a full reduction or a matrix product consumes "
+            "the result."
+        ),
         SoundnessFamily.HOISTING: (
             "the expression is built inside the loop, on the first iteration (a loop that runs zero times "
             "builds nothing), only where the call runs exactly once per statement and every operand is a "
@@ -122,7 +132,21 @@ class MultiOperandEinsumInLoop(Rule):
         "def f(a, b, c):\n    return torch.einsum('ij,jk,kl->il', a, b, c)",
     )
 
+    def __init__(self, context: RuleContext) -> None:
+        super().__init__(context)
+        # ids of expressions whose layout what consumes them hides (see the chain rules)
+        self._layout_hidden: set[int] = set()
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if isinstance(node.operator, cst.MatrixMultiply):
+            self._layout_hidden.update((id(node.left), id(node.right)))
+
     def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and (
+            func.attr.value in LAYOUT_NORMALISING_METHODS or (func.attr.value in FULL_REDUCTIONS and not node.args)
+        ):
+            self._layout_hidden.add(id(func.value))
         if in_loop(self.context) or in_forward(self.context):
             self._check(node, "in a loop" if in_loop(self.context) else "in forward()")
 
@@ -199,6 +223,8 @@ class MultiOperandEinsumInLoop(Rule):
             assumptions.append("matching-sizes")  # einsum broadcasts a size-1 label; multi_dot raises
         if not all(fact.is_tensor for fact in evidence):
             assumptions.append("tensor-operands")  # a tensor subclass sees multi_dot instead of einsum
+        if id(node) not in self._layout_hidden:
+            assumptions.append("result-layout")  # einsum may return a permuted matrix, multi_dot a contiguous one
         target = VerificationTarget("the einsum call replaced by multi_dot", node, operands, equation)
         if not assumptions:
             return FixProposal(node, replacement, target=target)
@@ -302,6 +328,7 @@ def _calls_in(node: cst.CSTNode) -> list[cst.Call]:
 _ASSUMPTION_TEXT = {
     "matching-sizes": "the contracted sizes match (einsum broadcasts a size-1 one, multi_dot raises)",
     "tensor-operands": "the operands are plain torch tensors (a subclass would see multi_dot instead of einsum)",
+    "result-layout": "nothing that receives the result depends on its strides (einsum may return a permuted matrix)",
 }
 
 

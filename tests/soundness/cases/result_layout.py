@@ -212,4 +212,39 @@ def run(a, b):
     ),
 ]
 
+# EIN301: multi_dot's result is contiguous, a three-operand einsum's may be a permuted matrix.
+CASES += [
+    make(
+        "multi_dot_in_a_loop_result_viewed",
+        """
+def run(x):
+    a = torch.randn(8, 3)
+    b = torch.randn(3, 4)
+    flat = []
+    for _ in range(2):
+        m = torch.randn(5, 8)
+        y = torch.einsum("ij,jk,kl->il", m, a, b)
+        flat.append(y.view(-1))
+    return flat
+""",
+        inputs(t(1)),
+        select=("EIN301",),
+    ),
+    make(
+        "multi_dot_in_a_loop_result_made_contiguous",
+        """
+def run(x):
+    a = torch.randn(8, 3)
+    b = torch.randn(3, 4)
+    flat = []
+    for _ in range(2):
+        m = torch.randn(5, 8)
+        flat.append(torch.einsum("ij,jk,kl->il", m, a, b).contiguous().view(-1))
+    return flat
+""",
+        inputs(t(1)),
+        select=("EIN301",),
+    ),
+]
+
 XFAIL = {}
