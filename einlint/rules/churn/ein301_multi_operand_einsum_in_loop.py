@@ -143,9 +143,7 @@ class MultiOperandEinsumInLoop(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute) and (
-            func.attr.value in LAYOUT_NORMALISING_METHODS or (func.attr.value in FULL_REDUCTIONS and not node.args)
-        ):
+        if isinstance(func, cst.Attribute) and (func.attr.value in LAYOUT_NORMALISING_METHODS or (func.attr.value in FULL_REDUCTIONS and not node.args)):
             self._layout_hidden.add(id(func.value))
         if in_loop(self.context) or in_forward(self.context):
             self._check(node, "in a loop" if in_loop(self.context) else "in forward()")
