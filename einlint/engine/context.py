@@ -188,14 +188,17 @@ class RuleContext:
 
     # --- operands ----------------------------------------------------------------------------
     def operand_evidence(self, node: cst.CSTNode) -> OperandEvidence:
+        # In a lambda or generator expression the code runs later, after whatever follows this
+        # statement: what the function shows about its names here need not hold there.
+        name_evidence = self.name_evidence if id(node) not in self._deferred_nodes() else _nothing_known
         if isinstance(node, cst.Name):
-            evidence = self.name_evidence(node.value)
+            evidence = name_evidence(node.value)
             dotted: str | None = node.value
         else:
             expression = self.as_ast(node)
             if expression is None:
                 return UNKNOWN
-            evidence = expression_evidence(expression, self.imports, self.name_evidence)
+            evidence = expression_evidence(expression, self.imports, name_evidence)
             dotted = operand_root(expression)
         foreign = self._attributes_tensors_lack().get(dotted, ()) if dotted is not None else ()
         instance = self._instance_of_other_class()
@@ -350,6 +353,14 @@ class RuleContext:
         text = self.analysis.text
         return '"' if text.count('"') > text.count("'") else "'"
 
+    def _deferred_nodes(self) -> frozenset[int]:
+        """ids of the unit's nodes inside a lambda or a generator expression."""
+        memo = self.unit.memo
+        if "deferred" not in memo:
+            text = self.unit.text
+            memo["deferred"] = _nodes_inside_deferred_code(self.unit.root) if "lambda" in text or "for" in text else frozenset()
+        return memo["deferred"]
+
     def _names_bound_inside_unit(self) -> frozenset[str]:
         memo = self.unit.memo
         if "inner-bindings" not in memo:
@@ -450,6 +461,31 @@ def _dotted(node: cst.CSTNode) -> str | None:
         return None
     parts.append(node.value)
     return ".".join(reversed(parts))
+
+
+def _nothing_known(name: str) -> OperandEvidence:
+    return UNKNOWN
+
+
+def _nodes_inside_deferred_code(root: cst.CSTNode) -> frozenset[int]:
+    found: set[int] = set()
+
+    class _Collector(cst.CSTVisitor):
+        depth = 0
+
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if self.depth:
+                found.add(id(node))
+            if isinstance(node, (cst.Lambda, cst.GeneratorExp)):
+                self.depth += 1
+            return True
+
+        def on_leave(self, original_node: cst.CSTNode) -> None:
+            if isinstance(original_node, (cst.Lambda, cst.GeneratorExp)):
+                self.depth -= 1
+
+    root.visit(_Collector())
+    return frozenset(found)
 
 
 def names_bound_inside(node: ast.AST) -> frozenset[str]:

@@ -13,9 +13,11 @@ evidence.operands); what this module adds is everything else, by one conservativ
 
 - **Shared**: another reference to the object may exist. The name is bound to a value that is not
   a fresh tensor (a parameter, an attribute, an element, a helper's result, a ``for``/``with``
-  target), or its value may be kept by something else (assigned on, put in a container, captured by a
-  nested function or lambda, given to a call that may keep it, returned by a method that may return
-  its receiver such as ``.contiguous()``, ``.float()``, ``.to()``).
+  target), or its value may be kept by something else (assigned on, put in a container, iterated over
+  by a ``for`` or a comprehension whose variable then holds it, captured by a nested function or
+  lambda, given to a call that may keep it, the receiver of a method einlint does not know, returned
+  by a function or method that may return its argument or receiver such as ``torch.flatten``,
+  ``.contiguous()``, ``.float()``, ``.to()``).
 - **Hazard**: code that may change a shared tensor in place: an in-place shape method (on any
   receiver, called or only named), ``.data =`` (or a store of another torch.Tensor attribute,
   ``.__class__ =``, ``.permute =``), ``out=``, a call that is not a known torch function,
@@ -104,7 +106,9 @@ _TORCH_FUNCTION_MODULES = frozenset({"torch", "torch.nn.functional", "torch.lina
 _CALLING_BACK = frozenset(f"torch.{name}" for name in ("vmap", "compile", "cond", "while_loop", "map", "scan", "associative_scan", "jit"))
 _MAY_RETURN_ARGUMENT = frozenset(
     f"torch.{name}" for name in ("as_tensor", "asarray", "atleast_1d", "atleast_2d", "atleast_3d", "positive",
-                                 "resolve_conj", "resolve_neg", "conj")
+                                 "resolve_conj", "resolve_neg", "conj", "conj_physical", "real", "flatten",
+                                 "broadcast_tensors", "cartesian_prod", "nn.functional.dropout",
+                                 "nn.functional.alpha_dropout", "nn.functional.feature_alpha_dropout")
 )  # fmt: skip
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.GeneratorExp)
@@ -210,7 +214,7 @@ class SharedTensors:
         if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             self._assignment(statement)
         elif isinstance(statement, (ast.For, ast.AsyncFor)):
-            self._expression(statement.iter, False)
+            self._expression(statement.iter, True)  # ``for x in (b,)``: x is b
             self._bind(statement.target, None)
         elif isinstance(statement, (ast.With, ast.AsyncWith)):
             for item in statement.items:
@@ -384,7 +388,7 @@ class SharedTensors:
                     self._expression(child, kept)
 
     def _comprehension(self, generator: ast.comprehension) -> None:
-        self._expression(generator.iter, False)
+        self._expression(generator.iter, True)  # ``[x.resize_(8) for x in (b,)]``: x is b
         self._bind(generator.target, None)
         for condition in generator.ifs:
             self._expression(condition, False)
@@ -403,8 +407,9 @@ class SharedTensors:
                 self._hazard()
                 self._expression(func.value, True)  # whatever the receiver may be is changed
             else:
-                # a method may return its receiver (``.contiguous()``, any in-place method)
-                self._expression(func.value, kept and func.attr not in FRESH_RESULT_METHODS)
+                # a method may return its receiver (``.contiguous()``, any in-place method); an unknown
+                # one (``b.__setstate__(...)``, ``b.register_hook(f)``) is code that receives it
+                self._expression(func.value, (kept and func.attr not in FRESH_RESULT_METHODS) or kind == "unknown")
         else:
             self._expression(func, False)
         keeps = {"fresh": False, "selecting": kept, "identity": kept}.get(kind, True)

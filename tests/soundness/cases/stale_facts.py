@@ -558,4 +558,95 @@ def run(x):
     ),
 ]
 
+# The middle factor made 1-D after the chain's statement or through another name: (a @ b) @ c still
+# runs, a @ (b @ c) raises.
+CASES += [
+    make(
+        "chain_in_a_lambda_called_after_a_resize",
+        """
+def run(x):
+    a = torch.randn(512, 8)
+    b = torch.randn(8, 512)
+    c = torch.randn(512, 8)
+    product = lambda: a @ b @ c
+    b.resize_(8)
+    return product()
+""",
+        inputs(t(1)),
+        select=CHAIN,
+        dtypes=(torch.float64,),
+    ),
+    make(
+        "chain_in_a_generator_expression_consumed_after_a_resize",
+        """
+def run(x):
+    a = torch.randn(512, 8)
+    b = torch.randn(8, 512)
+    c = torch.randn(512, 8)
+    products = (a @ b @ c for _ in range(2))
+    b.resize_(8)
+    return list(products)
+""",
+        inputs(t(1)),
+        select=CHAIN,
+        dtypes=(torch.float64,),
+    ),
+    make(
+        "chain_factor_resized_as_a_comprehension_variable",
+        """
+def run(x):
+    a = torch.randn(512, 8)
+    b = torch.randn(8, 512)
+    c = torch.randn(512, 8)
+    [factor.resize_(8) for factor in (b,)]
+    return a @ b @ c
+""",
+        inputs(t(1)),
+        select=CHAIN,
+        dtypes=(torch.float64,),
+    ),
+    make(
+        "chain_factor_resized_through_torch_flatten",
+        """
+def run(x):
+    a = torch.randn(512, 8)
+    b = torch.randn(8, 512)
+    c = torch.randn(512, 8)
+    torch.flatten(b, 0, 0).resize_(8)
+    return a @ b @ c
+""",
+        inputs(t(1)),
+        select=CHAIN,
+        dtypes=(torch.float64,),
+    ),
+    make(
+        "chain_factor_resized_by_its_setstate",
+        """
+def run(x):
+    a = torch.randn(512, 8)
+    b = torch.randn(8, 512)
+    c = torch.randn(512, 8)
+    b.__setstate__((torch.randn(8).untyped_storage(), 0, (8,), (1,)))
+    return a @ b @ c
+""",
+        inputs(t(1)),
+        select=CHAIN,
+        dtypes=(torch.float64,),
+    ),
+    make(
+        "chain_factor_iterated_control",
+        """
+def run(x):
+    a = torch.randn(512, 8)
+    b = torch.randn(8, 512)
+    c = torch.randn(512, 8)
+    rows = [row.sum() for row in b]
+    return a @ b @ c, rows
+""",
+        inputs(t(1)),
+        select=CHAIN,
+        dtypes=(torch.float64,),
+    ),
+]
+
 XFAIL: dict[str, str] = {}
