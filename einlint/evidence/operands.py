@@ -136,6 +136,8 @@ def expression_evidence(node: ast.expr, imports: ImportTable, resolve_name=None)
     qualified = qualified_name(node.func, imports)
     if qualified in ("torch.matmul", "torch.bmm", "torch.mm") and len(node.args) == 2 and not node.keywords:
         return _product_evidence(node.args[0], node.args[1], imports, resolve_name)
+    if qualified in CREATION_FUNCTIONS and not states_dense_layout(node, imports):
+        return OperandEvidence(tensor_methods=True)  # ``layout=torch.sparse_coo``: not a plain dense tensor
     if qualified in SHAPE_FACTORIES:
         shape = _factory_shape(node, qualified)
         dtype = _factory_dtype(node, qualified, imports)
@@ -241,6 +243,14 @@ def _product_evidence(left: ast.expr, right: ast.expr, imports: ImportTable, res
         integral=first.integral or second.integral,
         claimed_rank=first.claimed_rank if first.claimed_rank is not None else second.claimed_rank,
     )
+
+
+def states_dense_layout(call: ast.Call, imports: ImportTable) -> bool:
+    """A factory call with no ``layout=`` or ``layout=torch.strided``: it makes a dense tensor."""
+    for keyword in call.keywords:
+        if keyword.arg == "layout" or keyword.arg is None:
+            return keyword.arg == "layout" and qualified_name(keyword.value, imports) == "torch.strided"
+    return True
 
 
 def _non_tensor_call(qualified: str) -> str | None:

@@ -14,8 +14,8 @@ Three outcomes:
   ``inplace=`` argument, an augmented assignment or an item or attribute store, or a call of an
   unknown function, on anything that may share the source's storage (``may_share``); or a nested
   function or lambda can reach it.
-- **safe**: the source is a local bound once to a freshly allocated tensor (a torch factory) and read
-  only by this copy: nothing else can reach its storage.
+- **safe**: the source is a local bound once to a freshly allocated dense tensor (a torch factory
+  without ``out=`` or ``layout=``) and read only by this copy: nothing else can reach its storage.
 - **unsafe**, assuming ``no-inplace-after-copy``: otherwise. A caller holding the source (a
   parameter, an attribute, a global) can change it in place before it runs backward; the version
   check then makes backward raise, except for changes through ``.data``, which it does not see.
@@ -165,6 +165,8 @@ def _is_fresh(value: ast.expr, qualify: Callable[[ast.expr], str | None]) -> boo
     if isinstance(value, (ast.BinOp, ast.UnaryOp, ast.Compare, ast.Constant, ast.JoinedStr)):
         return True
     if isinstance(value, ast.Call):
+        if any(keyword.arg in ("out", None) for keyword in value.keywords):
+            return False  # ``torch.randn(4, 5, out=buffer)`` returns buffer
         if isinstance(value.func, ast.Attribute) and value.func.attr in ALLOCATING_METHODS:
             return True
         return qualify(value.func) in ALLOCATING_FACTORIES | MATRIX_PRODUCTS
@@ -268,6 +270,8 @@ def _is_private(scope: ast.AST, facts: FunctionFacts, root: str, qualify: Callab
         and isinstance(binding.targets[0], ast.Name)
         and isinstance(binding.value, ast.Call)
         and qualify(binding.value.func) in ALLOCATING_FACTORIES
+        # ``out=buf`` writes into buf and returns it; ``layout=torch.sparse_coo`` has no strided copy
+        and not any(keyword.arg in ("out", "layout", None) for keyword in binding.value.keywords)
     ):
         return False
     loads = facts.name_uses(scope, root, ast.Load)

@@ -312,6 +312,8 @@ class SharedTensors:
     def _fresh(self, value: ast.expr) -> bool:
         """Is ``value`` certain to be a new object that nothing else refers to?"""
         if isinstance(value, ast.Call):
+            if any(keyword.arg in ("out", None) for keyword in value.keywords):
+                return False  # ``torch.randn(2, 3, out=buf)`` is buf
             if isinstance(value.func, ast.Attribute) and value.func.attr in FRESH_RESULT_METHODS:
                 return True
             return self._call_kind(value) == "fresh"

@@ -57,8 +57,8 @@ class CopyBeforeContraction(Rule):
     or attribute store on the source or a name that may share its storage (an alias, a view, a
     container or object holding it), a call of an unknown function that receives one, or a nested
     function or lambda that can reach one. The fix is safe when the source is a local bound once to a
-    tensor a torch factory allocates and read only by this copy. Otherwise a caller may still hold
-    the source (a parameter, an attribute): the fix is unsafe and assumes ``no-inplace-after-copy``
+    tensor a torch factory allocates (no ``out=``, no ``layout=``) and read only by this copy.
+    Otherwise a caller may still hold the source (a parameter, an attribute): the fix is unsafe and assumes ``no-inplace-after-copy``
     (nothing changes the source in place while the result or its autograd graph is alive); when that
     fails, backward raises, except for a change through ``.data`` or ``.numpy()``. Unless the source
     is a plain tensor made in the same scope, the fix also assumes ``tensor-operands``: a tensor
@@ -90,7 +90,7 @@ class CopyBeforeContraction(Rule):
             "in-place method, ``.data``, ``.numpy()``, ``out=``/``inplace=``, an augmented assignment or a "
             "store on the source or on a name that may share its storage, an unknown call or a closure that "
             "can reach one); the fix is safe only for a local bound once to a tensor a torch factory allocates "
-            "and read only by this copy, and otherwise names ``no-inplace-after-copy``, where a failure makes "
+            "(no ``out=`` buffer, no ``layout=``) and read only by this copy, and otherwise names ``no-inplace-after-copy``, where a failure makes "
             "backward raise, except through ``.data`` or ``.numpy()`` (silent)."
         ),
         SoundnessFamily.STRICTNESS: ("dropping the copy changes no size or rank, and before einsum the fold keeps explicit labels as EIN201's does."),

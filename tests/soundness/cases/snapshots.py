@@ -13,6 +13,27 @@ W = inputs(t(4, 4), t(4, 4))
 
 CASES = [
     make(
+        "private_copy_source_allocated_into_a_buffer",
+        """
+def run(x):
+    buffer = torch.zeros(4, 5)
+    w = torch.randn(4, 5, out=buffer)
+    y = x @ w.T.contiguous()
+    buffer.mul_(2)
+    return y
+""",
+        inputs(t(3, 5)),
+    ),
+    make(
+        "private_copy_source_sparse",
+        """
+def run(x):
+    w = torch.zeros(5, 3, layout=torch.sparse_coo)
+    return x @ w.T.contiguous()
+""",
+        inputs(t(4, 3)),
+    ),
+    make(
         "view_folded_before_a_later_operand_transposes_its_receiver",
         """
 def run(w):
