@@ -65,6 +65,9 @@ class FileAnalysis:
         # Per-file results rules share (e.g. whether a function generates code), keyed by the rule.
         self.memo: dict = {}
         self._attribute_lines: list[int] | None = None
+        # id of a statement -> the names it binds itself: found once for the import tables of the
+        # scopes and their facts both (see operands.block_bindings)
+        self._bound_names: dict[int, tuple[str, ...]] = {}
 
     def may_read_attributes(self, first_line: int, last_line: int) -> bool:
         """Could code on lines ``first_line`` to ``last_line`` read an attribute (see
@@ -80,7 +83,7 @@ class FileAnalysis:
     def facts_for(self, scope: ast.AST) -> FunctionFacts:
         facts = self._scope_facts.get(id(scope))
         if facts is None:
-            facts = FunctionFacts(scope, self.imports_in(scope), self.lines, self.has_walrus, self.has_pragmas, self.declared_elsewhere)
+            facts = FunctionFacts(scope, self.imports_in(scope), self.lines, self.has_walrus, self.has_pragmas, self.declared_elsewhere, self._bound_names)
             self._scope_facts[id(scope)] = facts
         return facts
 
@@ -94,7 +97,7 @@ class FileAnalysis:
             shadowing: frozenset[str] = frozenset()
             for function in (*self._outer_functions.get(id(scope), ()), scope):
                 if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                    shadowing |= names_bound_other_than_by_import(function, self.has_walrus)
+                    shadowing |= names_bound_other_than_by_import(function, self.has_walrus, self._bound_names)
             table = self.imports.without(shadowing)
             self._scope_imports[id(scope)] = table
         return table

@@ -350,6 +350,7 @@ class FunctionFacts:
         has_walrus: bool = True,
         has_pragmas: bool = True,
         declared_elsewhere: frozenset[str] = frozenset(),
+        bound_names: dict[int, tuple[str, ...]] | None = None,
     ) -> None:
         self.imports = imports
         self.scope = scope
@@ -365,8 +366,9 @@ class FunctionFacts:
         # id of a body list -> (the list, the compound statement that holds it; None for the scope's own)
         self.bodies: dict[int, tuple[list[ast.stmt], ast.stmt | None]] = {}
         self._bound_by: dict[int, frozenset[str]] = {}
-        # id of each statement the walk recorded -> the names it binds itself (not in nested blocks)
-        self._own_bindings: dict[int, tuple[str, ...]] = {}
+        # id of each statement the walk recorded -> the names it binds itself (not in nested blocks);
+        # shared with block_bindings over the same tree when the caller passes ``bound_names``
+        self._own_bindings: dict[int, tuple[str, ...]] = bound_names if bound_names is not None else {}
         # Results of queries over this scope (evidence.reaching), by query; they depend only on the code.
         self.memo: dict = {}
         self._binders: dict[int, dict[str, list[int]]] = {}
@@ -418,9 +420,7 @@ class FunctionFacts:
                 self._walk(case.body, lines, statement)
 
     def _record(self, statement: ast.stmt, lines: list[str] | None) -> None:
-        names = tuple(node.id for node in _bound_names(statement, self.has_walrus))
-        self._own_bindings[id(statement)] = names
-        for name in names:
+        for name in _own_bound_names(statement, self.has_walrus, self._own_bindings):
             self._entry(name).bindings.append(statement)
         if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
             target = statement.targets[0]
@@ -684,29 +684,40 @@ def _bound_names(statement: ast.stmt, has_walrus: bool = True):
                 yield node.target
 
 
-def block_bindings(body: list[ast.stmt], has_walrus: bool = True):
+def block_bindings(body: list[ast.stmt], has_walrus: bool = True, bound_names: dict[int, tuple[str, ...]] | None = None):
     """(binding statement, name) for each name the statements of a block bind, nested blocks
-    included, nested scopes excluded."""
+    included, nested scopes excluded. ``bound_names``, when given, keeps what each statement binds
+    itself (by id: the statements must outlive it), for FunctionFacts of the same tree to reuse."""
     for statement in body:
         if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             yield statement, statement.name
             continue
-        for node in _bound_names(statement, has_walrus):
-            yield statement, node.id
+        for name in _own_bound_names(statement, has_walrus, bound_names):
+            yield statement, name
         for name in ("body", "orelse", "finalbody"):
             child = getattr(statement, name, None)
             if isinstance(child, list):
-                yield from block_bindings(child, has_walrus)
+                yield from block_bindings(child, has_walrus, bound_names)
         for handler in getattr(statement, "handlers", ()):
             if handler.name:
                 yield handler, handler.name
-            yield from block_bindings(handler.body, has_walrus)
+            yield from block_bindings(handler.body, has_walrus, bound_names)
         for case in getattr(statement, "cases", ()):
             for node in ast.walk(case.pattern):
                 captured = getattr(node, "name", None) or getattr(node, "rest", None)
                 if isinstance(captured, str):
                     yield statement, captured
-            yield from block_bindings(case.body, has_walrus)
+            yield from block_bindings(case.body, has_walrus, bound_names)
+
+
+def _own_bound_names(statement: ast.stmt, has_walrus: bool, bound_names: dict[int, tuple[str, ...]] | None) -> tuple[str, ...]:
+    """The names ``statement`` binds itself (see _bound_names), from ``bound_names`` if known there."""
+    names = bound_names.get(id(statement)) if bound_names is not None else None
+    if names is None:
+        names = tuple(node.id for node in _bound_names(statement, has_walrus))
+        if bound_names is not None:
+            bound_names[id(statement)] = names
+    return names
 
 
 def _block_names(body: list[ast.stmt], has_walrus: bool):

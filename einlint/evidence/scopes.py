@@ -30,9 +30,10 @@ def outer_functions(tree: ast.Module) -> dict[int, tuple[ast.AST, ...]]:
     return result
 
 
-def names_bound_other_than_by_import(function: ast.AST, has_walrus: bool = True) -> frozenset[str]:
+def names_bound_other_than_by_import(function: ast.AST, has_walrus: bool = True, bound_names: dict[int, tuple[str, ...]] | None = None) -> frozenset[str]:
     """Parameters and the names ``function``'s body binds by anything but an import statement
-    (``nonlocal`` and ``global`` included: the name is then not the import's in this function)."""
+    (``nonlocal`` and ``global`` included: the name is then not the import's in this function).
+    ``bound_names``: see operands.block_bindings."""
     names: set[str] = set()
     arguments = getattr(function, "args", None)
     if arguments is not None:
@@ -40,7 +41,7 @@ def names_bound_other_than_by_import(function: ast.AST, has_walrus: bool = True)
         every += [a for a in (arguments.vararg, arguments.kwarg) if a is not None]
         names.update(argument.arg for argument in every)
     body = function.body if isinstance(function.body, list) else []
-    for statement, name in block_bindings(body, has_walrus):
+    for statement, name in block_bindings(body, has_walrus, bound_names):
         if not isinstance(statement, (ast.Import, ast.ImportFrom)):
             names.add(name)
     return frozenset(names)
