@@ -13,6 +13,7 @@ import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from einlint.evidence.syntax_walk import code_nodes
 from einlint.rule_protocol import Triggers
 
 _COMPOUND = (
@@ -147,7 +148,7 @@ def _child_bodies(statement: ast.stmt) -> list[list[ast.stmt]]:
 def words_of(node: ast.AST) -> Words:
     names: set[str] = set()
     has_matmul = has_multiply = False
-    for child in ast.walk(node):
+    for child in code_nodes(node):
         kind = type(child)
         if kind is ast.Attribute:
             names.add(child.attr)  # type: ignore[attr-defined]
