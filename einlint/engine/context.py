@@ -24,6 +24,7 @@ from einlint.evidence.reaching import reaching_evidence, reaching_non_tensor
 from einlint.evidence.operands import UNKNOWN, FunctionFacts, OperandEvidence, block_bindings, dotted_name, expression_evidence
 from einlint.evidence.scopes import names_bound_other_than_by_import, outer_functions
 from einlint.evidence.stability import declared_elsewhere
+from einlint.evidence.syntax_walk import code_nodes
 from einlint.rewrite.analyzer import FoldableTemporary
 
 if TYPE_CHECKING:
@@ -495,7 +496,7 @@ def names_bound_inside(node: ast.AST) -> frozenset[str]:
     """Names that code inside ``node`` binds for itself: comprehension and lambda variables, walrus
     targets. A use of one of them does not read the function's variable of that name."""
     names: set[str] = set()
-    for child in ast.walk(node):
+    for child in code_nodes(node):
         if isinstance(child, ast.comprehension):
             names.update(n.id for n in ast.walk(child.target) if isinstance(n, ast.Name))
         elif isinstance(child, ast.Lambda):

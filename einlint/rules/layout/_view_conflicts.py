@@ -10,6 +10,7 @@ import libcst as cst
 from einlint.engine.candidates import Candidate
 from einlint.engine.context import FileAnalysis, RuleContext, layout_tracer, names_bound_inside
 from einlint.evidence.layout import Layout, LayoutTracer, ViewConflict, target_sizes, view_conflict
+from einlint.evidence.syntax_walk import code_nodes
 
 # analysis.memo key: candidate node id -> the kinds of impossible views in it ("einsum", "strided")
 _MEMO = "impossible-view-kinds"
@@ -71,7 +72,7 @@ def impossible_view_kinds(candidate: Candidate, analysis: FileAnalysis) -> froze
     if key not in memo:
         kinds: set[str] = set()
         tracer = chain = None
-        for node in ast.walk(candidate.node):
+        for node in code_nodes(candidate.node):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "view"):
                 continue
             if not node.args or node.keywords:
