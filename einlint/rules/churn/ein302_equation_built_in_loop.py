@@ -53,8 +53,9 @@ class EquationBuiltInLoop(Rule):
 
     Fix safety: safe. The dict holds exactly the strings the template evaluates to for every value the
     literal iterable yields, and the fix is offered only when the loop body never rebinds the loop
-    variable (nor does other code through ``global`` or ``nonlocal``), so every lookup finds the
-    string the template would have built. The template is evaluated with no builtins and only when it
+    variable (nor does other code through ``global`` or ``nonlocal``; a loop at module level or in
+    a class body, whose variable ``globals()`` or ``locals()`` can rebind, gets no table), so every
+    lookup finds the string the template would have built. The template is evaluated with no builtins and only when it
     reads nothing but the loop variable, literals, indexing, ``+`` and formatting: ``.format`` and ``%`` only on a literal string (str's own
     methods), with fields that name an argument (no attribute or item access), no ``*`` widths or
     mapping keys, and every width and precision at most 64; a loop of at most 64 values; an equation
@@ -102,6 +103,10 @@ class EquationBuiltInLoop(Rule):
         bound = memo["names bound anywhere"]
         return "range" not in bound and "*" not in bound
 
+    def _in_function_scope(self, loop: ast.For) -> bool:
+        """Is the loop variable a function's local? Only there can no other code rebind it unseen."""
+        return isinstance(_scope_of(loop, self.context.unit.candidate.ancestors), (ast.FunctionDef, ast.AsyncFunctionDef))
+
     def visit_Call(self, node: cst.Call) -> None:
         if not node.args or node.args[0].keyword is not None or not is_einsum(node, self.context):
             return
@@ -139,6 +144,8 @@ class EquationBuiltInLoop(Rule):
             return None  # the body rebinds the loop variable: the template may see other values
         if variable in self.context.analysis.declared_elsewhere:
             return None  # a ``global``/``nonlocal`` statement lets other code rebind it mid-iteration
+        if not self._in_function_scope(loop):
+            return None  # a module's or class body's names: ``globals()``, ``locals()`` rebind them
         if variable in names_bound_inside(self.context.unit.candidate.node):
             return None  # a comprehension or lambda in the statement has its own variable of that name
         table = _equation_table(template, loop, self._range_is_builtin())
@@ -164,6 +171,18 @@ class EquationBuiltInLoop(Rule):
         operands = tuple(argument.value for argument in call.args[1:])
         target = VerificationTarget("the einsum call that reads the precomputed equation", call, operands, bindings=(table_value,))
         return FixProposal(argument, f"{name}[{variable}]", extra_edits=(Edit(start, start, definition),), target=target)
+
+
+def _scope_of(loop: ast.For, ancestors: tuple[ast.AST, ...]) -> ast.AST | None:
+    """The innermost function or class around ``loop`` (None at module level)."""
+    scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+    inner = None
+    for node in ancestors:
+        if node is loop:
+            break
+        if isinstance(node, scopes):
+            inner = node
+    return inner
 
 
 def _literal(value: str | int, quote: str) -> str:

@@ -151,6 +151,43 @@ def run(x):
         inputs(t(2, 3, 4, 5)),
     ),
     make(
+        "equation_table_module_loop_variable_rebound_through_globals",
+        """
+x = torch.randn(2, 3, 3)
+pooled = []
+
+
+def step():
+    globals()["axis"] = "h"
+
+
+for axis in "jk":
+    step()
+    pooled.append(torch.einsum(f"bh{axis}->b", x))
+
+
+def run(y):
+    return pooled
+""",
+        inputs(t(1)),
+    ),
+    make(
+        "equation_table_class_body_loop_variable_rebound_through_locals",
+        """
+class Pooled:
+    x = torch.randn(2, 3, 3)
+    values = []
+    for axis in "jk":
+        locals()["axis"] = "h"
+        values.append(torch.einsum(f"bh{axis}->b", x))
+
+
+def run(y):
+    return Pooled.values
+""",
+        inputs(t(1)),
+    ),
+    make(
         "equation_table_zero_iterations",
         """
 def run(x):
