@@ -649,4 +649,44 @@ def run(x):
     ),
 ]
 
+# Routes by which the middle factor of a chain whose sizes factories state becomes 1-D (or is rebound)
+# before the chain runs: (a @ b) @ c still computes, a @ (b @ c) would raise. Each keeps EIN106's fix
+# away today.
+_CHAIN_HEADER = "    a = torch.randn(512, 8)\n    b = torch.randn(8, 512)\n    c = torch.randn(512, 8)\n"
+_CHAIN_ROUTES = [
+    ("chain_factor_rebound_by_a_comprehension_walrus", "    [(b := torch.randn(8)) for _ in range(1)]\n"),
+    ("chain_factor_resized_in_an_assert", "    assert b.resize_(8) is not None\n"),
+    ("chain_factor_resized_in_an_f_string", '    note = f"{b.resize_(8).shape}"\n'),
+    ("chain_factor_resized_through_map", "    list(map(lambda t: t.resize_(8), [b]))\n"),
+    ("chain_factor_swapped_by_swap_tensors", "    torch.utils.swap_tensors(b, torch.randn(8))\n"),
+    ("chain_factor_resized_through_a_dict_entry", '    box = {"b": b}\n    box["b"].resize_(8)\n'),
+    ("chain_factor_resized_by_a_default_argument", "    def later(t=b.resize_(8)):\n        return t\n\n"),
+]
+CASES += [
+    make(name, "def run(x):\n" + _CHAIN_HEADER + body + "    return a @ b @ c\n", inputs(t(1)), select=CHAIN, dtypes=(torch.float64,))
+    for name, body in _CHAIN_ROUTES
+]
+CASES.append(
+    make(
+        "chain_in_a_generator_whose_factor_the_consumer_resizes",
+        """
+def products():
+    a = torch.randn(512, 8)
+    b = torch.randn(8, 512)
+    c = torch.randn(512, 8)
+    yield b
+    yield a @ b @ c
+
+
+def run(x):
+    steps = products()
+    next(steps).resize_(8)
+    return next(steps)
+""",
+        inputs(t(1)),
+        select=CHAIN,
+        dtypes=(torch.float64,),
+    )
+)
+
 XFAIL: dict[str, str] = {}
