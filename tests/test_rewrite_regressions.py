@@ -304,10 +304,21 @@ CASES = {
         """,
         "unsafe",
     ),
-    # Before: safe. A tensor-like class (matmul and .mT, no einsum): methods do not prove a tensor.
+    # Before: safe. A tensor-like class (matmul and .mT, no einsum): methods do not prove a tensor, and
+    # ``self`` of a class with no bases is an instance of that class, never a tensor: no fix at all.
     "tensor-like class": (
         """
         class Operator:
+            def rmatmul(self, other):
+                return self.mT.matmul(other.mT).mT
+        """,
+        "no fix",
+    ),
+    # The same method where the class's base is imported: it may be a tensor class, so the fix stays,
+    # resting on the assumption that the operands are tensors.
+    "tensor-like class of an imported base": (
+        """
+        class Operator(Base):
             def rmatmul(self, other):
                 return self.mT.matmul(other.mT).mT
         """,
