@@ -22,15 +22,22 @@ _PUNCTUATION = frozenset(
 )  # fmt: skip
 
 
-@cache
-def _child_fields(node_type: type) -> tuple[str, ...]:
-    return tuple(field.name for field in dataclasses.fields(node_type) if field.name not in _PUNCTUATION and not field.name.startswith("whitespace"))
+# Per node type, its fields that may hold expressions, last first (the order they go on the stack).
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+# Per type of a field's value, whether it is a node: isinstance against CSTNode goes through
+# ABCMeta.__instancecheck__ on every call; this asks once per type.
+_IS_NODE: dict[type, bool] = {}
 
 
-@cache
+def _child_fields_reversed(node_type: type) -> tuple[str, ...]:
+    fields = tuple(field.name for field in dataclasses.fields(node_type) if field.name not in _PUNCTUATION and not field.name.startswith("whitespace"))
+    _CHILD_FIELDS[node_type] = fields[::-1]
+    return fields[::-1]
+
+
 def _is_node_type(value_type: type) -> bool:
-    # isinstance against CSTNode goes through ABCMeta.__instancecheck__ on every call; per type, once.
-    return issubclass(value_type, cst.CSTNode)
+    _IS_NODE[value_type] = issubclass(value_type, cst.CSTNode)
+    return _IS_NODE[value_type]
 
 
 @cache
@@ -78,11 +85,22 @@ def walk(root: cst.CSTNode, visitors: list[cst.CSTVisitor]) -> None:
         for index, method in handlers:
             if index not in pruned_at and getattr(visitors[index], method)(node) is False:
                 pruned_at[index] = depth
-        children: list[cst.CSTNode] = []
-        for name in _child_fields(node_type):
+        # The children go on the stack last first, so that they come off in source order.
+        fields = _CHILD_FIELDS.get(node_type)
+        if fields is None:
+            fields = _child_fields_reversed(node_type)
+        depth += 1
+        for name in fields:
             value = getattr(node, name)
-            if _is_node_type(type(value)):
-                children.append(value)
+            value_type = type(value)
+            is_node = _IS_NODE.get(value_type)
+            if is_node is None:
+                is_node = _is_node_type(value_type)
+            if is_node:
+                stack.append((value, depth))
             elif isinstance(value, (list, tuple)):
-                children.extend(item for item in value if _is_node_type(type(item)))
-        stack.extend((child, depth + 1) for child in reversed(children))
+                for item in reversed(value):
+                    item_type = type(item)
+                    item_is_node = _IS_NODE.get(item_type)
+                    if item_is_node if item_is_node is not None else _is_node_type(item_type):
+                        stack.append((item, depth))
