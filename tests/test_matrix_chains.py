@@ -126,3 +126,51 @@ def test_multi_dot_chain_computes_the_same(name: str, dtype: torch.dtype) -> Non
     torch.testing.assert_close(actual, expected)
     for got, want in zip(actual_gradients, expected_gradients):
         torch.testing.assert_close(got, want)
+
+
+# EIN106 on 16-bit floats: (code around ``y = a @ b @ c``, with the three factories of a 4096/64 chain).
+HALF_PRECISION = {
+    "float16 factor": "a = torch.randn(4096, 64, dtype=torch.half)\nb = torch.randn(64, 4096)\nc = torch.randn(4096, 64)\ny = a @ b @ c\n",
+    "bfloat16 factors": (
+        "a = torch.randn(4096, 64, dtype=torch.bfloat16)\nb = torch.randn(64, 4096, dtype=torch.bfloat16)\n"
+        "c = torch.randn(4096, 64, dtype=torch.bfloat16)\ny = a @ b @ c\n"
+    ),
+    "default dtype changed": (
+        "torch.set_default_dtype(torch.float16)\na = torch.randn(4096, 64)\nb = torch.randn(64, 4096)\nc = torch.randn(4096, 64)\ny = a @ b @ c\n"
+    ),
+    "visible autocast": (
+        "def f():\n    a = torch.randn(4096, 64)\n    b = torch.randn(64, 4096)\n    c = torch.randn(4096, 64)\n"
+        "    with torch.autocast('cpu'):\n        y = a @ b @ c\n    return y\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("code", HALF_PRECISION.values(), ids=HALF_PRECISION.keys())
+def test_ein106_has_no_fix_in_16_bit_floats(code: str, einlint, tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "chain.py"
+    for text, fixed in (
+        (code, False),
+        (
+            code.replace("torch.half", "torch.float64")
+            .replace("torch.bfloat16", "torch.float64")
+            .replace("torch.set_default_dtype(torch.float16)\n", "")
+            .replace("with torch.autocast('cpu'):", "if True:"),
+            True,
+        ),
+    ):
+        path.write_text("import torch\n" + text, encoding="utf-8")
+        (finding,) = json.loads(einlint("--select", "EIN106", "--no-cache", "--format", "json", str(path)).out)
+        assert (finding["fix"] is not None) is fixed, finding["message"]
+        if not fixed:
+            assert "16-bit floats" in finding["message"]
+
+
+def test_a_float16_chain_overflows_in_one_association_only() -> None:
+    """Why 16-bit chains get no fix: the same products, grouped otherwise, leave float16's range."""
+    a = torch.full((2, 64), 40.0, dtype=torch.float16)
+    b = torch.full((64, 64), 40.0, dtype=torch.float16)
+    c = torch.full((64, 2), 1.0 / 4096, dtype=torch.float16)
+    written, reassociated = (a @ b) @ c, a @ (b @ c)
+    assert torch.isinf(written).all() and torch.isfinite(reassociated).all()

@@ -42,6 +42,9 @@ class Factor:
     mm_operand: bool
     is_tensor: bool  # proven a torch tensor (a factory in the same scope)
     plain: bool  # a name or a transpose of one: evaluating it runs no code that could change a tensor
+    # The code states a 16-bit floating dtype (or leaves the factory's to the default dtype): another
+    # association of such products can overflow to inf where the written one does not.
+    dtype: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,7 @@ def _factor(node: cst.BaseExpression, oracle: ChainOracle, mm_operand: bool) -> 
     if two_d and evidence.shape is not None and all(isinstance(size, int) for size in evidence.shape):
         rows, columns = evidence.shape
         shape = (columns, rows) if transposed else (rows, columns)
-    return Factor(node, shape, two_d, mm_operand, evidence.is_tensor, plain)
+    return Factor(node, shape, two_d, mm_operand, evidence.is_tensor, plain, evidence.dtype)
 
 
 def _transpose_of(node: cst.BaseExpression) -> tuple[cst.BaseExpression, bool]:

@@ -243,7 +243,7 @@ class ChainRule(Rule):
                 blocked = blocked or "the f-strings around it use both quote characters"
         default_dtype_changes = "set_default_dtype" in self.context.analysis.text or "set_default_tensor_type" in self.context.analysis.text
         blocked = blocked or _dtype_obligation(chain, default_dtype_changes)
-        if blocked is None and any(category == "no-autocast" for category, _ in chain.assumptions) and _under_visible_autocast(self.context):
+        if blocked is None and any(category == "no-autocast" for category, _ in chain.assumptions) and under_visible_autocast(self.context):
             # The code itself shows the assumption false: no fix, rather than one that assumes otherwise.
             blocked = "it runs under torch.autocast here (einsum would compute in low precision, the product and sum in float32)"
         if self._flows_into_view(node, in_place):
@@ -429,7 +429,7 @@ def _dtype_obligation(chain: Chain, default_dtype_changes: bool = False) -> str 
 AUTOCAST_FUNCTIONS = frozenset({"torch.autocast", "torch.amp.autocast", "torch.cpu.amp.autocast", "torch.cuda.amp.autocast"})
 
 
-def _under_visible_autocast(context: RuleContext) -> bool:
+def under_visible_autocast(context: RuleContext) -> bool:
     """Does the innermost ``with torch.autocast(...)`` around the unit, or an autocast decorator of its
     function, enable autocast (anything but a literal ``enabled=False``)?"""
     for node in reversed(context.unit.candidate.ancestors):

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
 from einlint.diagnostics import Applicability
+from einlint.evidence.operands import DEFAULT_FLOAT
 from einlint.rewrite.matrix_chain import shown_best, shown_order, spelled
 from einlint.rules.base import Example, FixProposal, VerificationTarget
+from einlint.rules.rewrite._chain_rule import under_visible_autocast
 from einlint.rules.rewrite._matrix_chain_rule import MATRIX_CHAIN_SOUNDNESS, ChainCase, MatrixChain, MatrixChainRule, has_comment
+
+# 16-bit floating dtypes: about 65,504 (float16) is the largest finite value, and bfloat16 rounds each
+# product to 8 bits of mantissa.
+HALF_DTYPES = frozenset({"torch.float16", "torch.bfloat16"})
 
 
 class MatmulChainOrder(MatrixChainRule):
@@ -37,9 +43,14 @@ class MatmulChainOrder(MatrixChainRule):
     Fix safety: the same products of the same factors, in another order: every factor is a proven 2-D
     torch tensor (a factory in the same function) whose sizes the code states, so ``@`` is ``mm``
     throughout, the sizes the products match are equal (a chain whose sizes the original rejects is
-    not reported), mixed dtypes raise in both versions and autocast lowers every product in both. The
-    result is a fresh contiguous matrix either way; its values differ only by floating-point rounding
-    (another order of the same sums). Every factor must be a name or a transpose of one (``A``,
+    not reported) and mixed dtypes raise in both versions. The result is a fresh contiguous matrix
+    either way; its values differ only by floating-point rounding (another order of the same sums;
+    integer products wrap around the same way in every order). In 16-bit floats an intermediate
+    product can overflow to inf in one order and not the other, so a factor of a stated float16 or
+    bfloat16 dtype, a visible ``torch.autocast`` around the chain, or a factory left to the default
+    dtype in a file that calls ``set_default_dtype`` is reported without a fix; an autocast that a
+    caller enables out of sight lowers the products in both orders and is the one case the code cannot
+    show. Every factor must be a name or a transpose of one (``A``,
     ``A.T``, ``A.t()``), so evaluating the factors runs no code between the products; where one is
     something else, or a comment sits inside the chain, or a factor is not proven a tensor (``a.mm(b)``
     raises on a numpy array where ``@`` would not), the chain is reported without a fix.
@@ -81,11 +92,22 @@ class MatmulChainOrder(MatrixChainRule):
             blocked = "a factor is not proven a torch tensor"
         elif has_comment(chain.root):
             blocked = "a comment inside the chain would be lost"
+        elif self._half_precision(chain):
+            blocked = "the products run in 16-bit floats here, where another association can overflow to inf and this one not"
         if blocked is not None:
             self.report(chain.root, f"{message} [no fix: {blocked}]")
             return
         target = VerificationTarget("the matrix chain, multiplied in the cheaper order", chain.root, tuple(texts))
         self.report(chain.root, message, FixProposal(chain.root, spelled(chain.order, texts), Applicability.SAFE, target=target))
+
+    def _half_precision(self, chain: MatrixChain) -> bool:
+        """A factor of a stated 16-bit dtype, a visible autocast around the chain, or a default dtype the
+        file may change (``set_default_dtype``) for a factory that leaves its dtype to it."""
+        if any(factor.dtype in HALF_DTYPES for factor in chain.factors) or under_visible_autocast(self.context):
+            return True
+        text = self.context.analysis.text
+        default_may_change = "set_default_dtype" in text or "set_default_tensor_type" in text
+        return default_may_change and any(factor.dtype == DEFAULT_FLOAT for factor in chain.factors)
 
 
 def _fewer(written: int, best: int) -> str:
