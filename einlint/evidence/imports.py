@@ -128,8 +128,8 @@ def _import_statements(body: list[ast.stmt]):
         if isinstance(node, ast.If) and _is_type_checking(node.test):
             stack.extend(node.orelse)
             continue
-        for name in ("body", "orelse", "finalbody"):
-            stack.extend(getattr(node, name, ()))
+        for block in ("body", "orelse", "finalbody"):
+            stack.extend(getattr(node, block, ()))
         for handler in getattr(node, "handlers", ()):
             stack.extend(handler.body)
         for case in getattr(node, "cases", ()):
@@ -249,8 +249,8 @@ def _global_names_and_attribute_stores(tree: ast.Module) -> tuple[set[str], list
             continue
         if type(node) not in BLOCK_STATEMENTS:
             continue
-        for name in ("body", "orelse", "finalbody"):
-            stack.extend(getattr(node, name, ()))
+        for block in ("body", "orelse", "finalbody"):
+            stack.extend(getattr(node, block, ()))
         for handler in getattr(node, "handlers", ()):
             stack.extend(handler.body)
         for case in getattr(node, "cases", ()):

@@ -24,7 +24,7 @@ _MARKER_FIELDS = frozenset({"ctx", "op", "ops", "type_comment", "kind", "type_ig
 
 
 @cache
-def _code_fields_reversed(node_type: type) -> tuple[str, ...]:
+def _code_fields_reversed(node_type: type[ast.AST]) -> tuple[str, ...]:
     return tuple(reversed([name for name in node_type._fields if name not in _MARKER_FIELDS]))
 
 
@@ -40,7 +40,7 @@ def code_nodes(root: ast.AST, enter: Callable[[ast.AST], bool] | None = None) ->
         yield node
         if enter is not None and not enter(node):
             continue
-        for name in _code_fields_reversed(type(node)):
+        for name in _code_fields_reversed(type(node)):  # type: ignore[arg-type]  # AST classes hash by identity
             value = getattr(node, name, None)
             if type(value) is list:
                 for item in reversed(value):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 
 import libcst as cst
 
@@ -118,7 +119,7 @@ class ViewIntoEinsum(Rule):
             fix = fold_fix(call, new_equation, operand, receiver_code, proven, "the einsum call that consumes the folded view")
             self.report(operand, message, fix)
 
-    def _changed_later(self, evaluated_after: list[cst.BaseExpression]) -> bool:
+    def _changed_later(self, evaluated_after: Sequence[cst.BaseExpression]) -> bool:
         """The view is taken before the later operands run; the receiver passed in its place is read
         after them, so ``torch.einsum(eq, x.T, x.t_())`` would see ``x`` transposed again."""
         after = [self.context.as_ast(expression) for expression in evaluated_after]
