@@ -77,7 +77,7 @@ def _changed_functions(original: Path, fixed: Path) -> list[str]:
 
 
 EIN106 = FIXTURES / "rewrite" / "EIN106.py"
-EIN106_CHANGED = _changed_functions(EIN106, EIN106.with_suffix(".out.py"))
+EIN106_CHANGED = _changed_functions(EIN106, EIN106.with_suffix(".unsafe.out.py"))
 
 
 def test_the_ein106_fixture_has_fixed_chains() -> None:
@@ -86,7 +86,7 @@ def test_the_ein106_fixture_has_fixed_chains() -> None:
 
 @pytest.mark.parametrize("name", EIN106_CHANGED)
 def test_reassociated_chain_computes_the_same(name: str) -> None:
-    original, fixed = _module(EIN106), _module(EIN106.with_suffix(".out.py"))
+    original, fixed = _module(EIN106), _module(EIN106.with_suffix(".unsafe.out.py"))
     torch.manual_seed(0)
     expected = getattr(original, name)()
     torch.manual_seed(0)
@@ -161,10 +161,25 @@ def test_ein106_has_no_fix_in_16_bit_floats(code: str, einlint, tmp_path: Path) 
         ),
     ):
         path.write_text("import torch\n" + text, encoding="utf-8")
-        (finding,) = json.loads(einlint("--select", "EIN106", "--no-cache", "--format", "json", str(path)).out)
+        (finding,) = json.loads(einlint("--select", "EIN106", "--unsafe-fixes", "--no-cache", "--format", "json", str(path)).out)
         assert (finding["fix"] is not None) is fixed, finding["message"]
         if not fixed:
-            assert "16-bit floats" in finding["message"]
+            assert "[no fix: the products run in 16-bit floats" in finding["message"]
+
+
+@pytest.mark.parametrize(("dtype", "applicability", "assumptions"), [("", "unsafe", ["no-autocast"]), (", dtype=torch.float64", "safe", [])])
+def test_ein106_is_safe_only_on_float64_factors(dtype: str, applicability: str, assumptions: list[str], einlint, tmp_path: Path) -> None:
+    """A caller's autocast, which the code cannot show, runs float32 products in 16 bits (see above);
+    it leaves float64 alone."""
+    import json
+
+    path = tmp_path / "chain.py"
+    path.write_text(
+        f"import torch\na = torch.randn(4096, 64{dtype})\nb = torch.randn(64, 4096{dtype})\nc = torch.randn(4096, 64{dtype})\ny = a @ b @ c\n",
+        encoding="utf-8",
+    )
+    (finding,) = json.loads(einlint("--select", "EIN106", "--unsafe-fixes", "--no-cache", "--format", "json", str(path)).out)
+    assert (finding["fix"]["applicability"], finding["fix"]["assumptions"]) == (applicability, assumptions)
 
 
 def test_a_float16_chain_overflows_in_one_association_only() -> None:
@@ -174,3 +189,19 @@ def test_a_float16_chain_overflows_in_one_association_only() -> None:
     c = torch.full((64, 2), 1.0 / 4096, dtype=torch.float16)
     written, reassociated = (a @ b) @ c, a @ (b @ c)
     assert torch.isinf(written).all() and torch.isfinite(reassociated).all()
+
+
+def test_ein107_has_no_fix_under_a_visible_autocast(einlint, tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "chain.py"
+    body = (
+        "def f(n):\n    a = torch.randn(n, 4)\n    b = torch.randn(4, n)\n    c = torch.randn(n, n)\n"
+        "    with torch.autocast('cpu'):\n        return a.mm(b).mm(c)\n"
+    )
+    for text, fixed in ((body, False), (body.replace("with torch.autocast('cpu'):", "if True:"), True)):
+        path.write_text("import torch\n\n\n" + text, encoding="utf-8")
+        (finding,) = json.loads(einlint("--select", "EIN107", "--unsafe-fixes", "--no-cache", "--format", "json", str(path)).out)
+        assert (finding["fix"] is not None) is fixed, finding["message"]
+        if fixed:
+            assert "no-autocast" in finding["fix"]["assumptions"]

@@ -42,8 +42,9 @@ class Factor:
     mm_operand: bool
     is_tensor: bool  # proven a torch tensor (a factory in the same scope)
     plain: bool  # a name or a transpose of one: evaluating it runs no code that could change a tensor
-    # The code states a 16-bit floating dtype (or leaves the factory's to the default dtype): another
-    # association of such products can overflow to inf where the written one does not.
+    # The floating dtype the code states for this factor, evidence.operands.DEFAULT_FLOAT where a
+    # factory leaves it to the default dtype, None where unknown (16-bit floats can overflow in one
+    # association and not another).
     dtype: str | None = None
 
 

@@ -10,8 +10,14 @@ from typing import ClassVar
 import libcst as cst
 
 from einlint.engine.context import RuleContext
+from einlint.evidence.operands import DEFAULT_FLOAT
 from einlint.rewrite.matrix_chain import Factor, Order, Product, Tree, best_order, factors, is_product, modelled_time, order_cost, read_chain, written_cost
 from einlint.rules.base import Rule, SoundnessFamily, Triggers
+from einlint.rules.rewrite._chain_rule import under_visible_autocast
+
+# 16-bit floating dtypes: about 65,504 (float16) is the largest finite value, and bfloat16 rounds each
+# product to 8 bits of mantissa.
+HALF_DTYPES = frozenset({"torch.float16", "torch.bfloat16"})
 
 # A better order is reported where the time model (multiply-adds plus the elements moved, see
 # rewrite.matrix_chain) gives it at most half the written order's time and saves at least this much:
@@ -77,7 +83,10 @@ MATRIX_CHAIN_SOUNDNESS = {
         "only by rounding, as any reordering of floating-point sums does."
     ),
     SoundnessFamily.DTYPE_CONTEXT: (
-        "the same products run in another order: mixed dtypes raise in both versions, under autocast every product runs in low precision in both."
+        "the same products run in another order: mixed dtypes raise in both versions; under autocast every "
+        "product runs in 16-bit floats in both, where another order can overflow to inf and the written one "
+        "not, so a fix is withdrawn on stated 16-bit factors or inside a visible autocast and otherwise names "
+        "``no-autocast`` unless every factor is float64 (which autocast leaves alone)."
     ),
     SoundnessFamily.FIXPOINTS: ("a reassociated chain is in the cheapest order, so a second ``--fix`` finds nothing to change."),
 }
@@ -113,6 +122,15 @@ class MatrixChainRule(Rule):
     def report_chain(self, chain: MatrixChain) -> None:
         raise NotImplementedError
 
+    def runs_in_16_bit_floats(self, chain: MatrixChain) -> bool:
+        """A factor of a stated 16-bit dtype, a visible autocast around the chain, or a default dtype the
+        file may change (``set_default_dtype``) for a factory that leaves its dtype to it."""
+        if any(factor.dtype in HALF_DTYPES for factor in chain.factors) or under_visible_autocast(self.context):
+            return True
+        text = self.context.analysis.text
+        default_may_change = "set_default_dtype" in text or "set_default_tensor_type" in text
+        return default_may_change and any(factor.dtype == DEFAULT_FLOAT for factor in chain.factors)
+
     def factor_texts(self, chain: MatrixChain) -> list[str]:
         return [" ".join(self.context.written(factor.node).split()) for factor in chain.factors]
 
@@ -129,3 +147,8 @@ def has_comment(node: cst.CSTNode) -> bool:
     finder = _Finder()
     node.visit(finder)
     return finder.found
+
+
+def all_float64(chain: MatrixChain) -> bool:
+    """Every factor is stated float64, which autocast leaves alone."""
+    return all(factor.dtype == "torch.float64" for factor in chain.factors)

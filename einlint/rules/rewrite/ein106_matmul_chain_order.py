@@ -1,15 +1,9 @@
 from __future__ import annotations
 
 from einlint.diagnostics import Applicability
-from einlint.evidence.operands import DEFAULT_FLOAT
 from einlint.rewrite.matrix_chain import shown_best, shown_order, spelled
 from einlint.rules.base import Example, FixProposal, VerificationTarget
-from einlint.rules.rewrite._chain_rule import under_visible_autocast
-from einlint.rules.rewrite._matrix_chain_rule import MATRIX_CHAIN_SOUNDNESS, ChainCase, MatrixChain, MatrixChainRule, has_comment
-
-# 16-bit floating dtypes: about 65,504 (float16) is the largest finite value, and bfloat16 rounds each
-# product to 8 bits of mantissa.
-HALF_DTYPES = frozenset({"torch.float16", "torch.bfloat16"})
+from einlint.rules.rewrite._matrix_chain_rule import MATRIX_CHAIN_SOUNDNESS, ChainCase, MatrixChain, MatrixChainRule, all_float64, has_comment
 
 
 class MatmulChainOrder(MatrixChainRule):
@@ -48,9 +42,10 @@ class MatmulChainOrder(MatrixChainRule):
     integer products wrap around the same way in every order). In 16-bit floats an intermediate
     product can overflow to inf in one order and not the other, so a factor of a stated float16 or
     bfloat16 dtype, a visible ``torch.autocast`` around the chain, or a factory left to the default
-    dtype in a file that calls ``set_default_dtype`` is reported without a fix; an autocast that a
-    caller enables out of sight lowers the products in both orders and is the one case the code cannot
-    show. Every factor must be a name or a transpose of one (``A``,
+    dtype in a file that calls ``set_default_dtype`` is reported without a fix. An autocast that a
+    caller enables out of sight runs the products in 16-bit floats too, and the code cannot show it:
+    the fix is safe only where every factor is float64 (which autocast leaves alone), and elsewhere
+    unsafe, naming ``no-autocast`` (``assume = ["no-autocast"]`` makes it safe). Every factor must be a name or a transpose of one (``A``,
     ``A.T``, ``A.t()``), so evaluating the factors runs no code between the products; where one is
     something else, or a comment sits inside the chain, or a factor is not proven a tensor (``a.mm(b)``
     raises on a numpy array where ``@`` would not), the chain is reported without a fix.
@@ -64,10 +59,18 @@ class MatmulChainOrder(MatrixChainRule):
         Example(
             "a = torch.randn(4096, 64)\nb = torch.randn(64, 4096)\nc = torch.randn(4096, 64)\ny = a @ b @ c",
             fixed="a = torch.randn(4096, 64)\nb = torch.randn(64, 4096)\nc = torch.randn(4096, 64)\ny = a @ (b @ c)",
+            unsafe=True,
         ),
         Example(
             "x = torch.randn(64, 2048)\nw = torch.randn(2048, 2048)\nv = torch.randn(2048, 1)\ny = x.mm(w).mm(v)",
             fixed="x = torch.randn(64, 2048)\nw = torch.randn(2048, 2048)\nv = torch.randn(2048, 1)\ny = x @ (w @ v)",
+            unsafe=True,
+        ),
+        Example(
+            "a = torch.randn(4096, 64, dtype=torch.float64)\nb = torch.randn(64, 4096, dtype=torch.float64)\n"
+            "c = torch.randn(4096, 64, dtype=torch.float64)\ny = a @ b @ c",
+            fixed="a = torch.randn(4096, 64, dtype=torch.float64)\nb = torch.randn(64, 4096, dtype=torch.float64)\n"
+            "c = torch.randn(4096, 64, dtype=torch.float64)\ny = a @ (b @ c)",
         ),
     )
     valid = (
@@ -92,22 +95,21 @@ class MatmulChainOrder(MatrixChainRule):
             blocked = "a factor is not proven a torch tensor"
         elif has_comment(chain.root):
             blocked = "a comment inside the chain would be lost"
-        elif self._half_precision(chain):
+        elif self.runs_in_16_bit_floats(chain):
             blocked = "the products run in 16-bit floats here, where another association can overflow to inf and this one not"
         if blocked is not None:
             self.report(chain.root, f"{message} [no fix: {blocked}]")
             return
         target = VerificationTarget("the matrix chain, multiplied in the cheaper order", chain.root, tuple(texts))
-        self.report(chain.root, message, FixProposal(chain.root, spelled(chain.order, texts), Applicability.SAFE, target=target))
-
-    def _half_precision(self, chain: MatrixChain) -> bool:
-        """A factor of a stated 16-bit dtype, a visible autocast around the chain, or a default dtype the
-        file may change (``set_default_dtype``) for a factory that leaves its dtype to it."""
-        if any(factor.dtype in HALF_DTYPES for factor in chain.factors) or under_visible_autocast(self.context):
-            return True
-        text = self.context.analysis.text
-        default_may_change = "set_default_dtype" in text or "set_default_tensor_type" in text
-        return default_may_change and any(factor.dtype == DEFAULT_FLOAT for factor in chain.factors)
+        replacement = spelled(chain.order, texts)
+        if all_float64(chain):
+            self.report(chain.root, message, FixProposal(chain.root, replacement, Applicability.SAFE, target=target))
+            return
+        message += (
+            " [unsafe fix: assumes no caller runs it under torch.autocast (there the products run in 16-bit floats, "
+            "where another association can overflow to inf and this one not)]"
+        )
+        self.report(chain.root, message, FixProposal(chain.root, replacement, Applicability.UNSAFE, ("no-autocast",), target=target))
 
 
 def _fewer(written: int, best: int) -> str:

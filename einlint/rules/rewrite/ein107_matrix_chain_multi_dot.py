@@ -3,7 +3,7 @@ from __future__ import annotations
 from einlint.diagnostics import Applicability
 from einlint.rules.base import Example, FixProposal, VerificationTarget
 from einlint.rules.rewrite._chain_rule import SLOWER_REWRITE
-from einlint.rules.rewrite._matrix_chain_rule import MATRIX_CHAIN_SOUNDNESS, ChainCase, MatrixChain, MatrixChainRule, has_comment
+from einlint.rules.rewrite._matrix_chain_rule import MATRIX_CHAIN_SOUNDNESS, ChainCase, MatrixChain, MatrixChainRule, all_float64, has_comment
 
 
 class MatrixChainMultiDot(MatrixChainRule):
@@ -32,8 +32,9 @@ class MatrixChainMultiDot(MatrixChainRule):
     ``multi_dot`` evaluates all factors before the first product.
 
     Fix safety: the same products in the order ``multi_dot`` picks: values differ by rounding only, the
-    result is a fresh contiguous matrix, mixed dtypes raise in both versions and autocast lowers every
-    product in both. Unless a factory proves every factor a torch tensor, the fix assumes
+    result is a fresh contiguous matrix, mixed dtypes raise in both versions. In 16-bit floats another
+    order can overflow to inf where the written one does not: stated float16/bfloat16 factors or a
+    visible autocast withdraw the fix, and unless every factor is float64 it names ``no-autocast``. Unless a factory proves every factor a torch tensor, the fix assumes
     ``tensor-operands`` (a ``__torch_function__`` subclass then sees ``multi_dot`` instead of its
     ``@``/``mm``; a numpy array makes ``multi_dot`` raise). Because the rewrite can be slower on small
     matrices, every fix also carries ``slower-rewrite``: only ``--fix --unsafe-fixes`` applies it.
@@ -71,6 +72,8 @@ class MatrixChainMultiDot(MatrixChainRule):
             blocked = "torch is not provably imported where this code runs"
         elif has_comment(chain.root):
             blocked = "a comment inside the chain would be lost"
+        elif self.runs_in_16_bit_floats(chain):
+            blocked = "the products run in 16-bit floats here, where multi_dot's order can overflow to inf and the written one not"
         if blocked is not None:
             self.report(chain.root, f"{message} [no fix: {blocked}]")
             return
@@ -79,6 +82,11 @@ class MatrixChainMultiDot(MatrixChainRule):
         if not all(factor.is_tensor for factor in chain.factors):
             assumptions.append("tensor-operands")
             details.append("every factor is a torch tensor")
+        if not all_float64(chain):
+            assumptions.append("no-autocast")
+            details.append(
+                "no caller runs it under torch.autocast (there multi_dot's order can overflow to inf in 16-bit floats where the written one does not)"
+            )
         assumptions.append(SLOWER_REWRITE)
         details.append("a slower form is acceptable on small matrices")
         replacement = f"{reference}.linalg.multi_dot([{', '.join(texts)}])"
