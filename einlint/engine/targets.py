@@ -5,18 +5,16 @@ itself. Only slices of the file and the fix's own edits: nothing is searched for
 from __future__ import annotations
 
 import ast
-import re
 from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from einlint.diagnostics import Edit, FixTarget
+from einlint.engine.source import LINE_BREAK
 
 if TYPE_CHECKING:
     from einlint.engine.units import Unit
     from einlint.rule_protocol import Binding, VerificationTarget
-
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def fix_target(target: VerificationTarget, unit: Unit, edits: list[Edit]) -> FixTarget | None:
@@ -65,7 +63,7 @@ def substitute_names(expression: str, values: dict[str, str]) -> str | None:
         tree = ast.parse(f"(\n{expression}\n)", mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    line_starts = [0] + [match.end() for match in _LINE_BREAK.finditer(expression)]
+    line_starts = [0] + [match.end() for match in LINE_BREAK.finditer(expression)]
 
     def offset(line: int, byte_column: int) -> int:
         start = line_starts[line - 2]  # line 1 is the added parenthesis
